@@ -1,0 +1,290 @@
+//! Application protocol fingerprints from reassembled payload bytes.
+//!
+//! A flow's `app` comes from what its payload says, never from its port. Each
+//! protocol probes the first bytes of each direction and answers certain, unsure
+//! or not mine; the first certain answer wins. The [`Dissector`] drives the probes
+//! for one flow and collects the fields the flow record carries in an [`AppInfo`].
+//! This module does no I/O and never sees packets, only stream bytes and datagrams.
+
+use crate::decode::Transport;
+
+/// One side of a flow. The originator sent the flow's first packet; the flow
+/// engine decides later which side is the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    Originator,
+    Responder,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::Originator => Side::Responder,
+            Side::Responder => Side::Originator,
+        }
+    }
+
+    pub fn index(self) -> usize {
+        match self {
+            Side::Originator => 0,
+            Side::Responder => 1,
+        }
+    }
+}
+
+/// The application protocol seen in a flow's payload.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum App {
+    Smtp,
+    Imap,
+    Pop3,
+    Http,
+    Tls,
+    Ldap,
+    Dns,
+    Ssh,
+    /// Payload that no probe recognised.
+    Unknown,
+    /// No payload in either direction.
+    #[default]
+    None,
+}
+
+impl App {
+    pub const ALL: [App; 10] = [
+        App::Smtp,
+        App::Imap,
+        App::Pop3,
+        App::Http,
+        App::Tls,
+        App::Ldap,
+        App::Dns,
+        App::Ssh,
+        App::Unknown,
+        App::None,
+    ];
+
+    /// Returns the value of the record's `app` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            App::Smtp => "smtp",
+            App::Imap => "imap",
+            App::Pop3 => "pop3",
+            App::Http => "http",
+            App::Tls => "tls",
+            App::Ldap => "ldap",
+            App::Dns => "dns",
+            App::Ssh => "ssh",
+            App::Unknown => "unknown",
+            App::None => "none",
+        }
+    }
+
+    /// Parses a record's `app` value.
+    pub fn from_name(name: &str) -> Option<App> {
+        App::ALL.into_iter().find(|app| app.as_str() == name)
+    }
+}
+
+/// How much payload backs a flow's `app`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AppEvidence {
+    /// Payload from both sides agreed.
+    Both,
+    /// Only one side's payload was seen or needed (asymmetric span ports).
+    OneSide,
+    /// No payload decided the protocol.
+    #[default]
+    None,
+}
+
+impl AppEvidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppEvidence::Both => "both",
+            AppEvidence::OneSide => "one_side",
+            AppEvidence::None => "none",
+        }
+    }
+}
+
+/// Bytes taken from the wire (a host name, a path, an EHLO name). They may hold
+/// invalid UTF-8 or control characters; the report module escapes them for each
+/// output.
+pub type WireText = Box<[u8]>;
+
+/// The Exchange service an HTTP request path names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExchangeService {
+    Autodiscover,
+    Ews,
+    ActiveSync,
+    Oab,
+    Owa,
+    Ecp,
+    Mapi,
+    Rpc,
+}
+
+impl ExchangeService {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExchangeService::Autodiscover => "autodiscover",
+            ExchangeService::Ews => "ews",
+            ExchangeService::ActiveSync => "activesync",
+            ExchangeService::Oab => "oab",
+            ExchangeService::Owa => "owa",
+            ExchangeService::Ecp => "ecp",
+            ExchangeService::Mapi => "mapi",
+            ExchangeService::Rpc => "rpc",
+        }
+    }
+}
+
+/// What a cleartext session did about upgrading to TLS (SMTP STARTTLS or
+/// X-ANONYMOUSTLS, IMAP STARTTLS, POP3 STLS, LDAP StartTLS).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Upgrade {
+    /// The server advertised the upgrade (EHLO keyword, CAPABILITY, CAPA).
+    pub offered: bool,
+    /// The client sent the upgrade command.
+    pub requested: bool,
+    /// The server accepted the command.
+    pub accepted: bool,
+    /// A TLS handshake followed the accepted command.
+    pub tls_followed: bool,
+}
+
+/// Fields from a TLS ClientHello and ServerHello.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsInfo {
+    pub sni: Option<WireText>,
+    pub alpn: Vec<WireText>,
+    /// Negotiated version from the ServerHello (supported_versions first), else
+    /// the highest version the ClientHello offered. Values are the wire codes
+    /// (0x0300 SSL 3.0 .. 0x0304 TLS 1.3); unknown codes are kept.
+    pub version: Option<u16>,
+    /// The JA4 client fingerprint (FoxIO JA4, TLS over TCP part).
+    pub ja4: Option<String>,
+}
+
+/// Fields from the first HTTP/1.x request and response.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpInfo {
+    pub method: Option<WireText>,
+    pub host: Option<WireText>,
+    pub path: Option<WireText>,
+    pub user_agent: Option<WireText>,
+    pub status: Option<u16>,
+    pub service: Option<ExchangeService>,
+}
+
+/// Fields from an SMTP session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SmtpInfo {
+    /// The EHLO or HELO name.
+    pub helo: Option<WireText>,
+    /// AUTH mechanisms the server offered in its EHLO response.
+    pub auth_offered: Vec<WireText>,
+    /// The mechanism of the first AUTH command the client sent.
+    pub auth_attempted: Option<WireText>,
+    /// The upgrade used Exchange's X-ANONYMOUSTLS rather than STARTTLS.
+    pub anonymous_tls: bool,
+}
+
+/// Fields from the first DNS query and its response.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DnsInfo {
+    /// Query name in presentation form, without the trailing dot.
+    pub qname: Option<WireText>,
+    pub qtype: Option<u16>,
+    /// Response code of the first response, when one was seen.
+    pub rcode: Option<u16>,
+}
+
+/// Fields from a cleartext LDAP session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LdapInfo {
+    /// Name of the first protocol operation (`bindRequest`, `searchRequest`, ...).
+    pub first_operation: Option<&'static str>,
+    /// A simple bind carried a password in cleartext.
+    pub simple_bind: bool,
+}
+
+/// Everything the fingerprints learned about one flow.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppInfo {
+    pub app: App,
+    pub evidence: AppEvidence,
+    /// The side the payload shows to be the server (it sent a greeting or a
+    /// response), when the payload tells.
+    pub server_side: Option<Side>,
+    pub upgrade: Upgrade,
+    /// Credentials crossed the wire before any TLS: SMTP AUTH, IMAP LOGIN or
+    /// AUTHENTICATE, POP3 USER/PASS or AUTH, an LDAP simple bind.
+    pub cleartext_auth: bool,
+    pub tls: Option<Box<TlsInfo>>,
+    pub http: Option<Box<HttpInfo>>,
+    pub smtp: Option<Box<SmtpInfo>>,
+    pub dns: Option<Box<DnsInfo>>,
+    pub ldap: Option<Box<LdapInfo>>,
+    /// The SSH identification string (`SSH-2.0-...`).
+    pub ssh_banner: Option<WireText>,
+}
+
+/// Whether a dissector wants more bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    NeedMore,
+    /// Every field is known; the caller may stop feeding bytes and free its buffers.
+    Done,
+}
+
+/// Drives the protocol probes for one flow.
+///
+/// TCP: after each change to a side's in-order bytes, the flow engine calls
+/// [`Dissector::on_stream`] with that side's whole in-order prefix so far (at most
+/// the reassembly budget). UDP: [`Dissector::on_datagram`] once per datagram.
+/// [`Dissector::finish`] is called once, when the flow ends or the dissector is
+/// done.
+#[derive(Debug)]
+pub struct Dissector {
+    transport: Transport,
+    seen: [bool; 2],
+}
+
+impl Dissector {
+    pub fn new(transport: Transport, _originator_port: u16, _responder_port: u16) -> Dissector {
+        Dissector {
+            transport,
+            seen: [false; 2],
+        }
+    }
+
+    pub fn on_stream(&mut self, side: Side, stream: &[u8]) -> Progress {
+        self.seen[side.index()] |= !stream.is_empty();
+        Progress::NeedMore
+    }
+
+    /// Tells the dissector that bytes are missing in `side`'s stream: no more
+    /// in-order bytes will come from that side.
+    pub fn on_gap(&mut self, _side: Side) {}
+
+    pub fn on_datagram(&mut self, side: Side, payload: &[u8]) -> Progress {
+        self.seen[side.index()] |= !payload.is_empty();
+        Progress::NeedMore
+    }
+
+    pub fn finish(&mut self) -> AppInfo {
+        let _ = self.transport;
+        let app = if self.seen.iter().any(|&seen| seen) {
+            App::Unknown
+        } else {
+            App::None
+        };
+        AppInfo {
+            app,
+            ..AppInfo::default()
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! Flow records and everything that writes output: JSON Lines, CSV, the
+//! terminal summary and the HTML report. The only module that writes output.

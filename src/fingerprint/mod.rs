@@ -232,6 +232,33 @@ pub struct AppInfo {
     pub ssh_banner: Option<WireText>,
 }
 
+/// A probe's answer about the first bytes of one direction of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeAnswer {
+    /// The bytes are this protocol's.
+    Certain,
+    /// The bytes could be this protocol's; more bytes may decide.
+    Unsure,
+    /// The bytes cannot start this protocol.
+    NotMine,
+}
+
+/// What a protocol's probe learned from one direction's first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeResult {
+    pub answer: ProbeAnswer,
+    /// Whether the side that sent the bytes is the server (`Some(true)` for a
+    /// greeting or a response), when the bytes tell.
+    pub sender_is_server: Option<bool>,
+}
+
+impl ProbeResult {
+    pub const NOT_MINE: ProbeResult = ProbeResult {
+        answer: ProbeAnswer::NotMine,
+        sender_is_server: None,
+    };
+}
+
 /// Whether a dissector wants more bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Progress {

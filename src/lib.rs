@@ -8,11 +8,14 @@
 
 #![forbid(unsafe_code)]
 
+rust_i18n::i18n!("locales", fallback = "en");
+
 pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod fingerprint;
 pub mod flow;
+pub mod i18n;
 pub mod pipeline;
 pub mod policy;
 pub mod report;

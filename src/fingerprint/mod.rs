@@ -267,13 +267,21 @@ pub enum Progress {
     Done,
 }
 
+/// One protocol's parser for a flow, once the probes chose that protocol.
+///
+/// `client` and `server` are each side's whole in-order prefix so far (at most
+/// the reassembly budget); a parser remembers how far it has read each of them.
+pub trait StreamParser {
+    fn on_stream(&mut self, client: &[u8], server: &[u8], info: &mut AppInfo) -> Progress;
+}
+
 /// Drives the protocol probes for one flow.
 ///
 /// TCP: after each change to a side's in-order bytes, the flow engine calls
-/// [`Dissector::on_stream`] with that side's whole in-order prefix so far (at most
-/// the reassembly budget). UDP: [`Dissector::on_datagram`] once per datagram.
-/// [`Dissector::finish`] is called once, when the flow ends or the dissector is
-/// done.
+/// [`Dissector::on_stream`] with both sides' whole in-order prefixes so far (each
+/// at most the reassembly budget). UDP: [`Dissector::on_datagram`] once per
+/// datagram. [`Dissector::finish`] is called once, when the flow ends or after
+/// the dissector returned [`Progress::Done`].
 #[derive(Debug)]
 pub struct Dissector {
     transport: Transport,
@@ -281,15 +289,19 @@ pub struct Dissector {
 }
 
 impl Dissector {
-    pub fn new(transport: Transport, _originator_port: u16, _responder_port: u16) -> Dissector {
+    /// Creates the dissector of a flow. `ports` are indexed by [`Side::index`];
+    /// `client_hint` is the side the handshake showed to be the client, if any.
+    pub fn new(transport: Transport, ports: [u16; 2], client_hint: Option<Side>) -> Dissector {
+        let _ = (ports, client_hint);
         Dissector {
             transport,
             seen: [false; 2],
         }
     }
 
-    pub fn on_stream(&mut self, side: Side, stream: &[u8]) -> Progress {
-        self.seen[side.index()] |= !stream.is_empty();
+    pub fn on_stream(&mut self, originator: &[u8], responder: &[u8]) -> Progress {
+        self.seen[0] |= !originator.is_empty();
+        self.seen[1] |= !responder.is_empty();
         Progress::NeedMore
     }
 

@@ -1,0 +1,140 @@
+//! JSON Lines output: one flow record per line.
+//!
+//! serde_json escapes C0 controls, quotes and backslashes. This writer also
+//! escapes DEL, C1 controls and the Unicode format characters that reorder or hide
+//! text (see [`escape::is_unsafe_char`]), so that `cat` or `tail -f` of the output
+//! cannot drive a terminal. The escapes are standard JSON, so every parser reads
+//! back the original string.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::ser::Formatter;
+
+use super::escape;
+use super::record::FlowRecord;
+
+/// A compact JSON formatter that also escapes the characters a terminal acts on.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SafeFormatter;
+
+impl Formatter for SafeFormatter {
+    fn write_string_fragment<W>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()>
+    where
+        W: ?Sized + Write,
+    {
+        let mut start = 0;
+        for (index, c) in fragment.char_indices() {
+            if escape::is_unsafe_char(c) {
+                writer.write_all(&fragment.as_bytes()[start..index])?;
+                write!(writer, "\\u{:04x}", c as u32)?;
+                start = index + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+/// Writes `value` as one line of JSON with [`SafeFormatter`].
+pub fn write_line<W: Write, T: Serialize>(writer: &mut W, value: &T) -> io::Result<()> {
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *writer, SafeFormatter);
+    value.serialize(&mut serializer).map_err(io::Error::from)?;
+    writer.write_all(b"\n")
+}
+
+/// Writes flow records as JSON Lines.
+pub struct JsonLinesWriter<W: Write> {
+    writer: W,
+}
+
+impl<W: Write> JsonLinesWriter<W> {
+    pub fn new(writer: W) -> JsonLinesWriter<W> {
+        JsonLinesWriter { writer }
+    }
+
+    pub fn write(&mut self, record: &FlowRecord) -> io::Result<()> {
+        write_line(&mut self.writer, record)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+
+    pub fn into_inner(self) -> W {
+        self.writer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line_of(text: &str) -> String {
+        let mut out = Vec::new();
+        write_line(&mut out, &text).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn escapes_terminal_controls() {
+        assert_eq!(line_of("a\u{1b}[2Jb"), "\"a\\u001b[2Jb\"\n");
+        assert_eq!(line_of("x\u{9b}y\u{7f}"), "\"x\\u009by\\u007f\"\n");
+        assert_eq!(line_of("\u{202e}gpj.exe"), "\"\\u202egpj.exe\"\n");
+    }
+
+    #[test]
+    fn escaped_strings_read_back_unchanged() {
+        let hostile = "\u{1b}]0;title\u{7}\u{9b}31m\u{202e}\u{2028}\0\\\"日本";
+        let line = line_of(hostile);
+        assert!(
+            !line
+                .trim_end_matches('\n')
+                .chars()
+                .any(escape::is_unsafe_char)
+        );
+        let back: String = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(back, hostile);
+    }
+
+    #[test]
+    fn record_has_every_key() {
+        let mut out = Vec::new();
+        write_line(&mut out, &FlowRecord::default()).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        for key in [
+            "flow_id",
+            "source",
+            "ts_start",
+            "ts_end",
+            "duration",
+            "ip_version",
+            "transport",
+            "client",
+            "server",
+            "direction_evidence",
+            "conn_state",
+            "vlan",
+            "community_id",
+            "packets",
+            "bytes",
+            "payload_bytes",
+            "missed_bytes",
+            "app",
+            "app_evidence",
+            "starttls",
+            "tls",
+            "http",
+            "smtp",
+            "dns",
+            "verdict",
+            "risks",
+            "rule",
+            "reason",
+        ] {
+            assert!(value.get(key).is_some(), "missing key {key}");
+        }
+        assert!(value["tls"].get("ja4").is_some());
+        assert!(value["client"].get("roles").is_some());
+        assert!(value["packets"].get("to_client").is_some());
+    }
+}

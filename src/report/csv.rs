@@ -81,7 +81,7 @@ impl<W: Write> CsvWriter<W> {
             self.writer.write_record(COLUMNS)?;
             self.header_written = true;
         }
-        self.writer.write_record(&cells(record))?;
+        self.writer.write_record(cells(record))?;
         Ok(())
     }
 

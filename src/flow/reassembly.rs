@@ -1,9 +1,13 @@
 //! Reassembly of the first bytes of one direction of a TCP stream.
 //!
 //! A [`StreamReassembler`] keeps the stream's first `budget` bytes (16 KiB by
-//! default) in one buffer, and tracks the sequence space of the whole stream
-//! with a fixed-size set of ranges, so that missed bytes are counted the same
-//! way inside and past the budget, and after the buffer was freed.
+//! default) in one buffer. It tracks the sequence space of the whole stream with
+//! a fixed-size set of ranges, so missed bytes are counted the same way inside
+//! and past the budget, and after the buffer was freed.
+//!
+//! NOTE: a hole given up (for want of range slots, on a timeout or an ACK) stays
+//! missed even if its bytes arrive later, so missed bytes can exceed the bytes
+//! never seen.
 //!
 //! - Offsets are relative to the stream's first byte (the ISN + 1 after a SYN, or
 //!   the first sequence number seen mid-stream) and 64-bit: sequence numbers are
@@ -28,7 +32,7 @@ pub const MAX_PENDING_RANGES: usize = 8;
 /// The first allocation of a stream buffer; it then doubles up to the budget.
 const MIN_BUFFER: usize = 1024;
 
-/// What [`StreamReassembler::insert`] did with a segment.
+/// Result of [`StreamReassembler::insert`] for one segment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InsertOutcome {
     /// The in-order prefix grew.
@@ -124,7 +128,7 @@ impl StreamReassembler {
         }
     }
 
-    /// The in-order bytes so far, at most the budget.
+    /// Returns the in-order bytes so far, at most the budget.
     pub fn prefix(&self) -> &[u8] {
         &self.data[..self.prefix_len()]
     }
@@ -148,7 +152,7 @@ impl StreamReassembler {
         self.max_end
     }
 
-    /// Bytes the buffer holds allocated.
+    /// Returns the bytes allocated for the buffer.
     pub fn capacity(&self) -> usize {
         self.data.capacity()
     }

@@ -3,9 +3,9 @@
 //! when the flow closes, times out, is evicted or the input ends.
 //!
 //! Capture timestamps drive every timer, never the wall clock. A flow's fate
-//! depends only on its own packets and the capture time passed: an idle timeout
+//! depends only on its own packets and the capture time passed. An idle timeout
 //! is applied when [`FlowTable::expire`] runs or, at the latest, when the flow's
-//! next packet arrives, so the records are the same however often `expire` is
+//! next packet arrives. So the records are the same however often `expire` is
 //! called and however flows are spread over tables (threads). The caps are the
 //! exception: which flow a full table evicts depends on the other flows in it.
 //!
@@ -34,15 +34,15 @@ use crate::flow::{ConnState, DirectionCounters, DirectionEvidence, EndReason, Fi
 pub const DEFAULT_MAX_FLOWS: usize = 500_000;
 /// Default bytes kept per direction for the fingerprints.
 pub const DEFAULT_REASSEMBLY_BUDGET: usize = 16 * 1024;
-/// Default cap on stream buffer bytes over all flows (the same figure as
-/// Suricata's default `stream.reassembly.memcap`).
+/// Default cap on stream buffer bytes over all flows (the value Suricata's
+/// shipped `suricata.yaml` gives `stream.reassembly.memcap`).
 pub const DEFAULT_REASSEMBLY_MEMORY_CAP: usize = 256 * 1024 * 1024;
 /// Default idle timeout of an established or mid-stream TCP flow (Zeek's
 /// `tcp_inactivity_timeout`).
 pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-/// Default idle timeout of a TCP connection attempt (a SYN with no answer). It
-/// exceeds the longest pause between SYN retransmissions of common stacks
-/// (Linux doubles a 1 s timeout up to 32 s between its six retries).
+/// Default idle timeout of a TCP connection attempt (a SYN with no reply). It
+/// exceeds the longest pause between SYN retransmissions on Linux, whose initial
+/// 1 s timeout doubles up to 32 s over its default six retries.
 pub const DEFAULT_TCP_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default time a closed TCP flow (FIN both ways, or RST) stays, so that late
 /// ACKs and retransmitted FINs count in the same flow.
@@ -50,7 +50,7 @@ pub const DEFAULT_TCP_CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// Default idle timeout of a UDP flow (Zeek's `udp_inactivity_timeout`).
 pub const DEFAULT_UDP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default time a hole in a stream may stay open before it is given up and the
-/// dissector is told. Retransmissions come after the retransmission timeout
+/// dissector gets `on_gap`. Retransmissions come after the retransmission timeout
 /// (1 s minimum in RFC 6298 §2.4) and back off, so a second try falls within it.
 pub const DEFAULT_GAP_TIMEOUT: Duration = Duration::from_secs(3);
 /// Default window within which an identical frame counts as a duplicate.

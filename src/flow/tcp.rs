@@ -34,8 +34,8 @@ pub(crate) const MAX_WINDOW: i64 = 1 << 30;
 
 /// How far a RST's sequence number may lie below the next sequence number this
 /// observer saw from its sender and still tear the connection down. The receiver
-/// accepts a RST inside its receive window (RFC 9293 §3.10.7.4); its window
-/// starts at the bytes it has received, which can lag what the observer saw.
+/// accepts a RST inside its receive window (RFC 9293 §3.10.7.4). That window
+/// starts at the bytes the receiver got, which can lag what the observer saw.
 const RST_BEHIND_SLACK: i64 = 65_535;
 
 /// TCP view of one direction.
@@ -63,7 +63,7 @@ impl TcpSide {
     }
 }
 
-/// What a segment does to the flow's streams, as [`TcpState::update`] found.
+/// Effects of a segment on the flow's streams, as [`TcpState::update`] found them.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct SegmentAction {
     /// Sequence number of the first payload byte (after the SYN, if any).

@@ -28,9 +28,9 @@ use crate::flow::reassembly::StreamReassembler;
 use crate::flow::tcp::TcpState;
 use crate::flow::{ConnState, DirectionCounters, DirectionEvidence, EndReason, FinishedFlow};
 
-/// Default cap on flows held at once. A flow takes 320 bytes in the table before
+/// Default cap on flows held at once. A flow takes 328 bytes in the table before
 /// it carries payload ([`FlowTable::bytes_per_flow`]), so a full default table
-/// needs about 150 MiB plus the hash map's spare slots.
+/// needs about 160 MiB plus the hash map's spare slots.
 pub const DEFAULT_MAX_FLOWS: usize = 500_000;
 /// Default bytes kept per direction for the fingerprints.
 pub const DEFAULT_REASSEMBLY_BUDGET: usize = 16 * 1024;
@@ -592,6 +592,7 @@ impl FlowTable {
             gaps += payload.streams[side.other().index()].on_peer_ack(ack, pkt.ts);
         }
 
+        let mut prefix_grew = false;
         if action.reassemble {
             let stream = &payload.streams[side.index()];
             let current = stream.capacity();
@@ -607,6 +608,7 @@ impl FlowTable {
                 stream.insert(action.data_seq, captured, pkt.payload_len, pkt.ts, granted);
             let grown = stream.capacity().saturating_sub(current);
             gaps += outcome.gaps;
+            prefix_grew = outcome.prefix_grew;
             self.stats.overlaps_differing += u64::from(outcome.overlap_differs);
             self.add_reassembly_bytes(grown);
             if grown > 0 && !self.memory_list.contains(&self.links, slot) {
@@ -622,7 +624,7 @@ impl FlowTable {
         for stream in &mut payload.streams {
             gaps += stream.check_hole_timeout(pkt.ts, gap_timeout);
         }
-        let freed = feed_dissector(payload, action.reassemble);
+        let freed = feed_dissector(payload, prefix_grew);
         self.stats.gaps += u64::from(gaps);
         if freed > 0 {
             self.release_reassembly_bytes(freed);
@@ -795,14 +797,14 @@ impl FlowTable {
 
 /// Passes the streams' new bytes and gaps to the dissector. Returns the buffer
 /// bytes freed when the dissector is done.
-fn feed_dissector(payload: &mut FlowPayload, prefix_may_grow: bool) -> usize {
+fn feed_dissector(payload: &mut FlowPayload, prefix_grew: bool) -> usize {
     let Some(dissector) = payload.dissector.as_mut() else {
         return 0;
     };
     let [originator, responder] = &mut payload.streams;
 
     let mut progress = Progress::NeedMore;
-    if prefix_may_grow {
+    if prefix_grew {
         progress = dissector.on_stream(originator.prefix(), responder.prefix());
     }
     if originator.take_gap_event() {
@@ -872,12 +874,13 @@ mod tests {
     fn flow_entry_size() {
         // The per-flow cost before any payload: key 48, timestamps and offset 24,
         // counters 48, TCP state 52, duplicate window 40, and 20 for the payload
-        // box pointer, duplicate count, VLAN ids and two flags, padded to 8. A
-        // flow with payload adds its boxed dissector and two stream reassemblers.
-        assert_eq!(std::mem::size_of::<Flow>(), 232);
+        // box pointer, duplicate count, VLAN ids and two flags: 232, padded to
+        // 240 for the key's 16-byte alignment. A flow with payload adds its
+        // boxed dissector and two stream reassemblers.
+        assert_eq!(std::mem::size_of::<Flow>(), 240);
         // Plus two list links (12 bytes each) and the index entry: the key
         // (aligned to 16 for its u128 addresses) and the slot number.
-        assert_eq!(FlowTable::bytes_per_flow(), 232 + 24 + 64);
+        assert_eq!(FlowTable::bytes_per_flow(), 240 + 24 + 64);
     }
 
     #[test]

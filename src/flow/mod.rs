@@ -5,12 +5,31 @@
 //! The table feeds each flow's reassembled bytes to its
 //! [`Dissector`](crate::fingerprint::Dissector) and hands out a [`FinishedFlow`]
 //! when the flow ends.
+//!
+//! - [`key`]: the canonical 5-tuple key and the symmetric hash that shards flows.
+//! - [`community_id`]: the Community ID v1 flow hash of the record.
+//! - [`table`]: the [`FlowTable`], its [`FlowConfig`] and [`FlowStats`].
+//! - [`reassembly`]: the per-direction [`StreamReassembler`].
+//! - `tcp`: handshake, teardown, connection state and client side of a TCP flow.
 
 use std::net::SocketAddr;
 
 use crate::capture::Timestamp;
 use crate::decode::{Transport, VlanIds};
 use crate::fingerprint::AppInfo;
+
+pub mod community_id;
+mod duplicate;
+pub mod key;
+mod lru;
+pub mod reassembly;
+pub mod table;
+mod tcp;
+
+pub use community_id::community_id_v1;
+pub use key::FlowKey;
+pub use reassembly::StreamReassembler;
+pub use table::{EndReasonCounts, FlowConfig, FlowStats, FlowTable};
 
 /// What decided which side of a flow is the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -82,6 +101,32 @@ pub enum EndReason {
     EvictedMemory,
     /// The input ended while the flow was open.
     EndOfInput,
+    /// A SYN with a new initial sequence number reused the 5-tuple of a
+    /// connection attempt that got no answer; the attempt ended there. (A closed
+    /// flow whose 5-tuple is reused ends as `Closed`.)
+    PortReuse,
+}
+
+impl EndReason {
+    pub const ALL: [EndReason; 6] = [
+        EndReason::Closed,
+        EndReason::IdleTimeout,
+        EndReason::EvictedTableFull,
+        EndReason::EvictedMemory,
+        EndReason::EndOfInput,
+        EndReason::PortReuse,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Closed => "closed",
+            EndReason::IdleTimeout => "idle_timeout",
+            EndReason::EvictedTableFull => "evicted_table_full",
+            EndReason::EvictedMemory => "evicted_memory",
+            EndReason::EndOfInput => "end_of_input",
+            EndReason::PortReuse => "port_reuse",
+        }
+    }
 }
 
 /// Packet, byte and payload counters of one direction.
@@ -112,4 +157,16 @@ pub struct FinishedFlow {
     pub missed_bytes: u64,
     pub app: AppInfo,
     pub end: EndReason,
+    /// Byte offset of the flow's first packet in its input: with the source it
+    /// names the flow the same way on every run of the same input.
+    pub first_offset: u64,
+    /// Duplicated frames (the same frame captured twice) left out of the counters.
+    pub duplicates: u64,
+}
+
+impl FinishedFlow {
+    /// Returns the Community ID v1 (seed 0) of the flow's 5-tuple.
+    pub fn community_id(&self) -> String {
+        community_id_v1(self.transport, self.client, self.server)
+    }
 }

@@ -1,0 +1,142 @@
+//! Detection of duplicated frames: the same frame captured twice, as on a
+//! loopback interface captured with `-i any` (the packet is seen leaving and
+//! entering) or on a SPAN port that mirrors both directions of a switch port.
+//!
+//! A frame is a duplicate of one of the flow's last few frames when it comes from
+//! the same side with the same IPv4 identification, TCP sequence and
+//! acknowledgement numbers, flags, window, lengths and first payload bytes, less
+//! than the duplicate window (default 2 ms) later.
+//!
+//! A real TCP retransmission is not taken for a duplicate for two reasons. Most
+//! IPv4 stacks give every datagram a new identification, so a retransmission
+//! differs in `ip_id`. And a sender retransmits only after a retransmission
+//! timeout (at least 1 s by RFC 6298 §2.4, 200 ms on Linux) or after duplicate
+//! ACKs arrived, which takes a round trip, while the two copies of a duplicated
+//! frame are microseconds apart.
+//!
+//! NOTE: IPv6 has no identification field, and IPv4 atomic datagrams may carry
+//! the identification 0 (RFC 6864 §4.1). There only the time window separates a
+//! duplicate from two identical pure ACKs (duplicate ACKs whose SACK blocks, not
+//! seen here, differ) sent within the window; such an ACK is then left out of
+//! the packet counts.
+
+use crate::capture::Timestamp;
+use crate::decode::Packet;
+use crate::fingerprint::Side;
+
+/// Frames remembered per flow.
+const WINDOW_FRAMES: usize = 4;
+
+/// Payload bytes that enter a frame's signature.
+const SIGNATURE_PAYLOAD_BYTES: usize = 16;
+
+/// The last few frames of a flow: each entry holds a 32-bit signature in its
+/// high half and the capture time in microseconds, modulo 2^32, in its low half.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DuplicateWindow {
+    entries: [u64; WINDOW_FRAMES],
+    len: u8,
+    next: u8,
+}
+
+impl DuplicateWindow {
+    /// Returns `true` when a frame with this signature was recorded less than
+    /// `window_us` microseconds before `ts`; otherwise records the frame.
+    pub(crate) fn check_and_record(
+        &mut self,
+        signature: u32,
+        ts: Timestamp,
+        window_us: u32,
+    ) -> bool {
+        let now_us = micros_mod_2_32(ts);
+        let recorded = &self.entries[..self.len as usize];
+        let duplicate = recorded.iter().any(|&entry| {
+            let entry_signature = (entry >> 32) as u32;
+            let entry_us = entry as u32;
+            // Wrapping subtraction: a timestamp that went backwards gives a large
+            // difference and is never a duplicate.
+            entry_signature == signature && now_us.wrapping_sub(entry_us) <= window_us
+        });
+        if duplicate {
+            return true;
+        }
+
+        self.record(signature, now_us);
+        false
+    }
+
+    fn record(&mut self, signature: u32, now_us: u32) {
+        self.entries[self.next as usize] = (u64::from(signature) << 32) | u64::from(now_us);
+        self.next = ((self.next as usize + 1) % WINDOW_FRAMES) as u8;
+        if (self.len as usize) < WINDOW_FRAMES {
+            self.len += 1;
+        }
+    }
+}
+
+/// Computes the signature of a frame sent by `side`.
+pub(crate) fn frame_signature(side: Side, pkt: &Packet<'_>) -> u32 {
+    let head = &pkt.payload[..pkt.payload.len().min(SIGNATURE_PAYLOAD_BYTES)];
+    let mut payload_word = [0u8; SIGNATURE_PAYLOAD_BYTES];
+    payload_word[..head.len()].copy_from_slice(head);
+
+    let words = [
+        side.index() as u64 | u64::from(pkt.ip_id) << 8 | u64::from(pkt.tcp.flags.0) << 24,
+        u64::from(pkt.tcp.seq) | u64::from(pkt.tcp.ack) << 32,
+        u64::from(pkt.tcp.window) | u64::from(pkt.payload_len) << 16,
+        u64::from(pkt.ip_len),
+        u64::from_le_bytes(payload_word[..8].try_into().unwrap_or_default()),
+        u64::from_le_bytes(payload_word[8..].try_into().unwrap_or_default()),
+    ];
+    let mut hash: u64 = 0x6a09_e667_f3bc_c908;
+    for word in words {
+        hash = (hash ^ word)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(31);
+    }
+    (hash >> 32) as u32
+}
+
+fn micros_mod_2_32(ts: Timestamp) -> u32 {
+    // Truncation is intended: only differences below the window matter.
+    (ts.0.div_euclid(1_000)) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOW_US: u32 = 2_000;
+
+    #[test]
+    fn same_signature_within_window_duplicate() {
+        let mut window = DuplicateWindow::default();
+        assert!(!window.check_and_record(7, Timestamp(1_000_000), WINDOW_US));
+        assert!(window.check_and_record(7, Timestamp(1_050_000), WINDOW_US));
+    }
+
+    #[test]
+    fn same_signature_after_window_not_duplicate() {
+        let mut window = DuplicateWindow::default();
+        assert!(!window.check_and_record(7, Timestamp(1_000_000), WINDOW_US));
+        assert!(!window.check_and_record(7, Timestamp(201_000_000), WINDOW_US));
+    }
+
+    #[test]
+    fn oldest_frame_forgotten() {
+        let mut window = DuplicateWindow::default();
+        for signature in 0..=WINDOW_FRAMES as u32 {
+            assert!(!window.check_and_record(signature, Timestamp(0), WINDOW_US));
+        }
+        // Signature 0 was pushed out by the later frames.
+        assert!(!window.check_and_record(0, Timestamp(0), WINDOW_US));
+        assert!(window.check_and_record(WINDOW_FRAMES as u32, Timestamp(0), WINDOW_US));
+    }
+
+    #[test]
+    fn earlier_timestamp_not_duplicate() {
+        let mut window = DuplicateWindow::default();
+        assert!(!window.check_and_record(7, Timestamp(5_000_000), WINDOW_US));
+        assert!(!window.check_and_record(7, Timestamp(4_999_000), WINDOW_US));
+    }
+}

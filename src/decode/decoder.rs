@@ -432,11 +432,21 @@ impl Decoder {
         let Some(fragment) = ip.fragment else {
             return Err(Stop::Skip(SkipReason::FragmentDropped));
         };
-        // Reassembly needs every byte of every fragment.
+        // Reassembly needs every byte of every fragment. A cut first fragment
+        // still has the ports, so it becomes a truncated packet, the way a cut
+        // unfragmented packet does; later fragments of its datagram time out.
         let region = ip.payload_region;
         if region.end < region.claimed_end {
             self.stats.fragments.truncated += 1;
-            return Err(Stop::Skip(SkipReason::FragmentDropped));
+            if fragment.offset != 0 {
+                return Err(Stop::Skip(SkipReason::FragmentDropped));
+            }
+            let partial = IpInfo {
+                fragment: None,
+                partial_datagram: true,
+                ..*ip
+            };
+            return self.decode_ip_payload(data, &partial, walk);
         }
 
         let piece = Fragment {
@@ -601,15 +611,12 @@ impl Decoder {
                 },
             ));
         }
-        if udp_len > segment_len {
-            return Err(Stop::error(
-                Layer::Udp,
-                offset,
-                DecodeErrorKind::LengthExceedsEnclosing {
-                    length: udp_len,
-                    available: segment_len,
-                },
-            ));
+        // A UDP length beyond the IP payload is wrong in one of the two headers;
+        // the IP length is the one the wire carried, so it wins. In a lone first
+        // fragment it is the datagram's length and right.
+        if udp_len > segment_len && !ip.partial_datagram {
+            self.stats.bad_lengths += 1;
+            udp_len = segment_len;
         }
         let region = ip.payload_region.narrowed(offset + udp_len);
 

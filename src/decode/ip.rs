@@ -72,6 +72,9 @@ pub(super) struct IpInfo {
     /// The IPv4 header checksum did not verify.
     pub bad_header_checksum: bool,
     pub fragment: Option<FragmentInfo>,
+    /// The first fragment of a datagram that cannot be reassembled because the
+    /// capture cut it; its transport header describes the whole datagram.
+    pub partial_datagram: bool,
 }
 
 impl IpInfo {
@@ -132,17 +135,10 @@ pub(super) fn parse_ipv4(
             },
         ));
     }
+    // A total length beyond what the link layer carried is used as far as the
+    // bytes go, like a snapshot-length cut: the addresses and ports are still
+    // sound, and Wireshark and nDPI keep such packets too.
     let claimed_end = offset + claimed_len;
-    if claimed_end > region.claimed_end {
-        return Err(Stop::error(
-            Layer::Ipv4,
-            offset,
-            DecodeErrorKind::LengthExceedsEnclosing {
-                length: claimed_len,
-                available: region.claimed_end - offset,
-            },
-        ));
-    }
 
     let bad_header_checksum = verify_checksum && !checksum::ipv4_header_ok(header.slice());
     let fragment_offset = u32::from(header.fragments_offset().value()) * 8;
@@ -168,6 +164,7 @@ pub(super) fn parse_ipv4(
         length_from_capture,
         bad_header_checksum,
         fragment,
+        partial_datagram: false,
     })
 }
 
@@ -210,17 +207,8 @@ pub(super) fn parse_ipv6(data: &[u8], offset: usize, region: Region) -> Result<I
         (0, None) => (region.claimed_end - offset - IPV6_HEADER_LEN, true),
         (length, _) => (length, false),
     };
+    // As for IPv4, a payload length beyond the enclosing layer is a cut packet.
     let claimed_end = offset + IPV6_HEADER_LEN + claimed_payload;
-    if claimed_end > region.claimed_end {
-        return Err(Stop::error(
-            Layer::Ipv6,
-            offset,
-            DecodeErrorKind::LengthExceedsEnclosing {
-                length: claimed_payload,
-                available: region.claimed_end - offset - IPV6_HEADER_LEN,
-            },
-        ));
-    }
     if walk.offset > claimed_end {
         return Err(Stop::error(
             Layer::Ipv6Extension,
@@ -246,6 +234,7 @@ pub(super) fn parse_ipv6(data: &[u8], offset: usize, region: Region) -> Result<I
         length_from_capture,
         bad_header_checksum: false,
         fragment: walk.fragment,
+        partial_datagram: false,
     })
 }
 
@@ -441,20 +430,18 @@ mod tests {
     }
 
     #[test]
-    fn ipv4_total_length_beyond_frame_is_error() {
+    fn ipv4_total_length_beyond_frame_is_a_cut() {
         let mut packet = ipv4_header(100, 0, 17);
         packet.extend_from_slice(&[0; 8]);
-        let stop = parse_ipv4(&packet, 0, whole(&packet), true).unwrap_err();
-        assert!(matches!(
-            stop,
-            Stop::Error {
-                kind: DecodeErrorKind::LengthExceedsEnclosing {
-                    length: 100,
-                    available: 28
-                },
-                ..
+        let ip = parse_ipv4(&packet, 0, whole(&packet), true).unwrap();
+        assert_eq!(ip.ip_len, 100);
+        assert_eq!(
+            ip.payload_region,
+            Region {
+                end: 28,
+                claimed_end: 100
             }
-        ));
+        );
     }
 
     #[test]

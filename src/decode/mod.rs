@@ -405,8 +405,12 @@ pub struct DecodeStats {
     pub skipped: [u64; SkipReason::COUNT],
     /// Decode errors by the [`Layer`] that failed, indexed as [`Layer::ALL`].
     pub errors: [u64; Layer::COUNT],
-    /// Packets returned whose payload the snapshot length cut.
+    /// Packets returned whose payload was cut, by the snapshot length or by an IP
+    /// length beyond the bytes the link layer carried.
     pub truncated: u64,
+    /// Packets whose UDP length exceeded the IP payload; the IP payload length
+    /// was used instead.
+    pub bad_lengths: u64,
     pub bad_checksums: ChecksumStats,
     pub fragments: FragmentStats,
     pub tunnels: TunnelStats,
@@ -445,7 +449,8 @@ pub struct ChecksumStats {
 /// the datagrams being reassembled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FragmentStats {
-    /// Fragments stored for reassembly.
+    /// Fragments stored for reassembly, the one that completes a datagram
+    /// included.
     pub held: u64,
     /// Datagrams completed.
     pub reassembled: u64,

@@ -10,11 +10,17 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use decode_frames::{OwnedFrame, corpus_dir, read_corpus};
 use exflow::decode::{Decoded, Decoder, DecoderConfig};
 
-/// Every frame of every corpus capture, in file order.
+/// Reads every frame of every corpus capture, in file order.
 fn corpus_frames() -> Vec<OwnedFrame> {
     let mut names: Vec<String> = std::fs::read_dir(corpus_dir())
         .expect("corpus directory")
-        .map(|entry| entry.expect("directory entry").file_name().into_string().expect("file name"))
+        .map(|entry| {
+            entry
+                .expect("directory entry")
+                .file_name()
+                .into_string()
+                .expect("file name")
+        })
         .filter(|name| name.ends_with(".pcap") || name.ends_with(".pcapng"))
         .collect();
     names.sort();

@@ -1,5 +1,5 @@
-//! The decoder's hot path allocates nothing: a counting global allocator sees no
-//! allocation while unfragmented frames are decoded.
+//! The decoder's hot path allocates nothing: a counting global allocator counts
+//! no allocation while unfragmented frames are decoded.
 
 #[path = "common/decode_frames.rs"]
 mod decode_frames;
@@ -60,5 +60,10 @@ fn decode_does_not_allocate() {
     let after = ALLOCATIONS.load(Ordering::Relaxed);
 
     assert!(packets > 400, "{packets} packets");
-    assert_eq!(after - before, 0, "allocations while decoding {} frames", frames.len());
+    assert_eq!(
+        after - before,
+        0,
+        "allocations while decoding {} frames",
+        frames.len()
+    );
 }

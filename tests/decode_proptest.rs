@@ -5,7 +5,9 @@ use exflow::capture::{Frame, LinkType, Timestamp};
 use exflow::decode::{Decoded, Decoder, DecoderConfig, link_supported};
 use proptest::prelude::*;
 
-const SUPPORTED: [u32; 15] = [0, 1, 9, 10, 12, 14, 101, 108, 113, 129, 228, 229, 239, 258, 276];
+const SUPPORTED: [u32; 15] = [
+    0, 1, 9, 10, 12, 14, 101, 108, 113, 129, 228, 229, 239, 258, 276,
+];
 
 /// Headers that lead the walk past the link layer, so that random bytes reach
 /// IP, tunnels and transports too.
@@ -16,12 +18,19 @@ const PREFIXES: [&[u8]; 6] = [
     // Ethernet, IPv6 type.
     &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x86, 0xdd],
     // IPv4 header, UDP to port 4789 (VXLAN) follows in the random bytes.
-    &[0x45, 0, 0x05, 0xdc, 0, 1, 0x20, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x12, 0x34, 0x12, 0xb5],
+    &[
+        0x45, 0, 0x05, 0xdc, 0, 1, 0x20, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x12, 0x34,
+        0x12, 0xb5,
+    ],
     // IPv4 header with GRE.
-    &[0x45, 0, 0x00, 0x40, 0, 1, 0, 0, 64, 47, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2],
+    &[
+        0x45, 0, 0x00, 0x40, 0, 1, 0, 0, 64, 47, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ],
     // IPv6 header with a Fragment header next.
-    &[0x60, 0, 0, 0, 0, 0x20, 44, 64, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-      0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+    &[
+        0x60, 0, 0, 0, 0, 0x20, 44, 64, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+        0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
+    ],
 ];
 
 /// Decodes one frame; returns whether it was held for reassembly.

@@ -52,7 +52,7 @@ impl Region {
     }
 }
 
-/// Why the walk of a frame stopped short of a packet.
+/// The reason the walk of a frame stopped short of a packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Stop {
     Skip(SkipReason),
@@ -72,9 +72,9 @@ impl Stop {
         }
     }
 
-    /// A header at `offset` that needs `needed` bytes but runs past the captured
-    /// bytes: a snapshot-length cut when the enclosing layer claims those bytes,
-    /// a malformed frame otherwise.
+    /// Returns the stop for a header at `offset` that needs `needed` bytes but
+    /// runs past the captured bytes. It is a snapshot-length cut when the
+    /// enclosing layer claims those bytes, and a malformed frame otherwise.
     pub(super) fn truncated(layer: Layer, offset: usize, needed: usize, region: Region) -> Stop {
         let cut_by_snaplen = offset.saturating_add(needed) <= region.claimed_end;
         if cut_by_snaplen {
@@ -191,7 +191,7 @@ impl ReassembledDatagram {
     }
 }
 
-/// Where the walk of a frame ended.
+/// The result of a frame's walk that produced something.
 enum Found {
     Packet(PacketMeta),
     Held,
@@ -434,7 +434,7 @@ impl Decoder {
         };
         // Reassembly needs every byte of every fragment. A cut first fragment
         // still has the ports, so it becomes a truncated packet, the way a cut
-        // unfragmented packet does; later fragments of its datagram time out.
+        // unfragmented packet does. Later fragments of its datagram time out.
         let region = ip.payload_region;
         if region.end < region.claimed_end {
             self.stats.fragments.truncated += 1;
@@ -594,9 +594,9 @@ impl Decoder {
             return Err(Stop::Skip(SkipReason::TruncatedHeader));
         };
 
-        // RFC 768: the length covers header and data. RFC 2675 section 4: 0 in a
-        // jumbogram, where the IP length stands in; offloaded segments also
-        // carry 0.
+        // RFC 768: the length covers header and data. RFC 2675 section 4: it is
+        // 0 in a jumbogram, and the IP length is used instead. Offloaded
+        // segments also carry 0.
         let mut udp_len = usize::from(udp.length());
         if udp_len == 0 && (ip.length_from_capture || segment_len > usize::from(u16::MAX)) {
             udp_len = segment_len;
@@ -611,9 +611,9 @@ impl Decoder {
                 },
             ));
         }
-        // A UDP length beyond the IP payload is wrong in one of the two headers;
-        // the IP length is the one the wire carried, so it wins. In a lone first
-        // fragment it is the datagram's length and right.
+        // A UDP length beyond the IP payload is wrong in one of the two headers.
+        // The IP length is the one the wire carried, so it wins. In a lone first
+        // fragment the UDP length is the datagram's, and correct.
         if udp_len > segment_len && !ip.partial_datagram {
             self.stats.bad_lengths += 1;
             udp_len = segment_len;

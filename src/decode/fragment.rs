@@ -1,12 +1,13 @@
-//! IPv4 and IPv6 fragment reassembly, keyed as RFC 791 section 3.2 (source,
-//! destination, protocol, identification) and RFC 8200 section 4.5 (source,
-//! destination, identification) say.
+//! IPv4 and IPv6 fragment reassembly. The key is the one RFC 791 section 3.2
+//! (source, destination, protocol, identification) and RFC 8200 section 4.5
+//! (source, destination, identification) define.
 //!
 //! Overlaps: any fragment that overlaps another fragment of the same datagram
-//! discards the whole datagram, for IPv6 as RFC 5722 requires and for IPv4 too,
-//! as Linux does since 4.19 (overlapping IPv4 fragments are an evasion technique,
-//! RFC 1858, and a host that drops them never saw a datagram). An exact duplicate
-//! (same offset and length) is ignored instead (RFC 5722 errata 3089).
+//! discards the whole datagram. RFC 5722 requires this for IPv6. exflow applies
+//! it to IPv4 too, because hosts resolve IPv4 overlaps differently (the evasion
+//! RFC 1858 describes), so no single reassembly is the one the receiver saw. An
+//! exact duplicate (same offset and length) is ignored instead (RFC 5722 errata
+//! 3089).
 //!
 //! Limits: a timeout by capture time, a cap on the bytes held, on the fragments
 //! of one datagram and on the datagrams pending; each is a [`DecoderConfig`]
@@ -96,7 +97,7 @@ pub(super) enum Insert {
         datagram: Vec<u8>,
         bad_checksum: bool,
     },
-    /// The fragment was not kept; [`FragmentStats`] says why.
+    /// The fragment was not kept; [`FragmentStats`] counts the reason.
     Dropped,
 }
 

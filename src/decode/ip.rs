@@ -50,7 +50,7 @@ pub(super) struct FragmentInfo {
     pub next_header_field: usize,
 }
 
-/// What the decoder needs from one IP header.
+/// The fields of one IP header that the decoder uses.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct IpInfo {
     pub version: u8,
@@ -78,7 +78,7 @@ pub(super) struct IpInfo {
 }
 
 impl IpInfo {
-    /// Returns the addresses as bytes for the transport checksum's pseudo header.
+    /// Returns the partial checksum of the transport pseudo header.
     pub(super) fn pseudo_header_sum(&self, protocol: u8, length: u32) -> u64 {
         checksum::pseudo_header_sum(self.src, self.dst, protocol, length)
     }
@@ -241,7 +241,7 @@ pub(super) fn parse_ipv6(data: &[u8], offset: usize, region: Region) -> Result<I
 /// State of the walk along an IPv6 extension header chain.
 struct ExtensionWalk {
     next_header: u8,
-    /// Position of the byte that holds `next_header`.
+    /// Position of the byte that contains `next_header`.
     next_header_field: usize,
     /// Start of the header `next_header` names.
     offset: usize,

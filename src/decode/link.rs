@@ -71,7 +71,7 @@ const ETHERNET_MAX_LENGTH_FIELD: u16 = 1500;
 
 const ETHERNET_HEADER_LEN: usize = 14;
 
-/// What the link layer carries at `offset`.
+/// The network layer found after the link-layer headers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Network {
     Ipv4,
@@ -347,7 +347,7 @@ fn walk_loopback(link: LinkType, data: &[u8], region: Region) -> Result<NetworkS
     } else {
         u32::from_le_bytes(bytes)
     };
-    // The writer's byte order is not recorded; every family value fits in 16
+    // The writer's byte order is not recorded. Every family value fits in 16
     // bits, so a value with upper bits set was written in the other order.
     if family > 0xffff {
         family = family.swap_bytes();
@@ -451,12 +451,11 @@ struct NflogTlv<'a> {
     value: &'a [u8],
 }
 
-/// Parses one NFLOG TLV. Length and type are in the capturing host's byte order;
-/// this parser reads little-endian, the order of every host that runs NFLOG
-/// captures in practice, and falls back to big-endian when the little-endian
-/// length cannot be right.
+/// Parses one NFLOG TLV. Length and type are in the capturing host's byte
+/// order, which the file does not record. The parser reads little-endian first
+/// and falls back to big-endian when the little-endian length cannot be right.
 // NOTE: a big-endian capture whose length also reads as a valid little-endian
-// length would be misread; tcpdump and Wireshark read NFLOG little-endian too.
+// length is misread.
 fn parse_nflog_tlv(i: &[u8]) -> IResult<&[u8], NflogTlv<'_>> {
     let (_, length_le) = le_u16(i)?;
     let (rest, (length, kind)) = if length_le >= 4 && usize::from(length_le) <= i.len() {
@@ -485,7 +484,7 @@ fn parse_nflog_tlv(i: &[u8]) -> IResult<&[u8], NflogTlv<'_>> {
 }
 
 /// Walks a Linux NFLOG record: a 4-byte header (address family, version,
-/// resource id), then TLVs; the NFULA_PAYLOAD attribute holds the IP packet.
+/// resource id), then TLVs. The NFULA_PAYLOAD attribute contains the IP packet.
 fn walk_nflog(data: &[u8], region: Region) -> Result<NetworkStart, Stop> {
     const NFULA_PAYLOAD: u16 = 9;
     const AF_INET: u8 = 2;
@@ -587,9 +586,8 @@ fn walk_arcnet_linux(data: &[u8], region: Region) -> Result<NetworkStart, Stop> 
                 take_header(data, 0, 12, region, Layer::Arcnet)?;
                 offset = 12;
             }
-            // NOTE: the continuation fragments of a split ARCNET packet carry no
-            // IP header and fail IP decoding; split packets are rare because the
-            // ARCNET MTU is 508 bytes only with short packets disabled.
+            // NOTE: RFC 1201 packets split into ARCNET fragments are not
+            // reassembled, so their later fragments fail IP decoding.
             let kind = if protocol == ARC_IP {
                 Network::Ipv4
             } else {

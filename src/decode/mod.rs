@@ -158,7 +158,8 @@ pub enum Decoded<'a> {
     Error(DecodeError),
 }
 
-/// Why a frame was skipped. Each reason has its own counter in [`DecodeStats`].
+/// The reason a frame was skipped. Each reason has its own counter in
+/// [`DecodeStats`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SkipReason {
     /// ARP or RARP.
@@ -368,7 +369,7 @@ pub struct DecodeError {
     pub kind: DecodeErrorKind,
 }
 
-/// What was wrong with a header.
+/// The fault found in a header.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeErrorKind {
     /// The frame ends inside the header although the capture did not cut it.
@@ -501,11 +502,11 @@ pub struct DecoderConfig {
     pub max_tunnel_depth: u8,
     /// Verify IPv4 header, TCP and UDP checksums. Default: on.
     pub verify_checksums: bool,
-    /// How long, in capture time, a fragmented datagram may wait for its missing
-    /// fragments after its first fragment arrived. Default: 30 s.
+    /// Maximum capture time a fragmented datagram waits for its missing
+    /// fragments, counted from its first fragment. Default: 30 s.
     pub fragment_timeout: Duration,
-    /// Bytes held in reassembly buffers, all pending datagrams together. Default:
-    /// 4 MiB (the Linux `ipfrag_high_thresh` default).
+    /// Bytes held in reassembly buffers, all pending datagrams together. A
+    /// buffer is as long as the highest fragment end seen. Default: 4 MiB.
     pub max_fragment_memory: usize,
     /// Fragments one datagram may have. Default: 128, enough for a 65535-byte
     /// datagram in 576-byte IPv4 fragments.

@@ -25,7 +25,7 @@ const GRE_PROTOCOL_PPP: u16 = 0x880b;
 const GRE_PROTOCOL_ERSPAN_2: u16 = 0x88be;
 const GRE_PROTOCOL_ERSPAN_3: u16 = 0x22eb;
 
-/// What a tunnel header encapsulates.
+/// The protocol a tunnel header encapsulates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Inner {
     Ethernet,
@@ -335,8 +335,8 @@ fn parse_teredo_headers(mut i: &[u8]) -> IResult<&[u8], ()> {
 }
 
 /// Parses a Teredo payload; `None` unless an IPv6 header follows whose payload
-/// length accounts for exactly the rest of the UDP payload, which is how a
-/// Teredo packet is told from other traffic on port 3544.
+/// length accounts for exactly the rest of the UDP payload. That check separates
+/// Teredo from other traffic on port 3544.
 pub(super) fn parse_teredo(data: &[u8], offset: usize, region: Region) -> Option<TunnelPayload> {
     const IPV6_HEADER_LEN: usize = 40;
 

@@ -1,6 +1,6 @@
 //! A minimal classic pcap and pcapng walker for the decode tests, so they can run
 //! before the capture readers exist. It reads whole files into memory, stops at
-//! the first damaged record and knows only the blocks that hold packets.
+//! the first damaged record and reads only the blocks that contain packets.
 // TODO: replace with the crate's capture reader once it lands.
 
 #![allow(dead_code)]
@@ -203,7 +203,7 @@ fn ts_units(mut options: &[u8], big_endian: bool) -> u64 {
                 10u64.saturating_pow(u32::from(resolution))
             };
         }
-        let padded = 4 + (usize::from(len) + 3) / 4 * 4;
+        let padded = 4 + usize::from(len).div_ceil(4) * 4;
         options = options.get(padded..).unwrap_or(&[]);
     }
     1_000_000

@@ -46,9 +46,9 @@ enum Reference {
     /// offsets that only `vlan` moves past a tag, while exflow's look through
     /// the tags by themselves.
     Same,
-    /// An equivalent libpcap expression, treated like `Same`. It stands in for
-    /// exflow syntax libpcap lacks (`proto tcp`) and for `less`/`greater`,
-    /// which compare the IP length in exflow and the frame length in libpcap.
+    /// An equivalent libpcap expression, treated like `Same`. It replaces
+    /// exflow syntax that libpcap lacks (`proto tcp`), and `less`/`greater`,
+    /// which compare the IP length in exflow but the frame length in libpcap.
     Translated(&'static str),
     /// The same expression for every frame: an expression that tests the
     /// tags itself with leading `vlan` primitives.

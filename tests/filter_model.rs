@@ -339,7 +339,11 @@ fn check_no_panic(expression: &str) {
                 "{error:?}"
             );
             assert!(expression.is_char_boundary(span.start), "{error:?}");
-            assert!(error.column() >= 1 && error.column() <= expression.chars().count() + 1);
+            assert!(error.column() >= 1, "{error:?}");
+            assert!(
+                error.column() <= expression.chars().count() + 1,
+                "{error:?}"
+            );
             let rendered = error.render(expression, Lang::Ja);
             assert!(rendered.contains('^'));
         }

@@ -10,9 +10,9 @@ use super::names;
 
 /// An expression that exflow's filter cannot compile.
 ///
-/// `span` is the byte range of the offending text in the expression and
-/// `column` the 1-based character column where it starts; an error at the end
-/// of the expression points one column past the last character.
+/// `span` is the byte range of the offending text in the expression, and
+/// `column` is the 1-based character column where it starts. An error at the
+/// end of the expression points one column past the last character.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FilterError {
     kind: FilterErrorKind,
@@ -21,7 +21,7 @@ pub struct FilterError {
     width: usize,
 }
 
-/// What is wrong with a filter expression.
+/// The cause of a filter error, with the values the messages show.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FilterErrorKind {
     /// A character that starts no token.
@@ -32,7 +32,7 @@ pub enum FilterErrorKind {
     UnexpectedEnd {
         expected: Expected,
     },
-    /// `found` stands where `expected` must be.
+    /// `found` appears where `expected` must be.
     UnexpectedToken {
         found: String,
         expected: Expected,
@@ -120,7 +120,7 @@ pub enum FilterErrorKind {
     },
 }
 
-/// What the parser needed where an error occurred.
+/// The item the parser expected where an error occurred.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expected {
     /// The start of a primitive: a keyword, `not` or `(`.
@@ -218,14 +218,14 @@ impl FilterError {
     /// Line breaks inside the expression are shown as spaces so that the
     /// carets line up.
     pub fn render(&self, expression: &str, lang: Lang) -> String {
-        let shown: String = expression
+        let one_line: String = expression
             .chars()
             .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
             .collect();
         format!(
             "{}\n  {}\n  {}",
             self.message(lang),
-            shown,
+            one_line,
             self.caret_line(expression)
         )
     }

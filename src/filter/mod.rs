@@ -6,10 +6,10 @@
 //!
 //! # Supported syntax
 //!
-//! - `host ADDR`, `net NET`, `net NET/LEN`, `net NET mask MASK`, `port PORT`,
-//!   `portrange FIRST-LAST`, each optionally after `src`, `dst`, `src or dst`
-//!   or `src and dst`; IPv4 and IPv6 addresses; an IPv4 `net` may give its
-//!   leading one to three bytes only (`net 10`, `net 172.16`).
+//! - `host ADDR`, `net NET`, `net NET/LEN`, `net NET mask MASK`, `port PORT`
+//!   and `portrange FIRST-LAST`, each optionally after `src`, `dst`, `src or
+//!   dst` or `src and dst`. Addresses are IPv4 or IPv6. An IPv4 `net` may give
+//!   its leading one to three bytes only (`net 10`, `net 172.16`).
 //! - Protocol qualifiers `ip`, `ip6` (before `host`, `net`, `proto`) and `tcp`,
 //!   `udp`, `sctp` (before `port`, `portrange`): `tcp dst port 25`,
 //!   `ip6 net 2001:db8::/32`.

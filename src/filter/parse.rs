@@ -69,7 +69,7 @@ pub(crate) fn parse_expression(expression: &str) -> Result<Node, FilterError> {
     Ok(parsed.node)
 }
 
-/// A protocol qualifier, or a protocol primitive when it stands alone.
+/// A protocol qualifier, or a protocol primitive when no qualifier follows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ProtocolQualifier {
     Ip,
@@ -144,7 +144,7 @@ impl ProtocolQualifier {
     }
 }
 
-/// What the value of a primitive names.
+/// The kind of value a primitive takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Host,
@@ -254,7 +254,7 @@ impl<'a> Parser<'_, 'a> {
         self.expression.get(token.span()).unwrap_or("")
     }
 
-    /// Returns the error for `token` standing where `expected` must be.
+    /// Returns the error for `token` appearing where `expected` must be.
     fn unexpected(&self, token: Token<'_>, expected: Expected) -> FilterError {
         let kind = match token.kind {
             TokenKind::Unsupported(word) => FilterErrorKind::Unsupported { word: word.into() },
@@ -361,8 +361,8 @@ impl<'a> Parser<'_, 'a> {
 
     /// expr = term { ("and" | "or") (term | id) }
     ///
-    /// `before` holds the qualifiers in effect before the expression, which a
-    /// parenthesised first term passes on.
+    /// `before` is the set of qualifiers in effect before the expression, which
+    /// a parenthesised first term passes on.
     fn parse_expr(&mut self, before: Option<Qualifiers>) -> Result<Term, FilterError> {
         let (mut left, mut qualifiers) = self.parse_term(before)?;
         while let Some((operator, token)) = self.peek_operator() {
@@ -445,7 +445,7 @@ impl<'a> Parser<'_, 'a> {
         }
     }
 
-    /// A protocol keyword: a qualifier when a direction or kind follows,
+    /// Parses a protocol keyword: a qualifier when a direction or kind follows,
     /// otherwise a primitive of its own (`tcp`, `ip6`).
     fn parse_protocol(&mut self, token: Token<'a>, keyword: Keyword) -> Result<Term, FilterError> {
         let Some(protocol) = ProtocolQualifier::from_keyword(keyword) else {

@@ -1,17 +1,17 @@
 //! The compiled filter: per-packet tests in a flat vector, linked by jumps.
 //!
-//! Compilation turns the boolean tree into short-circuit code, as BPF does:
-//! each instruction runs one test and names the instruction (or the final
-//! verdict) to continue with when the test is true and when it is false, and
-//! `not` costs nothing because it swaps the two. Children are emitted before
-//! their parents, so every jump goes to a lower index and evaluation ends after
-//! at most one pass over the vector, without recursion or allocation.
+//! Compilation turns the boolean tree into short-circuit code, as BPF does.
+//! Each instruction runs one test and names the instruction (or the final
+//! verdict) to continue with when the test is true and when it is false, so
+//! `not` costs nothing: it swaps the two. Children are emitted before their
+//! parents, so every jump goes to a lower index and evaluation ends after at
+//! most one pass over the vector, without recursion or allocation.
 
 use std::net::IpAddr;
 
 use crate::decode::Packet;
 
-/// Which addresses or ports of a packet a primitive looks at.
+/// The addresses or ports of a packet that a primitive tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Direction {
     Src,
@@ -138,7 +138,7 @@ pub(crate) enum Node {
     Any(Vec<Node>),
 }
 
-/// Where evaluation continues after a test.
+/// The continuation after a test: the final verdict or another instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Jump {
     Accept,

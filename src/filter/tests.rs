@@ -148,6 +148,7 @@ fn proto_numbers_and_names() {
     assert_eq!(selected("ip6 proto tcp", &packets), [false, false, true]);
     assert_eq!(selected("ip proto 0x11", &packets), [false, true, false]);
     assert_eq!(selected("proto 1", &packets), [false; 3]);
+
     // `proto 6 or 17` repeats `proto`, while `proto 6 or udp` reads `udp` as a
     // primitive: both select the same packets.
     assert_eq!(selected("proto 6 or 17", &packets), [true; 3]);
@@ -162,6 +163,7 @@ fn ports_and_services() {
         submission_v6(),
         udp("10.0.0.5:25", "10.0.0.6:9"),
     ];
+
     assert_eq!(selected("port 25", &packets), [true, false, false, true]);
     assert_eq!(
         selected("tcp port 25", &packets),
@@ -171,6 +173,7 @@ fn ports_and_services() {
         selected("udp port 25", &packets),
         [false, false, false, true]
     );
+
     // `smtp` is registered for TCP only, so the name restricts the transport.
     assert_eq!(selected("port smtp", &packets), [true, false, false, false]);
     assert_eq!(
@@ -200,6 +203,7 @@ fn port_ranges() {
         tcp("10.0.0.1:65535", "10.0.0.2:80"),
         udp("10.0.0.1:2000", "10.0.0.2:53"),
     ];
+
     assert_eq!(
         selected("src portrange 1024-65535", &packets),
         [false, true, true, true]
@@ -221,6 +225,7 @@ fn port_ranges() {
         selected("dst portrange domain-http", &packets),
         [true, true, true, true]
     );
+
     // Both names are TCP only, so the range is TCP only.
     assert_eq!(
         selected("portrange ssh-http", &packets),
@@ -236,6 +241,7 @@ fn net_forms_ipv4() {
         tcp("192.168.1.77:1000", "192.0.2.1:80"),
         submission_v6(),
     ];
+
     assert_eq!(
         selected("net 10.0.0.0/8", &packets),
         [true, false, false, false]
@@ -262,6 +268,7 @@ fn net_forms_ipv4() {
         selected("net 10.0.0.0 mask 255.0.0.0", &packets),
         [true, false, false, false]
     );
+
     // A non-contiguous mask is allowed, as in libpcap.
     assert_eq!(
         selected("net 10.0.2.0 mask 255.0.255.0", &packets),
@@ -288,6 +295,7 @@ fn ipv6_addresses_and_networks() {
         tcp("[2001:db8::5]:52000", "[fe80::1]:22"),
         smtp_out(),
     ];
+
     assert_eq!(selected("host 2001:db8::5", &packets), [true, true, false]);
     assert_eq!(
         selected("ip6 host 2001:DB8::5", &packets),
@@ -308,11 +316,13 @@ fn ipv6_addresses_and_networks() {
     );
     assert_eq!(selected("net fe80::/10", &packets), [false, true, false]);
     assert_eq!(selected("net ::/0", &packets), [true, true, false]);
+
     // Without a length an IPv6 network is one address.
     assert_eq!(
         selected("net 2001:db8:1::25", &packets),
         [true, false, false]
     );
+
     // An IPv4-mapped address is IPv6 and does not match the IPv4 packet.
     assert_eq!(
         selected("host ::ffff:10.0.0.5", &packets),
@@ -333,6 +343,7 @@ fn cidr_host_bits_rejected() {
         ("net 2001:db8::1/32", "2001:db8::1/32", "2001:db8::/32"),
         ("net 10.0.0.1/0", "10.0.0.1/0", "0.0.0.0/0"),
     ];
+
     for (expression, network, suggestion) in cases {
         assert_error(
             expression,
@@ -386,6 +397,7 @@ fn precedence_is_left_to_right() {
         tcp("10.0.0.9:1", "10.0.0.8:2"),
         udp("10.0.0.9:25", "10.0.0.8:2"),
     ];
+
     // pcap-filter(7): `and` and `or` have equal precedence, left to right.
     assert_eq!(
         selected("host 10.0.0.5 or udp and port 25", &packets),
@@ -432,6 +444,7 @@ fn bare_values_repeat_qualifiers() {
         submission_v6(),
         tcp("10.0.0.7:40000", "10.0.0.8:587"),
     ];
+
     assert_eq!(
         selected("host 192.0.2.25 or 10.0.0.53", &packets),
         [true, true, false, false]
@@ -448,11 +461,13 @@ fn bare_values_repeat_qualifiers() {
         selected("port 25 or 53 or 587", &packets),
         [true, true, true, true]
     );
+
     // The repeated qualifiers include the direction.
     assert_eq!(
         selected("src port 25 or 53", &packets),
         [false, false, false, false]
     );
+
     // Only the first value is negated, as the man page's `not host vs and ace`.
     assert_eq!(
         selected("not host 10.0.0.5 and 10.0.0.53", &packets),
@@ -462,6 +477,7 @@ fn bare_values_repeat_qualifiers() {
         selected("host 10.0.0.5 and not 10.0.0.53", &packets),
         [true, false, false, false]
     );
+
     // A group of values after `and` takes the qualifiers before it.
     assert_eq!(
         selected("dst port 587 and (52000 or 40000)", &packets),
@@ -471,12 +487,14 @@ fn bare_values_repeat_qualifiers() {
         selected("port 587 and (52000 or 40000)", &packets),
         [false, false, true, true]
     );
+
     // A parenthesised term passes on the qualifiers before its `(`, so
     // 10.0.0.53 is a host.
     assert_eq!(
         selected("host 10.0.0.8 or (port 25) or 10.0.0.53", &packets),
         [true, true, false, true]
     );
+
     // Each primitive replaces the qualifiers: here `net` sets them after `tcp`
     // left none.
     assert_eq!(
@@ -504,6 +522,7 @@ fn vlan_levels() {
         selected("vlan 100 and vlan 200", &packets),
         [false, false, true, false]
     );
+
     // libpcap's rule: the second `vlan` tests the inner tag even after `or`.
     assert_eq!(
         selected("vlan 200 or vlan 200", &packets),
@@ -513,6 +532,7 @@ fn vlan_levels() {
         selected("vlan 0x64", &packets),
         selected("vlan 100", &packets)
     );
+
     // Other primitives see through the tags.
     assert_eq!(selected("tcp port 25", &packets), [true, true, true, false]);
     assert_eq!(
@@ -550,6 +570,7 @@ fn less_and_greater_use_ip_length() {
         with_ip_len(smtp_out(), 576),
         with_ip_len(smtp_out(), 1500),
     ];
+
     assert_eq!(selected("less 576", &packets), [true, true, false]);
     assert_eq!(selected("greater 576", &packets), [false, true, true]);
     assert_eq!(selected("less 575", &packets), [true, false, false]);
@@ -934,6 +955,7 @@ fn errors_name_position() {
         ("tcp and (port 25 or (udp)", K::UnclosedParen, 9),
         ("tcp)", K::UnmatchedParen, 4),
     ];
+
     for (expression, kind, column) in cases {
         assert_error(expression, kind, column);
     }

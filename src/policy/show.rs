@@ -199,8 +199,9 @@ fn join(items: impl Iterator<Item = String>) -> String {
 }
 
 /// Column widths of the table: rule, on, from, to, ports, protocol. With one
-/// space between columns they fill 99 of the 100 columns.
-const COLUMNS: [usize; 6] = [22, 4, 22, 20, 16, 10];
+/// space between columns they fill the 100 columns. "any except
+/// edge_transport" fits the source column, `udp/53, tcp/53` the ports column.
+const COLUMNS: [usize; 6] = [22, 6, 25, 18, 14, 10];
 /// Indent of the status and description lines under each row.
 const DETAIL_INDENT: usize = 4;
 
@@ -295,8 +296,24 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
         let gap = usize::from(space_before && !line.is_empty());
         let token_width = token.width();
         if !line.is_empty() && line_width + gap + token_width > width {
-            lines.push(std::mem::take(&mut line));
+            // A line must not start with closing punctuation or a prolonged
+            // sound mark (Japanese line breaking rules, JIS X 4051), so the
+            // character before it moves down too.
+            let carried = match (token.chars().next(), line.chars().last()) {
+                (Some(first), Some(last))
+                    if NO_LINE_START.contains(first) && last.width().unwrap_or(0) >= 2 =>
+                {
+                    line.pop()
+                }
+                _ => None,
+            };
+            lines.push(line.trim_end().to_string());
+            line.clear();
             line_width = 0;
+            if let Some(last) = carried {
+                line.push(last);
+                line_width = last.width().unwrap_or(0);
+            }
         } else if gap == 1 {
             line.push(' ');
             line_width += 1;
@@ -316,6 +333,9 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     }
     lines
 }
+
+/// Characters that may not start a line in Japanese text.
+const NO_LINE_START: &str = "、。，．・：；？！ー）」』】〕〉》";
 
 /// Splits text into words and single wide characters, each with whether a
 /// space came before it.
@@ -369,6 +389,19 @@ mod tests {
             lines.concat().replace(' ', ""),
             "受信メール-インターネットからエッジ"
         );
+    }
+
+    #[test]
+    fn wrap_keeps_closing_marks_off_line_start() {
+        // Two wide characters per line: "ー" and "。" take the character
+        // before them to the next line.
+        assert_eq!(wrap("アサーバ", 4), ["ア", "サー", "バ"]);
+        assert_eq!(wrap("です。次", 4), ["で", "す。", "次"]);
+    }
+
+    #[test]
+    fn wrap_leaves_no_trailing_space() {
+        assert_eq!(wrap("ab サー", 5), ["ab", "サー"]);
     }
 
     #[test]

@@ -227,7 +227,7 @@ impl SiteRow {
             score += 2;
         }
         if !differences.protocol {
-            score += 1;
+            score += 3;
         }
         score
     }
@@ -447,15 +447,18 @@ pub(crate) fn judge_facts(
 /// | transport and server port (rows that name particular ports) | 16 |
 /// | source role (8 when the row names roles, 6 when it takes any host) | 8 or 6 |
 /// | destination role | 4 |
+/// | protocol | 3 |
 /// | site conditions (all of them hold) | 2 |
-/// | protocol | 1 |
 ///
 /// The port weighs most because it names the service the flow was after; the
 /// source role comes next because who may open a path is what the matrix
 /// restricts (mail from the internet to a Mailbox server is nearest to
 /// `edge.inbound` with an Edge, or `mail.inbound` without one: the mail should
-/// reach another server). A row with an `any` port earns nothing for it, so
-/// `internal.unrestricted` is nearest only when the roles are what differs.
+/// reach another server). The protocol outweighs the difference between a
+/// named source role and `any`, so TLS on an unknown port of a Client Access
+/// server is nearest to `client.https`, not to `mail.inbound`. A row with an
+/// `any` port earns nothing for it, so `internal.unrestricted` is nearest only
+/// when the roles are what differs.
 pub fn nearest_row(rules: &[Rule], facts: &FlowFacts) -> Option<(Arc<SiteRow>, Differences)> {
     let mut best: Option<(u32, &Arc<SiteRow>, Differences)> = None;
     for rule in rules {

@@ -1,11 +1,14 @@
-//! Role lookup by address: one longest-prefix-match trie per IP version, built
-//! once from the site file.
+//! Role lookup by address: one longest-prefix-match trie per IP version for
+//! CIDR blocks, and a hash map for single addresses, built once from the site
+//! file.
 //!
 //! Each stored prefix holds the union of its own roles and those of every
-//! stored prefix that covers it, so a single longest-prefix match returns every
-//! role of the address: a host listed as `client_access` inside a `mailbox`
-//! block gets both, and the `internal` network flag comes along.
+//! stored prefix that covers it, so one match returns every role of the
+//! address: a host listed as `client_access` inside a `mailbox` block gets both,
+//! and the `internal` network flag comes along. Single addresses (most servers
+//! in a site file) skip the trie walk, which for an IPv6 host is 26 nodes deep.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -19,6 +22,8 @@ use super::site::Site;
 pub struct RoleTable {
     v4: PrefixMap<Ipv4Net, RoleSet>,
     v6: PrefixMap<Ipv6Net, RoleSet>,
+    /// Single addresses, with the roles of the blocks that cover them.
+    hosts: HashMap<IpAddr, RoleSet, ahash::RandomState>,
     /// `roles.edge_subscribed_mailbox` is empty, so every Mailbox server is
     /// subscribed.
     every_mailbox_subscribed: bool,
@@ -29,6 +34,7 @@ impl RoleTable {
         let mut table = RoleTable {
             v4: PrefixMap::new(),
             v6: PrefixMap::new(),
+            hosts: HashMap::default(),
             every_mailbox_subscribed: site.roles.edge_subscribed_mailbox.is_empty(),
         };
 
@@ -51,10 +57,25 @@ impl RoleTable {
 
         table.v4 = inherit_covering(&table.v4);
         table.v6 = inherit_covering(&table.v6);
+        let blocks: Vec<(IpAddr, RoleSet)> = table
+            .hosts
+            .keys()
+            .map(|address| (*address, table.lookup_blocks(*address)))
+            .collect();
+        for (address, set) in blocks {
+            if let Some(own) = table.hosts.get_mut(&address) {
+                *own = own.union(set);
+            }
+        }
         table
     }
 
     fn add(&mut self, net: IpNet, set: RoleSet) {
+        if net.prefix_len() == net.max_prefix_len() {
+            let own = self.hosts.entry(net.addr()).or_default();
+            *own = own.union(set);
+            return;
+        }
         match net {
             IpNet::V4(net) => {
                 let value = self.v4.get(&net).copied().unwrap_or_default();
@@ -72,19 +93,11 @@ impl RoleTable {
     /// networks keeps its roles only. IPv4-mapped IPv6 addresses are looked up
     /// as IPv4.
     pub fn lookup(&self, address: IpAddr) -> RoleSet {
-        let found = match address.to_canonical() {
-            IpAddr::V4(address) => self
-                .v4
-                .get_lpm(&Ipv4Net::from(address))
-                .map(|(_, set)| *set),
-            IpAddr::V6(address) => self
-                .v6
-                .get_lpm(&Ipv6Net::from(address))
-                .map(|(_, set)| *set),
-        }
-        .unwrap_or_default();
-
-        let mut set = found;
+        let address = address.to_canonical();
+        let mut set = match self.hosts.get(&address) {
+            Some(set) => *set,
+            None => self.lookup_blocks(address),
+        };
         if set.is_empty() {
             let implicit = if set.is_inside_site() {
                 Role::Internal
@@ -97,6 +110,21 @@ impl RoleTable {
             set = set.with_flags(RoleSet::EDGE_SUBSCRIBED);
         }
         set
+    }
+
+    /// Returns the roles of the longest block that holds `address`.
+    fn lookup_blocks(&self, address: IpAddr) -> RoleSet {
+        match address {
+            IpAddr::V4(address) => self
+                .v4
+                .get_lpm(&Ipv4Net::from(address))
+                .map(|(_, set)| *set),
+            IpAddr::V6(address) => self
+                .v6
+                .get_lpm(&Ipv6Net::from(address))
+                .map(|(_, set)| *set),
+        }
+        .unwrap_or_default()
     }
 }
 
@@ -121,6 +149,7 @@ impl std::fmt::Debug for RoleTable {
         f.debug_struct("RoleTable")
             .field("v4_prefixes", &self.v4.len())
             .field("v6_prefixes", &self.v6.len())
+            .field("hosts", &self.hosts.len())
             .field("every_mailbox_subscribed", &self.every_mailbox_subscribed)
             .finish()
     }
@@ -139,7 +168,11 @@ mod tests {
     fn site() -> Site {
         let mut site = Site::default();
         site.roles.client_access = vec![net("10.20.0.10"), net("2001:db8:20::10")];
-        site.roles.mailbox = vec![net("10.20.0.20/31"), net("10.20.0.10")];
+        site.roles.mailbox = vec![
+            net("10.20.0.20/31"),
+            net("10.20.0.10"),
+            net("10.20.0.24/30"),
+        ];
         site.roles.dns = vec![net("10.20.0.53"), net("10.20.0.2")];
         site.roles.domain_controller = vec![net("10.20.0.2")];
         site.roles.proxy = vec![net("203.0.113.8")];
@@ -156,11 +189,21 @@ mod tests {
     fn listed_roles_and_implicit_roles() {
         let table = RoleTable::new(&site());
         assert_eq!(roles(&table, "10.20.0.21"), ["mailbox"]);
+        assert_eq!(roles(&table, "10.20.0.26"), ["mailbox"]);
         assert_eq!(roles(&table, "10.20.0.10"), ["client_access", "mailbox"]);
         assert_eq!(roles(&table, "10.20.0.2"), ["dns", "domain_controller"]);
         assert_eq!(roles(&table, "10.99.1.1"), ["internal"]);
         assert_eq!(roles(&table, "172.16.50.9"), ["internal"]);
         assert_eq!(roles(&table, "198.51.100.7"), ["internet"]);
+    }
+
+    #[test]
+    fn host_inside_listed_block_gets_both() {
+        let mut site = site();
+        site.roles.lync = vec![net("10.20.0.21")];
+        let table = RoleTable::new(&site);
+        assert_eq!(roles(&table, "10.20.0.21"), ["mailbox", "lync"]);
+        assert!(table.lookup("10.20.0.21".parse().unwrap()).is_inside_site());
     }
 
     #[test]

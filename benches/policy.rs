@@ -20,7 +20,7 @@ fn example_policy() -> Policy {
     Policy::load(None, Some(&path)).expect("the example site is valid")
 }
 
-/// A site with 1000 role entries: 250 Client Access and 250 Mailbox hosts over
+/// Builds a site with 1000 role entries: 250 Client Access and 250 Mailbox hosts over
 /// IPv4, 250 over IPv6, and 250 /28 blocks of domain controllers.
 fn large_policy() -> Policy {
     let mut client_access = Vec::new();

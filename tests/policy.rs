@@ -381,8 +381,8 @@ fn flow_without_payload_matches_row() {
     assert_allowed(&judgement, "client.https");
 }
 
-/// Parses the row ids out of MATRIX.md's tables: the first cell of each table
-/// row, when it is a backquoted `group.name`.
+/// Parses the row ids out of the matrix document's tables: the first cell of
+/// each table row, when it is a backquoted `group.name`.
 fn matrix_row_ids() -> BTreeSet<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/MATRIX.md");
     let text = std::fs::read_to_string(&path)

@@ -73,8 +73,8 @@ impl ValueType {
     }
 }
 
-/// What is wrong at a diagnostic's position. The key path is in
-/// [`Diagnostic::key`]; the variants carry the offending values.
+/// The problem at a diagnostic's position. The key path is in
+/// [`Diagnostic::key`], and the variants carry the offending values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Problem {
     /// The file is not valid TOML; `detail` is the TOML parser's English text.

@@ -2,7 +2,7 @@
 //! CIDR blocks, and a hash map for single addresses, built once from the site
 //! file.
 //!
-//! Each stored prefix holds the union of its own roles and those of every
+//! Each stored prefix carries the union of its own roles and those of every
 //! stored prefix that covers it, so one match returns every role of the
 //! address: a host listed as `client_access` inside a `mailbox` block gets both,
 //! and the `internal` network flag comes along. Single addresses (most servers
@@ -128,7 +128,7 @@ impl RoleTable {
     }
 }
 
-/// Returns a copy of `map` where each prefix holds the union of the values of
+/// Returns a copy of `map` where each prefix carries the union of the values of
 /// every prefix that covers it (itself included).
 fn inherit_covering<P>(map: &PrefixMap<P, RoleSet>) -> PrefixMap<P, RoleSet>
 where

@@ -46,7 +46,7 @@ use crate::i18n::Lang;
 /// cap keeps a wrong path (a capture, a device) from being read whole.
 pub const MAX_POLICY_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Why a rules or site file could not be used.
+/// Failure to read or parse a rules or site file.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     #[error("failed to read {}: {source}; check the path and its permissions", path.display())]

@@ -14,7 +14,7 @@ pub struct PortSpec {
     pub last: u16,
 }
 
-/// Why a port specification was rejected.
+/// Reason a port specification was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PortSpecError {
     /// Not of the form `tcp/N`, `udp/N`, `tcp/N-M`, `udp/N-M` or `any`.
@@ -41,7 +41,7 @@ impl PortSpec {
         }
     }
 
-    /// Every port of one transport.
+    /// Returns the specification of every port of one transport.
     pub fn all_ports(transport: Transport) -> PortSpec {
         PortSpec {
             transport: Some(transport),
@@ -85,8 +85,8 @@ impl PortSpec {
             && (self.first..=self.last).contains(&port)
     }
 
-    /// Whether the specification names no particular port: `any`, or a range
-    /// over every port.
+    /// Returns true when the specification names no particular port: `any`,
+    /// or a range over every port.
     pub fn is_every_port(&self) -> bool {
         self.first <= 1 && self.last == u16::MAX
     }

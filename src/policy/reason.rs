@@ -73,7 +73,7 @@ impl fmt::Display for Reason {
 
 /// Writes what differs from the nearest row. A different port, or both roles
 /// different, means the flow is on no documented path at all, so the sentence
-/// says that and shows the nearest row whole; otherwise each difference gets
+/// states that and shows the nearest row whole. Otherwise each difference gets
 /// its own clause.
 fn render_nearest(
     lang: Lang,

@@ -1,4 +1,4 @@
-//! Roles an address can carry, and the small bitset that holds them.
+//! Roles an address can carry, and the small bitset that stores them.
 
 use std::fmt;
 
@@ -65,7 +65,7 @@ impl Role {
         Role::ALL.into_iter().find(|role| role.as_str() == name)
     }
 
-    /// Whether the role is one of the three Exchange roles the matrix judges
+    /// Returns true for the three Exchange roles the matrix judges
     /// (`client_access`, `mailbox`, `edge_transport`).
     pub fn is_exchange(self) -> bool {
         matches!(
@@ -126,17 +126,18 @@ impl RoleSet {
         self.0 & role.bit() != 0
     }
 
-    /// Whether the two sets share a role (flags are ignored).
+    /// Returns true when the two sets share a role (flags are ignored).
     pub fn intersects(self, other: RoleSet) -> bool {
         self.0 & other.0 & Self::ROLE_BITS != 0
     }
 
-    /// Whether the set has no role (flags are ignored).
+    /// Returns true when the set has no role (flags are ignored).
     pub fn is_empty(self) -> bool {
         self.0 & Self::ROLE_BITS == 0
     }
 
-    /// Whether the set holds `client_access`, `mailbox` or `edge_transport`.
+    /// Returns true when the set contains `client_access`, `mailbox` or
+    /// `edge_transport`.
     pub fn has_exchange(self) -> bool {
         self.0 & Self::EXCHANGE_BITS != 0
     }

@@ -22,7 +22,7 @@ pub const RULES_FORMAT: i64 = 1;
 /// The group name `order` uses for the site's `[[allow]]` entries.
 pub const SITE_GROUP: &str = "site";
 
-/// Where a row comes from.
+/// Source of a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Origin {
     /// A path the Exchange 2013 port page documents.
@@ -49,7 +49,7 @@ impl Origin {
     }
 }
 
-/// Where a row's Japanese description comes from.
+/// Source of a row's Japanese description.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TextSource {
     /// The wording of the Japanese edition of the page.
@@ -75,7 +75,7 @@ pub struct Description {
     pub ja_source: TextSource,
 }
 
-/// Which roles a side of a row accepts: any of `roles` (or any role at all when
+/// Roles one side of a row accepts: any of `roles` (or any role at all when
 /// `any`), and none of `except`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RoleMatch {
@@ -132,7 +132,7 @@ impl ConditionKey {
     }
 
     /// Returns the site's boolean for this key. `roles.edge_subscribed_mailbox`
-    /// depends on the flow's Mailbox server, so it holds here and the verdict
+    /// depends on the flow's Mailbox server, so it is true here and the verdict
     /// checks it per flow.
     pub fn site_value(self, site: &Site) -> bool {
         match self {
@@ -224,7 +224,8 @@ pub enum AppMatch {
 }
 
 impl AppMatch {
-    /// Whether `app` is expected. A flow with no payload (`none`) matches every row.
+    /// Returns true when `app` is expected. A flow with no payload (`none`)
+    /// matches every row.
     pub fn matches(self, app: App) -> bool {
         match self {
             AppMatch::Any => true,
@@ -271,8 +272,8 @@ impl Row {
         self.id.split('.').next().unwrap_or("")
     }
 
-    /// Which side of the row is the Mailbox server the
-    /// `roles.edge_subscribed_mailbox` condition checks: `Some(true)` for the
+    /// Returns the side of the row that the `roles.edge_subscribed_mailbox`
+    /// condition checks: `Some(true)` for the
     /// client, `Some(false)` for the server.
     pub fn subscribed_side_is_client(&self) -> Option<bool> {
         let checks = self

@@ -38,7 +38,7 @@ pub enum RuleSide {
 pub struct EffectiveRow {
     /// Row id, or `site.<name>` for an `[[allow]]` entry.
     pub id: String,
-    /// Where a matrix row comes from; `None` for an `[[allow]]` entry.
+    /// Source of a matrix row; `None` for an `[[allow]]` entry.
     pub origin: Option<Origin>,
     /// Whether the row can allow flows on this site.
     pub enabled: bool,

@@ -1,7 +1,6 @@
 //! The site inventory: topology, features, roles by address, networks and extra
 //! allowed paths, read from a site file with every problem reported at once.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::ops::Range;
 
@@ -90,7 +89,7 @@ impl SiteRoles {
         }
     }
 
-    /// Whether no role lists any address.
+    /// Returns true when no role lists any address.
     pub fn is_empty(&self) -> bool {
         Role::LISTED.iter().all(|role| self.get(*role).is_empty())
             && self.edge_subscribed_mailbox.is_empty()
@@ -113,7 +112,7 @@ pub struct Networks {
 }
 
 impl Networks {
-    /// Whether `net` lies wholly inside an internal or perimeter network.
+    /// Returns true when `net` lies wholly inside an internal or perimeter network.
     pub fn contains(&self, net: &IpNet) -> bool {
         self.internal
             .iter()
@@ -195,51 +194,63 @@ impl Site {
     /// Writes the site as a site file that [`Site::parse`] reads back to an
     /// equal value.
     pub fn to_toml(&self) -> String {
-        let mut text = String::new();
-        let _ = writeln!(text, "[topology]");
-        let _ = writeln!(text, "edge_transport = {}", self.topology.edge_transport);
-        let _ = writeln!(text, "\n[features]");
-        let _ = writeln!(text, "imap4 = {}", self.features.imap4);
-        let _ = writeln!(text, "pop3 = {}", self.features.pop3);
-        let _ = writeln!(text, "front_end_proxy = {}", self.features.front_end_proxy);
-        let _ = writeln!(
-            text,
+        let mut lines = vec![
+            "[topology]".to_string(),
+            format!("edge_transport = {}", self.topology.edge_transport),
+        ];
+
+        let features = &self.features;
+        lines.push(String::new());
+        lines.push("[features]".to_string());
+        lines.push(format!("imap4 = {}", features.imap4));
+        lines.push(format!("pop3 = {}", features.pop3));
+        lines.push(format!("front_end_proxy = {}", features.front_end_proxy));
+        lines.push(format!(
             "submission_on_port_25 = {}",
-            self.features.submission_on_port_25
-        );
-        let _ = writeln!(text, "\n[roles]");
+            features.submission_on_port_25
+        ));
+
+        lines.push(String::new());
+        lines.push("[roles]".to_string());
         for role in Role::LISTED {
-            let _ = writeln!(
-                text,
+            lines.push(format!(
                 "{} = {}",
                 role.as_str(),
                 net_list(self.roles.get(role))
-            );
+            ));
         }
-        let _ = writeln!(
-            text,
-            "edge_subscribed_mailbox = {}",
-            net_list(&self.roles.edge_subscribed_mailbox)
-        );
-        let _ = writeln!(text, "\n[sender_reputation]");
+        let subscribed = net_list(&self.roles.edge_subscribed_mailbox);
+        lines.push(format!("edge_subscribed_mailbox = {subscribed}"));
+
         let ports: Vec<String> = self
             .sender_reputation
             .proxy_ports
             .iter()
             .map(u16::to_string)
             .collect();
-        let _ = writeln!(text, "proxy_ports = [{}]", ports.join(", "));
-        let _ = writeln!(text, "\n[networks]");
-        let _ = writeln!(text, "internal = {}", net_list(&self.networks.internal));
-        let _ = writeln!(text, "perimeter = {}", net_list(&self.networks.perimeter));
+        lines.push(String::new());
+        lines.push("[sender_reputation]".to_string());
+        lines.push(format!("proxy_ports = [{}]", ports.join(", ")));
+
+        lines.push(String::new());
+        lines.push("[networks]".to_string());
+        lines.push(format!("internal = {}", net_list(&self.networks.internal)));
+        lines.push(format!(
+            "perimeter = {}",
+            net_list(&self.networks.perimeter)
+        ));
+
         for allow in &self.allows {
-            let _ = writeln!(text, "\n[[allow]]");
-            let _ = writeln!(text, "name = {}", quote(&allow.name));
-            let _ = writeln!(text, "from = {}", string_list(allow.from.iter()));
-            let _ = writeln!(text, "to = {}", string_list(allow.to.iter()));
-            let _ = writeln!(text, "ports = {}", string_list(allow.ports.iter()));
+            lines.push(String::new());
+            lines.push("[[allow]]".to_string());
+            lines.push(format!("name = {}", quote(&allow.name)));
+            lines.push(format!("from = {}", string_list(allow.from.iter())));
+            lines.push(format!("to = {}", string_list(allow.to.iter())));
+            lines.push(format!("ports = {}", string_list(allow.ports.iter())));
         }
-        text
+
+        lines.push(String::new());
+        lines.join("\n")
     }
 }
 
@@ -455,7 +466,7 @@ fn read_networks<'t>(
 }
 
 /// Parses an address or CIDR block. A block with host bits set is kept with
-/// those bits cleared, and a warning says so.
+/// those bits cleared, with a warning.
 fn parse_network(
     reader: &mut Reader<'_>,
     text: &str,
@@ -694,9 +705,10 @@ fn check_edge_topology(
     }
 }
 
-/// An Edge Transport server never shares a host with a Client Access or
-/// Mailbox server (error); sharing with a domain controller or Lync server is
-/// legal but unlikely, because the Edge is not a domain member (warning).
+/// Reports an Edge Transport entry that overlaps a Client Access or Mailbox
+/// entry as an error, because the roles never share a host. Overlap with a
+/// domain controller or Lync server is legal but unlikely, because the Edge is
+/// not a domain member, so it is a warning.
 fn check_edge_hosts(reader: &mut Reader<'_>, entries: &[(Role, Entry<'_>)]) {
     for (_, edge) in entries
         .iter()
@@ -741,8 +753,8 @@ fn overlaps(a: &IpNet, b: &IpNet) -> bool {
     a.contains(b) || b.contains(a)
 }
 
-/// Every `edge_subscribed_mailbox` entry lies inside a `mailbox` entry; the list
-/// matters only with an Edge topology.
+/// Checks that every `edge_subscribed_mailbox` entry lies inside a `mailbox`
+/// entry, and warns when the list is set without an Edge topology.
 fn check_subscribed(
     reader: &mut Reader<'_>,
     entries: &[(Role, Entry<'_>)],

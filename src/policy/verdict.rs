@@ -1,10 +1,10 @@
 //! The verdict of a finished flow: which row allows it, or why none does.
 //!
-//! Rules are tried in the fixed order of the rules file's `order` (`client.*`,
-//! `mail.*`, `edge.*`, the site's `[[allow]]` entries, `internal.unrestricted`
-//! for the built-in rules); the first that matches names the flow's rule. When
-//! none matches and an Exchange server takes part, the reason names the nearest
-//! row (see [`nearest_row`]) and what differs.
+//! Rules are tried in the fixed order of the rules file's `order`. For the
+//! built-in rules that is `client.*`, `mail.*`, `edge.*`, the site's `[[allow]]`
+//! entries, then `internal.unrestricted`, and the first that matches names the
+//! flow's rule. When none matches and an Exchange server takes part, the reason
+//! names the nearest row (see [`nearest_row`]) and what differs.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -119,7 +119,7 @@ impl Risks {
     }
 }
 
-/// What the verdict looked at in a flow.
+/// The facts of a flow the verdict uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowFacts {
     pub transport: Transport,
@@ -141,7 +141,7 @@ pub struct SiteRow {
     pub ports: Vec<PortSpec>,
     /// Site-wide conditions that do not hold for this site.
     pub failed_conditions: ConditionSet,
-    /// Which side the `roles.edge_subscribed_mailbox` condition checks:
+    /// Side the `roles.edge_subscribed_mailbox` condition checks:
     /// `Some(true)` the client, `Some(false)` the server.
     subscribed_side_is_client: Option<bool>,
     /// Whether `ports` name particular ports (not every port).
@@ -170,7 +170,7 @@ impl SiteRow {
         }
     }
 
-    /// Whether every site-wide condition holds.
+    /// Returns true when every site-wide condition of the row is met.
     pub fn is_on(&self) -> bool {
         self.failed_conditions.is_empty()
     }
@@ -233,7 +233,7 @@ impl SiteRow {
     }
 }
 
-/// What differs between a flow and a row.
+/// The differences between a flow and a row.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Differences {
     /// The client lacks the row's source role (or has an excluded one).
@@ -450,11 +450,11 @@ pub(crate) fn judge_facts(
 /// | protocol | 3 |
 /// | site conditions (all of them hold) | 2 |
 ///
-/// The port weighs most because it names the service the flow was after; the
+/// The port weighs most because it names the service the flow was after. The
 /// source role comes next because who may open a path is what the matrix
-/// restricts (mail from the internet to a Mailbox server is nearest to
-/// `edge.inbound` with an Edge, or `mail.inbound` without one: the mail should
-/// reach another server). The protocol outweighs the difference between a
+/// restricts. So mail from the internet to a Mailbox server is nearest to
+/// `edge.inbound` with an Edge, or `mail.inbound` without one, and the reason
+/// says the mail should reach another server. The protocol outweighs the difference between a
 /// named source role and `any`, so TLS on an unknown port of a Client Access
 /// server is nearest to `client.https`, not to `mail.inbound`. A row with an
 /// `any` port earns nothing for it, so `internal.unrestricted` is nearest only

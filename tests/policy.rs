@@ -624,6 +624,68 @@ fn protocol_mismatch_reason() {
 }
 
 #[test]
+fn condition_needs_edge_reason() {
+    // Without an Edge, EdgeSync traffic from a Mailbox server to the internet
+    // is nearest to edge.edgesync, which needs an Edge topology.
+    let judgement = policy(SiteOptions::default()).judge(&tcp(MAILBOX, INTERNET, 50636, App::Tls));
+    assert_unexpected(&judgement);
+    assert_eq!(judgement.reason.nearest_row(), Some("edge.edgesync"));
+    let text = judgement.reason.render(Lang::En);
+    assert!(
+        text.contains("edge.edgesync applies only with a subscribed Edge Transport server; set topology.edge_transport = true"),
+        "{text}"
+    );
+}
+
+#[test]
+fn reasons_render_every_message() {
+    let sites = [
+        SiteOptions::default(),
+        edge_site(),
+        SiteOptions {
+            subscribed: &[MAILBOX],
+            allows: ALLOWS,
+            ..edge_site()
+        },
+    ];
+    let addresses = [
+        CLIENT_ACCESS,
+        MAILBOX,
+        MAILBOX_LATE,
+        COMBINED,
+        DC_DNS,
+        DNS,
+        LYNC,
+        EDGE,
+        PROXY,
+        WORKSTATION,
+        INTERNET,
+    ];
+    let services = [
+        (Transport::Tcp, 25, App::Smtp),
+        (Transport::Tcp, 443, App::Ssh),
+        (Transport::Tcp, 50636, App::Ldap),
+        (Transport::Udp, 53, App::Dns),
+        (Transport::Tcp, 3389, App::None),
+    ];
+    for site in sites {
+        let policy = policy(site);
+        for client in addresses {
+            for server in addresses {
+                for (transport, port, app) in services {
+                    let judgement = policy.judge(&flow(transport, client, server, port, app));
+                    for lang in [Lang::En, Lang::Ja] {
+                        let text = judgement.reason.render(lang);
+                        assert!(!text.contains("policy."), "{lang:?}: {text}");
+                        assert!(!text.contains("%{"), "{lang:?}: {text}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn wrong_destination_role_reason() {
     let judgement = policy(SiteOptions::default()).judge(&tcp(WORKSTATION, MAILBOX, 443, App::Tls));
     assert_unexpected(&judgement);
@@ -1321,6 +1383,16 @@ fn load_reports_errors_of_both_files() {
         .collect();
     assert_eq!(files, BTreeSet::from(["rules.toml", "site.toml"]));
     assert!(error.to_string().contains("error(s)"));
+}
+
+#[test]
+fn site_load_reads_file() {
+    let (site, warnings) = Site::load(&example("site-no-edge.example.toml")).unwrap();
+    assert!(warnings.is_empty());
+    assert!(site.features.imap4);
+    assert_eq!(site.allows[0].rule_id(), "site.fax-relay");
+    let error = Site::load(Path::new("/nonexistent/site.toml")).unwrap_err();
+    assert!(matches!(error, PolicyError::Read { .. }));
 }
 
 #[test]

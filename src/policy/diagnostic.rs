@@ -649,6 +649,91 @@ mod tests {
     }
 
     #[test]
+    fn every_problem_has_messages() {
+        let value = || "x".to_string();
+        let problems = [
+            Problem::Syntax { detail: value() },
+            Problem::UnknownKey { expected: value() },
+            Problem::WrongType {
+                expected: ValueType::ArrayOfStrings,
+            },
+            Problem::MissingKey,
+            Problem::UnknownRole { value: value() },
+            Problem::ImplicitRoleListed {
+                role: Role::Internal,
+            },
+            Problem::InvalidAddress { value: value() },
+            Problem::HostBitsSet {
+                value: value(),
+                network: value(),
+            },
+            Problem::InvalidPort { value: value() },
+            Problem::PortOutOfRange { value: value() },
+            Problem::ReversedPortRange { value: value() },
+            Problem::EmptyList,
+            Problem::EdgeTopologyWithoutServers,
+            Problem::EdgeServersWithoutTopology,
+            Problem::EdgeSharesHost {
+                value: value(),
+                role: Role::Mailbox,
+                other: value(),
+            },
+            Problem::EdgeOnDomainHost {
+                value: value(),
+                role: Role::Lync,
+                other: value(),
+            },
+            Problem::NotAMailbox { value: value() },
+            Problem::DuplicateName {
+                name: value(),
+                first_line: 3,
+            },
+            Problem::InvalidName { value: value() },
+            Problem::DuplicateEntry {
+                value: value(),
+                first_line: 3,
+            },
+            Problem::OutsideNetworks {
+                value: value(),
+                role: Role::Mailbox,
+            },
+            Problem::SubscribedWithoutEdge,
+            Problem::ProxyPortsWithoutProxy,
+            Problem::FrontEndProxyWithEdge,
+            Problem::NoNetworks,
+            Problem::UnsupportedFormat { value: value() },
+            Problem::UnknownApp { value: value() },
+            Problem::UnknownCondition { value: value() },
+            Problem::InvalidSubscribedCondition,
+            Problem::InvalidRowId { value: value() },
+            Problem::GroupNotInOrder { group: value() },
+            Problem::ReservedGroup,
+            Problem::DuplicateGroup { group: value() },
+            Problem::OrderWithoutSite,
+            Problem::DuplicateRowId {
+                id: value(),
+                first_line: 3,
+            },
+            Problem::AnyNotAlone,
+            Problem::ConflictingKeys { other: value() },
+            Problem::UnknownValue {
+                value: value(),
+                expected: value(),
+            },
+        ];
+        for problem in problems {
+            for lang in [Lang::En, Lang::Ja] {
+                let text = problem_message(&problem, "roles.mailbox", lang);
+                assert!(!text.contains("policy."), "{problem:?} {lang:?}: {text}");
+                assert!(!text.contains("%{"), "{problem:?} {lang:?}: {text}");
+            }
+            let en = problem_message(&problem, "k", Lang::En);
+            let ja = problem_message(&problem, "k", Lang::Ja);
+            assert_ne!(en, ja, "{problem:?} has no Japanese text");
+        }
+    }
+
+    #[test]
     fn syntax_error_has_position() {
         let text = "[topology]\nedge_transport = tru\n";
         let mut reader = Reader::new("site.toml", text);

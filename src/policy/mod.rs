@@ -239,6 +239,15 @@ impl Policy {
     }
 }
 
+impl Site {
+    /// Reads and parses a site file. `Ok` carries the site and its warnings.
+    pub fn load(path: &Path) -> Result<(Site, Vec<Diagnostic>), PolicyError> {
+        let text = read_file(path)?;
+        Site::parse(&path.display().to_string(), &text)
+            .map_err(|diagnostics| PolicyError::Invalid { diagnostics })
+    }
+}
+
 /// Checks a site file (and a rules file, the built-in one when `None`) for
 /// `exflow rules check`: returns every error and warning, sorted by file and
 /// position. `Err` only when a file cannot be read.

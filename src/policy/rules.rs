@@ -75,6 +75,16 @@ pub struct Description {
     pub ja_source: TextSource,
 }
 
+impl Description {
+    /// Returns the description in `lang`.
+    pub fn text(&self, lang: crate::i18n::Lang) -> &str {
+        match lang {
+            crate::i18n::Lang::En => &self.en,
+            crate::i18n::Lang::Ja => &self.ja,
+        }
+    }
+}
+
 /// Roles one side of a row accepts: any of `roles` (or any role at all when
 /// `any`), and none of `except`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -351,7 +361,6 @@ const ROW_KEYS: &[&str] = &[
 
 fn read_rules<'a>(reader: &mut Reader<'a>, root: &DeTable<'a>) -> Rules {
     reader.check_keys(root, "", ROOT_KEYS);
-    let root_span = 0..0;
 
     match reader.integer(root, "", "format") {
         Some((RULES_FORMAT, _)) => {}
@@ -362,12 +371,13 @@ fn read_rules<'a>(reader: &mut Reader<'a>, root: &DeTable<'a>) -> Rules {
                 value: other.to_string(),
             },
         ),
-        None if root.get("format").is_none() => {
-            reader.missing(root_span.clone(), "format".to_string())
-        }
+        // A missing top-level key has no span of its own: report it at the
+        // start of the file.
+        None if root.get("format").is_none() => reader.missing(0..0, "format".to_string()),
         None => {}
     }
-    let _ = reader.string(root, "", "source");
+    // `source` is free text for readers of the file; only its type is checked.
+    reader.string(root, "", "source");
 
     let order = read_order(reader, root);
     let mut rows = Vec::new();
@@ -447,11 +457,12 @@ fn read_row(
         Some(_) => read_roles(reader, table, prefix, "either_side", false).map(|(roles, _)| roles),
         None => Some(RoleSet::EMPTY),
     };
-    let (ports, ports_from) = read_row_ports(reader, table, table_span.clone(), prefix)?;
+    let ports = read_row_ports(reader, table, table_span.clone(), prefix);
     let apps = read_apps(reader, table, prefix);
     let when = read_conditions(reader, table, prefix, from.as_ref(), to.as_ref());
     let description = read_description(reader, table, prefix);
 
+    let (ports, ports_from) = ports?;
     Some(Row {
         id: id?,
         origin: origin?,
@@ -643,14 +654,13 @@ fn read_row_ports(
         }
         (Some(_), None) => read_ports(reader, table, prefix, "ports").map(|ports| (ports, None)),
         (None, Some(_)) => {
-            let name = read_choice(
+            read_choice(
                 reader,
                 table,
                 prefix,
                 "ports_from",
                 &[PortsFrom::SenderReputationProxyPorts.as_str()],
             )?;
-            let _ = name;
             Some((Vec::new(), Some(PortsFrom::SenderReputationProxyPorts)))
         }
     }

@@ -244,11 +244,7 @@ pub fn render_table(rows: &[EffectiveRow], lang: Lang) -> String {
 
         let mut details = wrap(&row.status_text(lang), detail_width);
         if let Some(description) = &row.description {
-            let description = match lang {
-                Lang::En => &description.en,
-                Lang::Ja => &description.ja,
-            };
-            details.extend(wrap(description, detail_width));
+            details.extend(wrap(description.text(lang), detail_width));
         }
         for line in details {
             text.push_str(&indent);

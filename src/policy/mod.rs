@@ -1,3 +1,292 @@
 //! The Exchange 2013 matrix and the site inventory: rules and site files, role
 //! lookup by address, and the verdict for each flow. This module never sees
 //! packet bytes, only finished flows.
+//!
+//! A [`Policy`] is built once from a rules file (the built-in
+//! `rules/exchange2013.toml` unless `--rules` names another) and a site file,
+//! then judges each [`FinishedFlow`]: [`Policy::judge`] returns the verdict, the
+//! rule that allowed the flow or the reason none did, and the flow's risks.
+
+mod diagnostic;
+mod lookup;
+mod port;
+mod reason;
+mod role;
+mod rules;
+mod show;
+mod site;
+mod verdict;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use diagnostic::{Diagnostic, Problem, Severity, ValueType};
+pub use lookup::RoleTable;
+pub use port::{PortSpec, PortSpecError, describe_port, describe_ports};
+pub use role::{Role, RoleSet};
+pub use rules::{
+    AppMatch, BUILTIN_RULES, BUILTIN_RULES_NAME, Condition, ConditionKey, ConditionSet,
+    Description, Origin, PortsFrom, RULES_FORMAT, RoleMatch, Row, Rules, SITE_GROUP, TextSource,
+};
+pub use show::{ConditionState, EffectiveRow, RuleSide, TABLE_WIDTH, wrap};
+pub use site::{
+    Allow, Endpoint, Features, MAX_ALLOW_NAME, Networks, SenderReputation, Site, SiteRoles,
+    Topology, network_text,
+};
+pub use verdict::{
+    Differences, FlowFacts, Judgement, MAIL_PORTS, Reason, ReasonKind, Risk, Risks, Rule,
+    SiteAllow, SiteRow, Verdict, nearest_row,
+};
+
+use crate::flow::FinishedFlow;
+use crate::i18n::Lang;
+
+/// Maximum size of a rules or site file. Real files are a few kilobytes; the
+/// cap keeps a wrong path (a capture, a device) from being read whole.
+pub const MAX_POLICY_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Failure to read or parse a rules or site file.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("failed to read {}: {source}; check the path and its permissions", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{} is larger than {MAX_POLICY_FILE_BYTES} bytes; rules and site files are small TOML files, so check the path",
+        path.display()
+    )]
+    TooLarge { path: PathBuf },
+    /// Every error and warning of the files, sorted by file and position.
+    #[error("{}", invalid_summary(diagnostics))]
+    Invalid { diagnostics: Vec<Diagnostic> },
+}
+
+impl PolicyError {
+    /// Returns the diagnostics of an invalid file; empty for a read failure.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            PolicyError::Invalid { diagnostics } => diagnostics,
+            _ => &[],
+        }
+    }
+}
+
+fn invalid_summary(diagnostics: &[Diagnostic]) -> String {
+    let errors = diagnostics
+        .iter()
+        .filter(|diagnostic| diagnostic.is_error())
+        .count();
+    match diagnostics.iter().find(|diagnostic| diagnostic.is_error()) {
+        Some(first) => format!("{errors} error(s) in the rules or site file; the first: {first}"),
+        None => "invalid rules or site file".to_string(),
+    }
+}
+
+/// A rules or site file's name (for diagnostics) and text.
+#[derive(Clone, Copy, Debug)]
+pub struct Source<'a> {
+    pub name: &'a str,
+    pub text: &'a str,
+}
+
+/// The matrix rules and the site, ready to judge flows.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    rules: Rules,
+    site: Site,
+    table: RoleTable,
+    /// Rules in verdict order.
+    order: Vec<Rule>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Policy {
+    /// Returns the built-in Exchange 2013 rules with no site file: every
+    /// address is `internet`, so every flow is `out_of_scope`.
+    pub fn builtin() -> Policy {
+        Policy::new(Rules::builtin(), Site::default())
+    }
+
+    /// Builds a policy from parsed rules and a site.
+    pub fn new(rules: Rules, site: Site) -> Policy {
+        let table = RoleTable::new(&site);
+        let order = verdict_order(&rules, &site);
+        Policy {
+            rules,
+            site,
+            table,
+            order,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Loads a rules file (the built-in rules when `None`) and a site file (an
+    /// empty site when `None`). Errors in both files are reported together.
+    pub fn load(rules: Option<&Path>, site: Option<&Path>) -> Result<Policy, PolicyError> {
+        let rules_text = rules.map(read_file).transpose()?;
+        let site_text = site.map(read_file).transpose()?;
+        let rules_name = rules.map(|path| path.display().to_string());
+        let site_name = site.map(|path| path.display().to_string());
+
+        let rules_source = rules_name
+            .as_deref()
+            .zip(rules_text.as_deref())
+            .map(|(name, text)| Source { name, text });
+        let site_source = site_name
+            .as_deref()
+            .zip(site_text.as_deref())
+            .map(|(name, text)| Source { name, text });
+        Policy::from_sources(rules_source, site_source)
+    }
+
+    /// Parses a rules file and a site file from text; `None` stands for the
+    /// built-in rules and the empty site.
+    pub fn from_sources(
+        rules: Option<Source<'_>>,
+        site: Option<Source<'_>>,
+    ) -> Result<Policy, PolicyError> {
+        let rules = match rules {
+            Some(source) => Rules::parse(source.name, source.text),
+            None => Ok((Rules::builtin(), Vec::new())),
+        };
+        let site = match site {
+            Some(source) => Site::parse(source.name, source.text),
+            None => Ok((Site::default(), Vec::new())),
+        };
+
+        match (rules, site) {
+            (Ok((rules, mut warnings)), Ok((site, site_warnings))) => {
+                warnings.extend(site_warnings);
+                let mut policy = Policy::new(rules, site);
+                policy.warnings = warnings;
+                Ok(policy)
+            }
+            (rules, site) => {
+                let mut diagnostics = Vec::new();
+                for result in [
+                    rules.map(|(_, warnings)| warnings),
+                    site.map(|(_, warnings)| warnings),
+                ] {
+                    match result {
+                        Ok(warnings) => diagnostics.extend(warnings),
+                        Err(all) => diagnostics.extend(all),
+                    }
+                }
+                Err(PolicyError::Invalid { diagnostics })
+            }
+        }
+    }
+
+    /// Returns the roles of an address.
+    pub fn roles(&self, address: IpAddr) -> RoleSet {
+        self.table.lookup(address)
+    }
+
+    /// Judges a finished flow.
+    pub fn judge(&self, flow: &FinishedFlow) -> Judgement {
+        let client = flow.client.ip();
+        let server = flow.server.ip();
+        let facts = FlowFacts {
+            transport: flow.transport,
+            port: flow.server.port(),
+            app: flow.app.app,
+            client: self.table.lookup(client),
+            server: self.table.lookup(server),
+        };
+        verdict::judge_facts(
+            &self.order,
+            client,
+            server,
+            facts,
+            Risks::from_app(&flow.app),
+        )
+    }
+
+    pub fn site(&self) -> &Site {
+        &self.site
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Returns the rules in verdict order, with the site's `[[allow]]` entries
+    /// at the `site` position.
+    pub fn verdict_order(&self) -> &[Rule] {
+        &self.order
+    }
+
+    /// Returns the warnings of the files this policy was loaded from.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    /// Returns every rule in verdict order, with whether it is on for this site.
+    pub fn effective_rows(&self) -> Vec<EffectiveRow> {
+        self.order
+            .iter()
+            .map(|rule| EffectiveRow::from_rule(rule, &self.site))
+            .collect()
+    }
+
+    /// Writes the effective rows as a table 100 columns wide.
+    pub fn render_table(&self, lang: Lang) -> String {
+        show::render_table(&self.effective_rows(), lang)
+    }
+}
+
+impl Site {
+    /// Reads and parses a site file. `Ok` carries the site and its warnings.
+    pub fn load(path: &Path) -> Result<(Site, Vec<Diagnostic>), PolicyError> {
+        let text = read_file(path)?;
+        Site::parse(&path.display().to_string(), &text)
+            .map_err(|diagnostics| PolicyError::Invalid { diagnostics })
+    }
+}
+
+/// Checks a site file (and a rules file, the built-in one when `None`) for
+/// `exflow rules check`: returns every error and warning, sorted by file and
+/// position. `Err` only when a file cannot be read.
+pub fn check(rules: Option<&Path>, site: Option<&Path>) -> Result<Vec<Diagnostic>, PolicyError> {
+    match Policy::load(rules, site) {
+        Ok(policy) => Ok(policy.warnings),
+        Err(PolicyError::Invalid { diagnostics }) => Ok(diagnostics),
+        Err(error) => Err(error),
+    }
+}
+
+fn read_file(path: &Path) -> Result<String, PolicyError> {
+    let read_error = |source| PolicyError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let metadata = std::fs::metadata(path).map_err(read_error)?;
+    if metadata.len() > MAX_POLICY_FILE_BYTES {
+        return Err(PolicyError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    std::fs::read_to_string(path).map_err(read_error)
+}
+
+/// Lists the rules in the order of the rules file's `order`: each group's rows
+/// in file order, the site's `[[allow]]` entries at `site`.
+fn verdict_order(rules: &Rules, site: &Site) -> Vec<Rule> {
+    let mut order = Vec::with_capacity(rules.rows.len() + site.allows.len());
+    for group in &rules.order {
+        if group == SITE_GROUP {
+            for allow in &site.allows {
+                order.push(Rule::Allow(Arc::new(SiteAllow::new(allow.clone()))));
+            }
+            continue;
+        }
+        for row in rules.group(group) {
+            order.push(Rule::Row(Arc::new(SiteRow::new(row.clone(), site))));
+        }
+    }
+    order
+}

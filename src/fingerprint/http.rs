@@ -144,6 +144,7 @@ fn probe_request_line(i: &[u8]) -> ProbeResult {
     match parse_http_request_line(i) {
         Ok(_) => ProbeResult::certain(client),
         Err(nom::Err::Incomplete(_)) => {
+            let i = text::partial_line(i);
             let (method, _) = split_token(i);
             let method_done = method.len() < i.len();
             let method_fits = if method_done {

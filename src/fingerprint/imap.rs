@@ -124,6 +124,7 @@ fn probe_server(i: &[u8]) -> ProbeResult {
             }
         }
         Err(nom::Err::Incomplete(_)) => {
+            let i = text::partial_line(i);
             let fits = GREETINGS.iter().any(|status| {
                 text::is_prefix_of_ignore_case(i, status)
                     || (text::starts_with_ignore_case(i, status) && i[status.len()] == b' ')
@@ -142,7 +143,7 @@ fn probe_client(i: &[u8]) -> ProbeResult {
     let client = Some(false);
     let (line, complete) = match parse_imap_line(i) {
         Ok((_, line)) => (line.text, true),
-        Err(nom::Err::Incomplete(_)) => (i, false),
+        Err(nom::Err::Incomplete(_)) => (text::partial_line(i), false),
         Err(_) => return ProbeResult::NOT_MINE,
     };
     let (tag, after_tag) = split_token(line);
@@ -219,6 +220,9 @@ pub struct ImapParser {
     server_continues: bool,
     server_failed: bool,
     server_tagged: u32,
+    /// The last line was a tagged OK: a TLS handshake right after it shows
+    /// that it answered STARTTLS, even without the client's side.
+    after_tagged_ok: bool,
     server_tls_start: Option<usize>,
     tls: Option<TlsParser>,
 }
@@ -304,6 +308,12 @@ impl ImapParser {
 
     fn read_server(&mut self, server: &[u8], info: &mut AppInfo) {
         while !self.server_failed && self.server_tls_start.is_none() {
+            if self.after_tagged_ok && text::starts_tls_handshake(&server[self.server_offset..]) {
+                info.upgrade.requested = true;
+                info.upgrade.accepted = true;
+                self.server_tls_start = Some(self.server_offset);
+                return;
+            }
             if let Some(length) = self.server_literal {
                 let Some(after) = skip(server, self.server_offset, length) else {
                     return;
@@ -322,13 +332,14 @@ impl ImapParser {
             };
             self.server_offset = server.len() - next.len();
             self.server_literal = line.literal;
+            self.after_tagged_ok = false;
             if !std::mem::take(&mut self.server_continues) {
-                self.on_response(line.text, next, info);
+                self.on_response(line.text, info);
             }
         }
     }
 
-    fn on_response(&mut self, line: &[u8], after: &[u8], info: &mut AppInfo) {
+    fn on_response(&mut self, line: &[u8], info: &mut AppInfo) {
         let (tag, after_tag) = split_token(line);
         let (status, text) = split_token(after_tag);
         read_capabilities(status, text, info);
@@ -340,11 +351,10 @@ impl ImapParser {
         if !status.eq_ignore_ascii_case(b"OK") {
             return;
         }
+        self.after_tagged_ok = true;
         let answers_starttls =
             self.starttls_tag_len > 0 && tag == &self.starttls_tag[..self.starttls_tag_len];
-        // Without the client's side, the TLS handshake right after a tagged
-        // OK shows that this OK answered STARTTLS.
-        if answers_starttls || text::starts_tls_handshake(after) {
+        if answers_starttls {
             info.upgrade.requested = true;
             info.upgrade.accepted = true;
             self.server_tls_start = Some(self.server_offset);

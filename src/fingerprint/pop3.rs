@@ -89,6 +89,7 @@ fn probe_server(i: &[u8]) -> ProbeResult {
             None => ProbeResult::NOT_MINE,
         },
         Err(nom::Err::Incomplete(_)) => {
+            let i = text::partial_line(i);
             let fits = text::is_prefix_of_ignore_case(i, b"+OK ")
                 || text::starts_with_ignore_case(i, b"+OK ");
             if fits {
@@ -109,6 +110,7 @@ fn probe_client(i: &[u8]) -> ProbeResult {
         let (next, line) = match text::parse_line(rest, MAX_POP3_LINE_LEN) {
             Ok(parsed) => parsed,
             Err(nom::Err::Incomplete(_)) => {
+                let rest = text::partial_line(rest);
                 let (verb, _) = split_token(rest);
                 let verb_done = verb.len() < rest.len();
                 let known = POP3_ONLY_COMMANDS.iter().chain(SHARED_COMMANDS.iter());
@@ -247,6 +249,14 @@ impl Pop3Parser {
     fn read_server(&mut self, server: &[u8], info: &mut AppInfo) {
         while !self.server_failed && self.server_tls_start.is_none() {
             let rest = &server[self.server_offset..];
+            // Without the client's side, a TLS handshake right after a
+            // positive status shows that it answered STLS.
+            if self.last_ok && text::starts_tls_handshake(rest) {
+                info.upgrade.requested = true;
+                info.upgrade.accepted = true;
+                self.server_tls_start = Some(self.server_offset);
+                return;
+            }
             if self.in_multiline {
                 let (next, line) = match text::parse_line(rest, MAX_POP3_LINE_LEN) {
                     Ok(parsed) => parsed,
@@ -290,7 +300,7 @@ impl Pop3Parser {
             let answers_stls = self
                 .stls_line
                 .is_some_and(|before| self.server_statuses == before + 2);
-            if answers_stls || text::starts_tls_handshake(next) {
+            if answers_stls {
                 info.upgrade.requested = true;
                 info.upgrade.accepted = true;
                 self.server_tls_start = Some(self.server_offset);

@@ -145,7 +145,7 @@ fn probe_server(i: &[u8]) -> ProbeResult {
         let (next, line) = match parse_smtp_reply_line(rest) {
             Ok(parsed) => parsed,
             Err(nom::Err::Incomplete(_)) => {
-                return if partial_reply_line_fits(rest) {
+                return if partial_reply_line_fits(text::partial_line(rest)) {
                     ProbeResult::unsure(server)
                 } else {
                     ProbeResult::NOT_MINE
@@ -214,6 +214,7 @@ fn probe_client(i: &[u8]) -> ProbeResult {
     match parse_smtp_command(i) {
         Ok((_, command)) => classify_first_command(command),
         Err(nom::Err::Incomplete(_)) => {
+            let i = text::partial_line(i);
             let (verb, after) = split_token(i);
             let verb_done = verb.len() < i.len();
             let fits = if verb_done {

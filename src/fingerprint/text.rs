@@ -26,6 +26,12 @@ pub(crate) fn parse_line(i: &[u8], max_len: usize) -> IResult<&[u8], &[u8]> {
     }
 }
 
+/// The bytes of an unfinished line without a CR at their end, which is the
+/// first half of the line ending.
+pub(crate) fn partial_line(i: &[u8]) -> &[u8] {
+    i.strip_suffix(b"\r").unwrap_or(i)
+}
+
 /// Splits `line` at its first space into a token and the rest after the space.
 pub(crate) fn split_token(line: &[u8]) -> (&[u8], &[u8]) {
     match line.iter().position(|&byte| byte == b' ') {

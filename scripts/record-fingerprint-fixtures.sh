@@ -130,7 +130,13 @@ alias_database =
 EOF
 postconf -c "$PF" -F '*/*/chroot = n'
 postconf -c "$PF" -M 'postlog/unix-dgram=postlog unix-dgram n - n - 1 postlogd'
-in_ns postfix -c "$PF" start || { cat "$WORK/postfix.log"; script -qc "postfix -c $PF check" /dev/null; ls -la $WORK/postfix-spool; exit 1; }
+# postfix writes its startup errors to syslog, or to a terminal: on failure,
+# show the log and rerun the check on a pseudo-terminal to see why.
+in_ns postfix -c "$PF" start || {
+    cat "$WORK/postfix.log"
+    script -qc "postfix -c $PF check" /dev/null
+    exit 1
+}
 
 # --- nginx: HTTP/1.1 on port 80, HTTP/2 prior knowledge on 8080 ---------------
 mkdir -p "$WORK/nginx-tmp"

@@ -153,15 +153,18 @@ fn truncated_greeting_needs_more() {
     assert_eq!(dissector.finish().app, App::Unknown);
 }
 
+/// Protocol, session, server side, line limit and probe.
+type OverlongCase = (
+    &'static str,
+    &'static str,
+    bool,
+    usize,
+    fn(&[u8]) -> fingerprint::ProbeResult,
+);
+
 #[test]
 fn overlong_lines_not_mine() {
-    let cases: [(
-        &str,
-        &str,
-        bool,
-        usize,
-        fn(&[u8]) -> fingerprint::ProbeResult,
-    ); 6] = [
+    let cases: [OverlongCase; 6] = [
         (
             "smtp",
             "auth-plain",
@@ -678,12 +681,12 @@ fn direction_from_payload_overrides_hint() {
 fn server_first_and_client_first() {
     // SMTP: the greeting comes first and decides alone.
     let smtp = load("smtp", "auth-plain");
-    assert_eq!(smtp.segments[0].0, false);
+    assert!(!smtp.segments[0].0, "the server speaks first");
     let mut dissector = Dissector::new(Transport::Tcp, [40000, 25], None);
     dissector.on_stream(&[], &smtp.server[..smtp.segments[0].1]);
     // HTTP: the request comes first and decides alone.
     let http = load("http", "owa-get");
-    assert_eq!(http.segments[0].0, true);
+    assert!(http.segments[0].0, "the client speaks first");
     let mut other = Dissector::new(Transport::Tcp, [40000, 80], None);
     other.on_stream(&http.client, &[]);
     let (smtp_info, http_info) = (dissector.finish(), other.finish());

@@ -12,7 +12,9 @@ pub fn probe_stream(_bytes: &[u8]) -> ProbeResult {
 }
 
 #[derive(Default)]
-pub struct DnsParser;
+pub struct DnsParser {
+    _placeholder: (),
+}
 
 impl DnsParser {
     pub fn on_datagram(

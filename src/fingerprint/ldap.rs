@@ -8,7 +8,9 @@ pub fn probe(_bytes: &[u8]) -> ProbeResult {
 }
 
 #[derive(Default)]
-pub struct LdapParser;
+pub struct LdapParser {
+    _placeholder: (),
+}
 
 impl StreamParser for LdapParser {
     fn on_stream(&mut self, _client: &[u8], _server: &[u8], _info: &mut AppInfo) -> Progress {

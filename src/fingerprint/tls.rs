@@ -8,7 +8,9 @@ pub fn probe(_bytes: &[u8]) -> ProbeResult {
 }
 
 #[derive(Default)]
-pub struct TlsParser;
+pub struct TlsParser {
+    _placeholder: (),
+}
 
 impl TlsParser {
     pub fn handshake_seen(&self) -> bool {

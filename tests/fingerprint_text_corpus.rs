@@ -19,7 +19,7 @@ fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
 }
 
-/// Whether the corpus and tshark are there; prints why not.
+/// Checks that the corpus and tshark are there, and prints why not.
 fn corpus_available(test: &str) -> bool {
     if !corpus_dir().join("labels.tsv").is_file() {
         eprintln!("SKIPPED {test}: no corpus at {}", corpus_dir().display());

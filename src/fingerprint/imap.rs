@@ -17,7 +17,7 @@ use super::{AppInfo, ProbeResult, Progress, StreamParser, copy_wire_text};
 /// 8192 octets, and servers' pre-login lines are far shorter.
 pub const MAX_IMAP_LINE_LEN: usize = 8_192;
 
-/// Longest tag kept to match the server's answer to STARTTLS.
+/// Longest tag stored to match the server's reply to STARTTLS.
 const MAX_TAG_LEN: usize = 32;
 
 /// Commands of RFC 9051 and RFC 3501 and common extensions (ID, IDLE, MOVE,
@@ -187,7 +187,7 @@ fn is_imap_command(command: &[u8]) -> bool {
         .any(|known| command.eq_ignore_ascii_case(known))
 }
 
-/// Where the client's command reader stands.
+/// The state of the client's command reader.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum ClientState {
     #[default]

@@ -151,7 +151,7 @@ fn is_one_of(verb: &[u8], commands: &[&[u8]]) -> bool {
         .any(|command| verb.eq_ignore_ascii_case(command))
 }
 
-/// Where the client's command reader stands.
+/// The state of the client's command reader.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum ClientState {
     #[default]

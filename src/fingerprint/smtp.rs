@@ -308,7 +308,7 @@ fn is_ehlo_keyword(keyword: &[u8]) -> bool {
         .any(|known| keyword.eq_ignore_ascii_case(known))
 }
 
-/// Where the client's command reader stands.
+/// The state of the client's command reader.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum ClientState {
     #[default]

@@ -5,8 +5,30 @@
 //! or not mine; the first certain answer wins. The [`Dissector`] drives the probes
 //! for one flow and collects the fields the flow record carries in an [`AppInfo`].
 //! This module does no I/O and never sees packets, only stream bytes and datagrams.
+//!
+//! Probe order ([`PROBE_ORDER`]): TLS, SSH, HTTP, SMTP, IMAP, POP3, LDAP, DNS.
+//! The probes with an exact signature come first: a TLS record header, the
+//! `SSH-` identification string, an HTTP request or status line with its version
+//! token. The three mail protocols come next; their first bytes exclude each
+//! other (`220`, `* OK`, `+OK`), and SMTP leads because Exchange carries most of
+//! its traffic. LDAP and DNS over TCP come last because their probes check BER
+//! and length-prefixed headers that many binary payloads happen to match. The
+//! order only matters when two probes are certain about the same flow; each
+//! protocol's real samples are tested to be "not mine" to every other probe.
+
+use std::fmt;
 
 use crate::decode::Transport;
+
+pub mod dns;
+pub mod http;
+pub mod imap;
+pub mod ldap;
+pub mod pop3;
+pub mod smtp;
+pub mod ssh;
+mod text;
+pub mod tls;
 
 /// One side of a flow. The originator sent the flow's first packet; the flow
 /// engine decides later which side is the client.
@@ -177,6 +199,10 @@ pub struct HttpInfo {
     pub user_agent: Option<WireText>,
     pub status: Option<u16>,
     pub service: Option<ExchangeService>,
+    /// The client opened with the HTTP/2 connection preface (prior knowledge,
+    /// RFC 9113 section 3.3). Its HPACK-compressed headers are not decoded, so
+    /// method, host, path and status stay empty.
+    pub http2: bool,
 }
 
 /// Fields from an SMTP session.
@@ -190,6 +216,18 @@ pub struct SmtpInfo {
     pub auth_attempted: Option<WireText>,
     /// The upgrade used Exchange's X-ANONYMOUSTLS rather than STARTTLS.
     pub anonymous_tls: bool,
+}
+
+/// Fields from an IMAP session before any TLS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImapInfo {
+    /// The server's capabilities included LOGINDISABLED (RFC 9051 section 6.2.3):
+    /// it refuses LOGIN until TLS is on.
+    pub login_disabled: bool,
+    /// The client sent a LOGIN command (user name and password in the clear).
+    pub login: bool,
+    /// The SASL mechanism of the first AUTHENTICATE command.
+    pub authenticate_mechanism: Option<WireText>,
 }
 
 /// Fields from the first DNS query and its response.
@@ -226,10 +264,30 @@ pub struct AppInfo {
     pub tls: Option<Box<TlsInfo>>,
     pub http: Option<Box<HttpInfo>>,
     pub smtp: Option<Box<SmtpInfo>>,
+    pub imap: Option<Box<ImapInfo>>,
     pub dns: Option<Box<DnsInfo>>,
     pub ldap: Option<Box<LdapInfo>>,
-    /// The SSH identification string (`SSH-2.0-...`).
+    /// The server's SSH identification string (`SSH-2.0-...`).
     pub ssh_banner: Option<WireText>,
+    /// The client's SSH identification string.
+    pub ssh_client_banner: Option<WireText>,
+    /// Wire texts cut to [`MAX_WIRE_TEXT_LEN`] bytes, and list items dropped at
+    /// their cap (such as SMTP AUTH mechanisms past [`smtp::MAX_AUTH_MECHANISMS`]).
+    pub truncated_fields: u32,
+}
+
+/// Maximum length of one wire text copied into an [`AppInfo`] (a host name, a
+/// path, an EHLO name, a banner); longer texts are cut and counted in
+/// [`AppInfo::truncated_fields`].
+pub const MAX_WIRE_TEXT_LEN: usize = 256;
+
+/// Copies `bytes` into a [`WireText`], cut to [`MAX_WIRE_TEXT_LEN`] bytes.
+pub(crate) fn copy_wire_text(bytes: &[u8], truncated_fields: &mut u32) -> WireText {
+    if bytes.len() > MAX_WIRE_TEXT_LEN {
+        *truncated_fields = truncated_fields.saturating_add(1);
+        return bytes[..MAX_WIRE_TEXT_LEN].into();
+    }
+    bytes.into()
 }
 
 /// A probe's answer about the first bytes of one direction of a flow.
@@ -257,6 +315,20 @@ impl ProbeResult {
         answer: ProbeAnswer::NotMine,
         sender_is_server: None,
     };
+
+    pub const fn certain(sender_is_server: Option<bool>) -> ProbeResult {
+        ProbeResult {
+            answer: ProbeAnswer::Certain,
+            sender_is_server,
+        }
+    }
+
+    pub const fn unsure(sender_is_server: Option<bool>) -> ProbeResult {
+        ProbeResult {
+            answer: ProbeAnswer::Unsure,
+            sender_is_server,
+        }
+    }
 }
 
 /// Whether a dissector wants more bytes.
@@ -275,6 +347,102 @@ pub trait StreamParser {
     fn on_stream(&mut self, client: &[u8], server: &[u8], info: &mut AppInfo) -> Progress;
 }
 
+/// The protocols the dissector probes, in the order it tries them: the first
+/// protocol that is certain about either side's bytes wins. The module
+/// documentation gives the reasons for this order.
+pub const PROBE_ORDER: [App; 8] = [
+    App::Tls,
+    App::Ssh,
+    App::Http,
+    App::Smtp,
+    App::Imap,
+    App::Pop3,
+    App::Ldap,
+    App::Dns,
+];
+
+const PROBE_COUNT: usize = PROBE_ORDER.len();
+
+/// Maximum prefix of one side that the probes read. A protocol still unsure
+/// after this many bytes is out for that side: every supported protocol shows
+/// itself in its first line or record.
+pub const MAX_PROBE_WINDOW: usize = 16 * 1024;
+
+/// UDP: datagrams probed before a flow that has not shown DNS is `unknown`.
+pub const MAX_PROBE_DATAGRAMS: u32 = 4;
+
+/// UDP: datagrams fed to the DNS parser after DNS was chosen; past this the
+/// dissector is done even if no response was seen.
+pub const MAX_DNS_DATAGRAMS: u32 = 16;
+
+/// Runs one protocol's stream probe on the first bytes of one direction.
+/// `App::Unknown` and `App::None` have no probe and return not mine.
+pub fn probe_stream(app: App, bytes: &[u8]) -> ProbeResult {
+    match app {
+        App::Tls => tls::probe(bytes),
+        App::Ssh => ssh::probe(bytes),
+        App::Http => http::probe(bytes),
+        App::Smtp => smtp::probe(bytes),
+        App::Imap => imap::probe(bytes),
+        App::Pop3 => pop3::probe(bytes),
+        App::Ldap => ldap::probe(bytes),
+        App::Dns => dns::probe_stream(bytes),
+        App::Unknown | App::None => ProbeResult::NOT_MINE,
+    }
+}
+
+/// The chosen protocol's parser. An enum rather than a boxed trait object, so
+/// that choosing a protocol does not allocate.
+enum Parser {
+    Tls(tls::TlsParser),
+    Ssh(ssh::SshParser),
+    Http(http::HttpParser),
+    Smtp(smtp::SmtpParser),
+    Imap(imap::ImapParser),
+    Pop3(pop3::Pop3Parser),
+    Ldap(ldap::LdapParser),
+    Dns(dns::DnsParser),
+}
+
+impl Parser {
+    fn new(app: App) -> Option<Parser> {
+        let parser = match app {
+            App::Tls => Parser::Tls(tls::TlsParser::default()),
+            App::Ssh => Parser::Ssh(ssh::SshParser::default()),
+            App::Http => Parser::Http(http::HttpParser::default()),
+            App::Smtp => Parser::Smtp(smtp::SmtpParser::default()),
+            App::Imap => Parser::Imap(imap::ImapParser::default()),
+            App::Pop3 => Parser::Pop3(pop3::Pop3Parser::default()),
+            App::Ldap => Parser::Ldap(ldap::LdapParser::default()),
+            App::Dns => Parser::Dns(dns::DnsParser::default()),
+            App::Unknown | App::None => return None,
+        };
+        Some(parser)
+    }
+
+    fn on_stream(&mut self, client: &[u8], server: &[u8], info: &mut AppInfo) -> Progress {
+        match self {
+            Parser::Tls(parser) => parser.on_stream(client, server, info),
+            Parser::Ssh(parser) => parser.on_stream(client, server, info),
+            Parser::Http(parser) => parser.on_stream(client, server, info),
+            Parser::Smtp(parser) => parser.on_stream(client, server, info),
+            Parser::Imap(parser) => parser.on_stream(client, server, info),
+            Parser::Pop3(parser) => parser.on_stream(client, server, info),
+            Parser::Ldap(parser) => parser.on_stream(client, server, info),
+            Parser::Dns(parser) => parser.on_stream(client, server, info),
+        }
+    }
+}
+
+enum Phase {
+    /// No protocol is certain yet.
+    Probing,
+    /// `PROBE_ORDER[index]` won; its parser reads both sides.
+    Parsing { index: usize, parser: Parser },
+    /// Every field is known, or every protocol is out.
+    Done,
+}
+
 /// Drives the protocol probes for one flow.
 ///
 /// TCP: after each change to a side's in-order bytes, the flow engine calls
@@ -282,48 +450,345 @@ pub trait StreamParser {
 /// at most the reassembly budget). UDP: [`Dissector::on_datagram`] once per
 /// datagram. [`Dissector::finish`] is called once, when the flow ends or after
 /// the dissector returned [`Progress::Done`].
-#[derive(Debug)]
+///
+/// While probing, every protocol's probe reads the first bytes of each side
+/// that has payload. The first protocol in [`PROBE_ORDER`] that is certain about
+/// either side wins. A protocol that is not mine to every side with payload is
+/// out, and when all are out the flow is `unknown` and the dissector is done.
+/// The winner's parser then reads both sides as client and server: the probes'
+/// `sender_is_server` decides which is which, else the handshake hint, else the
+/// ports (a port below 1024 facing a higher one is the server), else the
+/// responder is the server.
 pub struct Dissector {
     transport: Transport,
-    seen: [bool; 2],
+    ports: [u16; 2],
+    client_hint: Option<Side>,
+    phase: Phase,
+    /// The latest answer of each probe for each side, indexed by
+    /// [`Side::index`] and then by position in [`PROBE_ORDER`].
+    answers: [[ProbeResult; PROBE_COUNT]; 2],
+    /// How many bytes of each side the probes last read.
+    probed_len: [usize; 2],
+    has_payload: [bool; 2],
+    /// No more in-order bytes will come from this side (a gap).
+    ended: [bool; 2],
+    /// The server side, once a protocol was chosen.
+    server: Side,
+    info: AppInfo,
+    datagrams: u32,
+}
+
+impl fmt::Debug for Dissector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let phase = match &self.phase {
+            Phase::Probing => "probing",
+            Phase::Parsing { .. } => "parsing",
+            Phase::Done => "done",
+        };
+        f.debug_struct("Dissector")
+            .field("transport", &self.transport)
+            .field("phase", &phase)
+            .field("app", &self.info.app)
+            .field("has_payload", &self.has_payload)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Dissector {
     /// Creates the dissector of a flow. `ports` are indexed by [`Side::index`];
     /// `client_hint` is the side the handshake showed to be the client, if any.
     pub fn new(transport: Transport, ports: [u16; 2], client_hint: Option<Side>) -> Dissector {
-        let _ = (ports, client_hint);
         Dissector {
             transport,
-            seen: [false; 2],
+            ports,
+            client_hint,
+            phase: Phase::Probing,
+            answers: [[ProbeResult::unsure(None); PROBE_COUNT]; 2],
+            probed_len: [0; 2],
+            has_payload: [false; 2],
+            ended: [false; 2],
+            server: Side::Responder,
+            info: AppInfo::default(),
+            datagrams: 0,
         }
     }
 
+    /// Reads both sides' in-order prefixes so far and returns whether the
+    /// dissector wants more bytes.
     pub fn on_stream(&mut self, originator: &[u8], responder: &[u8]) -> Progress {
-        self.seen[0] |= !originator.is_empty();
-        self.seen[1] |= !responder.is_empty();
-        Progress::NeedMore
+        let sides = [originator, responder];
+        for side in [Side::Originator, Side::Responder] {
+            self.has_payload[side.index()] |= !sides[side.index()].is_empty();
+        }
+
+        if let Phase::Probing = self.phase {
+            for side in [Side::Originator, Side::Responder] {
+                self.probe_side(side, sides[side.index()]);
+            }
+            self.decide();
+        }
+
+        let Phase::Parsing { index, .. } = self.phase else {
+            return self.progress();
+        };
+        for side in [Side::Originator, Side::Responder] {
+            self.reprobe_winner(index, side, sides[side.index()]);
+        }
+        let (client, server) = match self.server {
+            Side::Responder => (originator, responder),
+            Side::Originator => (responder, originator),
+        };
+        if let Phase::Parsing { parser, .. } = &mut self.phase {
+            if parser.on_stream(client, server, &mut self.info) == Progress::Done {
+                self.phase = Phase::Done;
+            }
+        }
+        if self.ended == [true, true] {
+            self.phase = Phase::Done;
+        }
+        self.progress()
     }
 
     /// Tells the dissector that bytes are missing in `side`'s stream: no more
-    /// in-order bytes will come from that side.
-    pub fn on_gap(&mut self, _side: Side) {}
-
-    pub fn on_datagram(&mut self, side: Side, payload: &[u8]) -> Progress {
-        self.seen[side.index()] |= !payload.is_empty();
-        Progress::NeedMore
+    /// in-order bytes will come from that side. Probes still unsure about that
+    /// side become not mine, because no more bytes can make them certain.
+    pub fn on_gap(&mut self, side: Side) {
+        self.ended[side.index()] = true;
+        for answer in &mut self.answers[side.index()] {
+            if answer.answer == ProbeAnswer::Unsure {
+                answer.answer = ProbeAnswer::NotMine;
+            }
+        }
+        match self.phase {
+            Phase::Probing => self.decide(),
+            Phase::Parsing { .. } if self.ended == [true, true] => self.phase = Phase::Done,
+            Phase::Parsing { .. } | Phase::Done => {}
+        }
     }
 
+    /// Reads one UDP datagram. Only DNS is recognised over UDP: the first
+    /// [`MAX_PROBE_DATAGRAMS`] datagrams are probed, and a DNS flow's first
+    /// [`MAX_DNS_DATAGRAMS`] datagrams go to the DNS parser.
+    pub fn on_datagram(&mut self, side: Side, payload: &[u8]) -> Progress {
+        if payload.is_empty() {
+            return self.progress();
+        }
+        self.has_payload[side.index()] = true;
+        self.datagrams = self.datagrams.saturating_add(1);
+        let dns_index = probe_index(App::Dns);
+
+        if let Phase::Probing = self.phase {
+            let result = dns::probe_datagram(payload);
+            self.answers[side.index()][dns_index] = result;
+            for (index, answer) in self.answers[side.index()].iter_mut().enumerate() {
+                if index != dns_index {
+                    *answer = ProbeResult::NOT_MINE;
+                }
+            }
+            if result.answer == ProbeAnswer::Certain {
+                self.choose(dns_index);
+            } else if self.all_out() || self.datagrams >= MAX_PROBE_DATAGRAMS {
+                self.give_up();
+            }
+        } else if let Phase::Parsing { index, .. } = self.phase {
+            if self.answers[side.index()][index].answer == ProbeAnswer::Unsure {
+                self.answers[side.index()][index] = dns::probe_datagram(payload);
+            }
+        }
+
+        let from_server = side == self.server;
+        if let Phase::Parsing { parser, .. } = &mut self.phase {
+            let progress = match parser {
+                Parser::Dns(parser) => parser.on_datagram(payload, from_server, &mut self.info),
+                _ => Progress::NeedMore,
+            };
+            if progress == Progress::Done || self.datagrams >= MAX_DNS_DATAGRAMS {
+                self.phase = Phase::Done;
+            }
+        }
+        self.progress()
+    }
+
+    /// Returns what the dissector learned about the flow, with `app_evidence`
+    /// decided from the probes' final answers.
     pub fn finish(&mut self) -> AppInfo {
-        let _ = self.transport;
-        let app = if self.seen.iter().any(|&seen| seen) {
+        let any_payload = self.has_payload.iter().any(|&seen| seen);
+        match self.info.app {
+            App::None | App::Unknown => {
+                self.info.app = if any_payload { App::Unknown } else { App::None };
+                self.info.evidence = AppEvidence::None;
+            }
+            app => {
+                let index = probe_index(app);
+                let agreeing = [Side::Originator, Side::Responder]
+                    .into_iter()
+                    .filter(|side| {
+                        self.has_payload[side.index()]
+                            && self.answers[side.index()][index].answer == ProbeAnswer::Certain
+                    })
+                    .count();
+                self.info.evidence = if agreeing == 2 {
+                    AppEvidence::Both
+                } else {
+                    AppEvidence::OneSide
+                };
+            }
+        }
+        self.phase = Phase::Done;
+        std::mem::take(&mut self.info)
+    }
+
+    fn progress(&self) -> Progress {
+        match self.phase {
+            Phase::Done => Progress::Done,
+            Phase::Probing | Phase::Parsing { .. } => Progress::NeedMore,
+        }
+    }
+
+    /// Runs every probe still unsure about `side` on its first bytes, when
+    /// they grew since the last run.
+    fn probe_side(&mut self, side: Side, bytes: &[u8]) {
+        let at = side.index();
+        if bytes.is_empty() || self.ended[at] || self.probed_len[at] == bytes.len() {
+            return;
+        }
+        if self.probed_len[at] >= MAX_PROBE_WINDOW {
+            return;
+        }
+        self.probed_len[at] = bytes.len();
+        let window = &bytes[..bytes.len().min(MAX_PROBE_WINDOW)];
+        let window_full = bytes.len() >= MAX_PROBE_WINDOW;
+        for (index, app) in PROBE_ORDER.into_iter().enumerate() {
+            if self.answers[at][index].answer != ProbeAnswer::Unsure {
+                continue;
+            }
+            let mut result = probe_stream(app, window);
+            if window_full && result.answer == ProbeAnswer::Unsure {
+                result.answer = ProbeAnswer::NotMine;
+            }
+            self.answers[at][index] = result;
+        }
+    }
+
+    /// Keeps probing the winner on a side it was not yet certain about, so
+    /// that `app_evidence` can say whether both sides agreed.
+    fn reprobe_winner(&mut self, index: usize, side: Side, bytes: &[u8]) {
+        let at = side.index();
+        if self.answers[at][index].answer != ProbeAnswer::Unsure
+            || bytes.is_empty()
+            || self.ended[at]
+            || self.probed_len[at] == bytes.len()
+            || self.probed_len[at] >= MAX_PROBE_WINDOW
+        {
+            return;
+        }
+        self.probed_len[at] = bytes.len();
+        let window = &bytes[..bytes.len().min(MAX_PROBE_WINDOW)];
+        let mut result = probe_stream(PROBE_ORDER[index], window);
+        if bytes.len() >= MAX_PROBE_WINDOW && result.answer == ProbeAnswer::Unsure {
+            result.answer = ProbeAnswer::NotMine;
+        }
+        self.answers[at][index] = result;
+        if self.info.server_side.is_none() && result.answer == ProbeAnswer::Certain {
+            let server = match result.sender_is_server {
+                Some(true) => Some(side),
+                Some(false) => Some(side.other()),
+                None => None,
+            };
+            // Payload that contradicts the orientation already in use is
+            // not reported, so `server_side` always names the parser's server.
+            if server == Some(self.server) {
+                self.info.server_side = server;
+            }
+        }
+    }
+
+    /// Chooses the first certain protocol, or gives up when every protocol is
+    /// out or no side can bring more bytes.
+    fn decide(&mut self) {
+        let Phase::Probing = self.phase else {
+            return;
+        };
+        let winner = (0..PROBE_COUNT).find(|&index| {
+            [Side::Originator, Side::Responder].into_iter().any(|side| {
+                self.has_payload[side.index()]
+                    && self.answers[side.index()][index].answer == ProbeAnswer::Certain
+            })
+        });
+        if let Some(index) = winner {
+            self.choose(index);
+        } else if self.all_out() || self.ended == [true, true] {
+            self.give_up();
+        }
+    }
+
+    /// Whether every protocol is not mine to every side with payload.
+    fn all_out(&self) -> bool {
+        let sides_with_payload = || {
+            [Side::Originator, Side::Responder]
+                .into_iter()
+                .filter(|side| self.has_payload[side.index()])
+        };
+        sides_with_payload().next().is_some()
+            && (0..PROBE_COUNT).all(|index| {
+                sides_with_payload()
+                    .all(|side| self.answers[side.index()][index].answer == ProbeAnswer::NotMine)
+            })
+    }
+
+    fn give_up(&mut self) {
+        self.info.app = if self.has_payload.iter().any(|&seen| seen) {
             App::Unknown
         } else {
             App::None
         };
-        AppInfo {
-            app,
-            ..AppInfo::default()
-        }
+        self.phase = Phase::Done;
     }
+
+    fn choose(&mut self, index: usize) {
+        let app = PROBE_ORDER[index];
+        let (server, from_payload) = self.server_for(index);
+        self.server = server;
+        self.info.app = app;
+        self.info.server_side = from_payload.then_some(server);
+        self.phase = match Parser::new(app) {
+            Some(parser) => Phase::Parsing { index, parser },
+            None => Phase::Done,
+        };
+    }
+
+    /// Decides the server side for the protocol at `index`, and whether the
+    /// payload decided it.
+    fn server_for(&self, index: usize) -> (Side, bool) {
+        let mut sides = [Side::Originator, Side::Responder];
+        // The side the winner is certain about speaks first.
+        sides.sort_by_key(|side| self.answers[side.index()][index].answer != ProbeAnswer::Certain);
+        for side in sides {
+            let result = self.answers[side.index()][index];
+            if !self.has_payload[side.index()] || result.answer == ProbeAnswer::NotMine {
+                continue;
+            }
+            match result.sender_is_server {
+                Some(true) => return (side, true),
+                Some(false) => return (side.other(), true),
+                None => {}
+            }
+        }
+        if let Some(client) = self.client_hint {
+            return (client.other(), false);
+        }
+        let [originator_port, responder_port] = self.ports;
+        if originator_port < 1024 && responder_port >= 1024 {
+            return (Side::Originator, false);
+        }
+        (Side::Responder, false)
+    }
+}
+
+fn probe_index(app: App) -> usize {
+    PROBE_ORDER
+        .iter()
+        .position(|&candidate| candidate == app)
+        .unwrap_or(0)
 }

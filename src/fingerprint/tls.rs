@@ -1,0 +1,25 @@
+// PLACEHOLDER: replaced by the fp-binary branch
+//! TLS probe and parser (placeholder signatures only).
+
+use super::{AppInfo, ProbeResult, Progress, StreamParser};
+
+pub fn probe(_bytes: &[u8]) -> ProbeResult {
+    ProbeResult::NOT_MINE
+}
+
+#[derive(Default)]
+pub struct TlsParser {
+    _placeholder: (),
+}
+
+impl TlsParser {
+    pub fn handshake_seen(&self) -> bool {
+        false
+    }
+}
+
+impl StreamParser for TlsParser {
+    fn on_stream(&mut self, _client: &[u8], _server: &[u8], _info: &mut AppInfo) -> Progress {
+        Progress::NeedMore
+    }
+}

@@ -47,7 +47,7 @@ PACKAGES=(
     iproute2 nftables ethtool procps python3 openssl
     postfix dovecot-imapd dovecot-pop3d nginx slapd ldap-utils unbound
     openssh-server openssh-client tinyproxy
-    swaks libnet-ssleay-perl curl bind9-dnsutils
+    swaks libnet-ssleay-perl libio-socket-inet6-perl curl bind9-dnsutils
     tcpdump tshark
 )
 

@@ -37,7 +37,7 @@ impl CaptureError {
     }
 }
 
-/// What went wrong while reading a capture.
+/// The cause of a capture error.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureErrorKind {
     /// The operating system failed to open, map or read the input.
@@ -55,11 +55,11 @@ pub enum CaptureErrorKind {
     },
 
     /// The input ends inside a header, record or block.
-    #[error("truncated {what} at byte offset {offset}: {}", truncation_detail(*part, *needed, *present))]
+    #[error("truncated {record} at byte offset {offset}: {}", truncation_detail(*part, *needed, *present))]
     Truncated {
         /// Byte offset of the start of the record or block.
         offset: u64,
-        what: RecordKind,
+        record: RecordKind,
         part: TruncatedPart,
         /// For [`TruncatedPart::Header`]: bytes the header needs. For
         /// [`TruncatedPart::Body`]: bytes the header announces (a pcap record's
@@ -70,10 +70,10 @@ pub enum CaptureErrorKind {
     },
 
     /// A header, record or block holds values that cannot be right.
-    #[error("invalid {what} at byte offset {offset}: {problem}")]
+    #[error("invalid {record} at byte offset {offset}: {problem}")]
     Corrupt {
         offset: u64,
-        what: RecordKind,
+        record: RecordKind,
         problem: Problem,
     },
 
@@ -120,7 +120,7 @@ impl fmt::Display for IoOperation {
     }
 }
 
-/// Which part of a record the input ended in.
+/// The part of a record in which the input ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TruncatedPart {
     /// The fixed-size header that carries the length.
@@ -138,6 +138,8 @@ pub enum RecordKind {
     PcapRecord,
     /// A pcapng block of the given type.
     PcapngBlock(BlockType),
+    /// A pcapng block cut off before its type.
+    PcapngBlockOfUnknownType,
 }
 
 impl fmt::Display for RecordKind {
@@ -146,11 +148,12 @@ impl fmt::Display for RecordKind {
             RecordKind::PcapFileHeader => f.write_str("pcap file header"),
             RecordKind::PcapRecord => f.write_str("packet record"),
             RecordKind::PcapngBlock(block_type) => write!(f, "{block_type}"),
+            RecordKind::PcapngBlockOfUnknownType => f.write_str("pcapng block"),
         }
     }
 }
 
-/// What is wrong with a corrupt header, record or block.
+/// The fault found in a corrupt header, record or block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Problem {
     /// A pcap record's captured length exceeds both the file's snapshot length and
@@ -170,7 +173,7 @@ pub enum Problem {
     /// A pcapng block's total length runs past the end of the input, and a valid
     /// block follows further on.
     BlockLengthBeyondInput { length: u32, remaining: u64 },
-    /// A section header block's byte-order magic is neither 0x1A2B3C4D in either
+    /// A section header block's byte-order magic is not 0x1A2B3C4D in either
     /// byte order.
     ByteOrderMagicInvalid { value: u32 },
     /// A packet block's captured length exceeds the room its block leaves for data.
@@ -199,7 +202,7 @@ impl fmt::Display for Problem {
             ),
             Problem::BlockLengthInvalid { length, min } => write!(
                 f,
-                "block total length {length} is not a multiple of 4 of at least {min}"
+                "block total length {length} is invalid: it must be a multiple of 4 and at least {min}"
             ),
             Problem::BlockTooLarge { length, max } => {
                 write!(f, "block total length {length} exceeds the maximum {max}")
@@ -272,7 +275,7 @@ mod tests {
             "captures/x.pcap",
             CaptureErrorKind::Truncated {
                 offset: 1234,
-                what: RecordKind::PcapRecord,
+                record: RecordKind::PcapRecord,
                 part: TruncatedPart::Body,
                 needed: 1514,
                 present: 700,
@@ -323,7 +326,7 @@ mod tests {
             "a.pcapng",
             CaptureErrorKind::Corrupt {
                 offset: 96,
-                what: RecordKind::PcapngBlock(BlockType::ENHANCED_PACKET),
+                record: RecordKind::PcapngBlock(BlockType::ENHANCED_PACKET),
                 problem: Problem::BlockLengthMismatch {
                     leading: 120,
                     trailing: 7,

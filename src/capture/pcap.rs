@@ -151,7 +151,7 @@ impl PcapDecoder {
             Err(nom::Err::Incomplete(_)) => {
                 return Err(Step::Fatal(CaptureErrorKind::Truncated {
                     offset: 0,
-                    what: RecordKind::PcapFileHeader,
+                    record: RecordKind::PcapFileHeader,
                     part: TruncatedPart::Header,
                     needed: PCAP_FILE_HEADER_LEN as u64,
                     present: input.len() as u64,
@@ -225,7 +225,7 @@ impl PcapDecoder {
             } else {
                 Step::Fatal(CaptureErrorKind::Truncated {
                     offset,
-                    what: RecordKind::PcapRecord,
+                    record: RecordKind::PcapRecord,
                     part: TruncatedPart::Header,
                     needed: PCAP_RECORD_HEADER_LEN as u64,
                     present: input.len() as u64,
@@ -236,7 +236,7 @@ impl PcapDecoder {
         if record.captured_len > self.max_captured {
             return Step::Fatal(CaptureErrorKind::Corrupt {
                 offset,
-                what: RecordKind::PcapRecord,
+                record: RecordKind::PcapRecord,
                 problem: Problem::CapturedLengthTooLarge {
                     captured: record.captured_len,
                     snaplen: self.snaplen,
@@ -251,7 +251,7 @@ impl PcapDecoder {
             }
             return Step::Fatal(CaptureErrorKind::Truncated {
                 offset,
-                what: RecordKind::PcapRecord,
+                record: RecordKind::PcapRecord,
                 part: TruncatedPart::Body,
                 needed: captured as u64,
                 present: rest.len() as u64,

@@ -1,7 +1,7 @@
 //! pcapng files, as draft-ietf-opsawg-pcapng describes them: a sequence of
 //! blocks, each framed by its type and a total length repeated at its end.
 //!
-//! A file holds one or more sections. Each section starts with a section header
+//! A file contains one or more sections. Each section starts with a section header
 //! block (SHB) that sets the byte order of the blocks after it, then defines its
 //! interfaces with interface description blocks (IDB); packet blocks name their
 //! interface by its index within the section. Only the blocks and options that
@@ -343,7 +343,7 @@ impl Interface {
     }
 }
 
-/// Why the decoder is looking for the next plausible block.
+/// The reason the decoder looks for the next plausible block.
 #[derive(Clone, Copy, Debug)]
 enum ResyncCause {
     /// The block's length fields are invalid or disagree.
@@ -359,7 +359,7 @@ struct Resync {
     cause: ResyncCause,
 }
 
-/// How the block at the start of the input is framed.
+/// The framing of the block at the start of the input.
 enum Framing {
     Block {
         block_type: BlockType,
@@ -374,7 +374,7 @@ enum Framing {
     },
 }
 
-/// What a search for the next block found at the start of the input.
+/// The result of checking whether a plausible block starts the input.
 enum Candidate {
     Plausible,
     Implausible,
@@ -413,7 +413,7 @@ impl PcapngDecoder {
             }
             return Err(Step::Fatal(CaptureErrorKind::Truncated {
                 offset: 0,
-                what: RecordKind::PcapngBlock(BlockType::SECTION_HEADER),
+                record: RecordKind::PcapngBlock(BlockType::SECTION_HEADER),
                 part: TruncatedPart::Header,
                 needed: 12,
                 present: input.len() as u64,
@@ -423,7 +423,7 @@ impl PcapngDecoder {
         let Some(byte_order) = byte_order_from_magic(magic) else {
             return Err(Step::Fatal(CaptureErrorKind::Corrupt {
                 offset: 0,
-                what: RecordKind::PcapngBlock(BlockType::SECTION_HEADER),
+                record: RecordKind::PcapngBlock(BlockType::SECTION_HEADER),
                 problem: Problem::ByteOrderMagicInvalid {
                     value: u32::from_be_bytes(magic),
                 },
@@ -468,7 +468,7 @@ impl PcapngDecoder {
                 } else {
                     Step::Fatal(CaptureErrorKind::Truncated {
                         offset,
-                        what: RecordKind::PcapngBlock(self.peek_block_type(input)),
+                        record: self.peek_block_kind(input),
                         part: TruncatedPart::Header,
                         needed: needed as u64,
                         present: input.len() as u64,
@@ -512,7 +512,7 @@ impl PcapngDecoder {
             Err(BlockFault::Corrupt(problem)) => {
                 stats.add_corrupt(CorruptBlock {
                     offset,
-                    what: RecordKind::PcapngBlock(block_type),
+                    record: RecordKind::PcapngBlock(block_type),
                     problem,
                     resumed_at: offset + consumed as u64,
                 });
@@ -587,10 +587,10 @@ impl PcapngDecoder {
         }
     }
 
-    fn peek_block_type(&self, input: &[u8]) -> BlockType {
+    fn peek_block_kind(&self, input: &[u8]) -> RecordKind {
         match parse_u32::<_, nom::error::Error<&[u8]>>(self.endian)(input) {
-            Ok((_, block_type)) => BlockType(block_type),
-            Err(_) => BlockType(0),
+            Ok((_, block_type)) => RecordKind::PcapngBlock(BlockType(block_type)),
+            Err(_) => RecordKind::PcapngBlockOfUnknownType,
         }
     }
 
@@ -604,7 +604,7 @@ impl PcapngDecoder {
         stats: &mut CaptureStats,
     ) -> Result<Option<Frame<'a>>, BlockFault> {
         // The minimum lengths checked while framing leave room for every fixed
-        // field, so this only guards the parsers' short-input answer.
+        // field, so this only guards against the parsers' `Incomplete` result.
         let body_too_short = |_| {
             BlockFault::Corrupt(Problem::BlockLengthInvalid {
                 length: block.len() as u32,
@@ -700,7 +700,7 @@ impl PcapngDecoder {
         if let Err(problem) = settings.read(options, self.endian) {
             stats.add_corrupt(CorruptBlock {
                 offset,
-                what: RecordKind::PcapngBlock(BlockType::INTERFACE_DESCRIPTION),
+                record: RecordKind::PcapngBlock(BlockType::INTERFACE_DESCRIPTION),
                 problem,
                 resumed_at: offset + block_len as u64,
             });
@@ -845,7 +845,7 @@ impl PcapngDecoder {
                 };
                 stats.add_corrupt(CorruptBlock {
                     offset: resync.offset,
-                    what: RecordKind::PcapngBlock(resync.block_type),
+                    record: RecordKind::PcapngBlock(resync.block_type),
                     problem,
                     resumed_at: offset,
                 });
@@ -855,16 +855,16 @@ impl PcapngDecoder {
             Candidate::Implausible => Step::Skip(4),
             Candidate::Undecided { needed } => Step::NeedMore(needed),
             Candidate::NoneLeft => {
-                let what = RecordKind::PcapngBlock(resync.block_type);
+                let record = RecordKind::PcapngBlock(resync.block_type);
                 let kind = match resync.cause {
                     ResyncCause::Corrupt(problem) => CaptureErrorKind::Corrupt {
                         offset: resync.offset,
-                        what,
+                        record,
                         problem,
                     },
                     ResyncCause::PastEnd { total_len, present } => CaptureErrorKind::Truncated {
                         offset: resync.offset,
-                        what,
+                        record,
                         part: TruncatedPart::Body,
                         needed: u64::from(total_len),
                         present,

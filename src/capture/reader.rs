@@ -2,9 +2,9 @@
 //! memory-mapped file, and the [`StreamReader`] over standard input or any other
 //! [`Read`].
 //!
-//! Both readers drive the same decoders. A decoder looks at the bytes from the
-//! current position and answers with one [`Step`]: a frame, a block to skip,
-//! a request for more bytes, the end, or a fatal error. The slice reader always
+//! Both readers drive the same decoders. A decoder reads the bytes from the
+//! current position and returns one [`Step`]: a frame, a block to skip, a
+//! request for more bytes, the end, or a fatal error. The slice reader always
 //! has every byte there is, so a request for more means the input is truncated.
 //! The stream reader reads more and asks again, so both readers give the same
 //! frames and errors for the same bytes.
@@ -21,7 +21,8 @@ use super::pcap::{PCAP_FILE_HEADER_LEN, PcapDecoder, pcap_magic};
 use super::pcapng::{BlockType, MAX_BLOCK_LEN, PcapngDecoder};
 use super::stats::{CaptureStats, InterfaceInfo};
 
-/// Size of the stream reader's buffer, and of each read it asks for.
+/// Initial size of the stream reader's buffer. Each read requests the free space
+/// behind the pending bytes, so at most this much until the buffer grows.
 pub const STREAM_BUFFER_LEN: usize = 1024 * 1024;
 
 /// Size the stream reader's buffer may grow to for one large block or record.
@@ -33,14 +34,14 @@ pub const MAX_STREAM_BUFFER_LEN: usize = MAX_BLOCK_LEN as usize;
 /// The name [`open`] gives standard input in messages.
 pub const STDIN_NAME: &str = "standard input";
 
-/// A decoder's answer for the bytes at the current position.
+/// A decoder's result for the bytes at the current position.
 #[derive(Debug)]
 pub(crate) enum Step<'a> {
     /// A frame, and the bytes its record or block takes.
     Frame(Frame<'a>, usize),
     /// Bytes to pass over: a block without a frame, or a step of a resynchronisation.
     Skip(usize),
-    /// The answer needs at least this many bytes from the current position.
+    /// The decoder needs at least this many bytes from the current position.
     /// Decoders give it only when more input may follow.
     NeedMore(usize),
     /// The input ended cleanly.
@@ -385,6 +386,18 @@ impl<R: Read> ReadBuffer<R> {
     /// pending bytes to the front when they would not fit behind, and grows the
     /// buffer up to [`MAX_STREAM_BUFFER_LEN`] when they would not fit at all.
     fn fill(&mut self, needed: usize) -> Result<(), CaptureErrorKind> {
+        if self.eof || self.end - self.start >= needed {
+            // Decoders request more only when more may come and is needed; another
+            // request would repeat forever, so it is reported instead.
+            return Err(CaptureErrorKind::Io {
+                operation: IoOperation::Read,
+                source: io::Error::other(format!(
+                    "{needed} bytes requested with {} pending and the end of input {}",
+                    self.end - self.start,
+                    if self.eof { "reached" } else { "not reached" }
+                )),
+            });
+        }
         if needed > MAX_STREAM_BUFFER_LEN {
             // The decoders cap every length below the buffer cap, so this is a guard.
             return Err(CaptureErrorKind::Io {
@@ -543,4 +556,130 @@ pub fn open(path: &Path) -> Result<CaptureInput, CaptureError> {
     log::debug!("capture: {input} is not a regular file; reading it as a stream");
     let stream: Box<dyn Read + Send> = Box::new(file);
     StreamReader::new(stream, input).map(CaptureInput::Stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::LinkType;
+
+    /// Builds a little-endian microsecond pcap file with one record per payload.
+    fn pcap_file(payloads: &[&[u8]]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for value in [0xA1B2_C3D4u32, 0x0004_0002, 0, 0, 262_144, 1] {
+            bytes.extend_from_slice(&value.to_le_bytes());
+        }
+        for (index, payload) in payloads.iter().enumerate() {
+            let len = payload.len() as u32;
+            for value in [1_700_000_000 + index as u32, 0, len, len] {
+                bytes.extend_from_slice(&value.to_le_bytes());
+            }
+            bytes.extend_from_slice(payload);
+        }
+        bytes
+    }
+
+    /// A reader that fails with `error` once its bytes run out.
+    struct FailingReader<'a> {
+        bytes: &'a [u8],
+        error: Option<io::Error>,
+    }
+
+    impl Read for FailingReader<'_> {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            if self.bytes.is_empty() {
+                return Err(self
+                    .error
+                    .take()
+                    .unwrap_or_else(|| io::Error::other("read again")));
+            }
+            let count = buffer.len().min(self.bytes.len());
+            buffer[..count].copy_from_slice(&self.bytes[..count]);
+            self.bytes = &self.bytes[count..];
+            Ok(count)
+        }
+    }
+
+    #[test]
+    fn stream_buffer_grows_for_large_record() {
+        let large = vec![0x5a; 200_000];
+        let bytes = pcap_file(&[b"first", &large, b"last"]);
+        let mut reader = StreamReader::with_buffer_len(&bytes[..], "large", 64).unwrap();
+
+        let mut lengths = Vec::new();
+        while let Some(frame) = reader.next_frame() {
+            let frame = frame.unwrap();
+            assert_eq!(frame.link, LinkType::ETHERNET);
+            lengths.push(frame.data.len());
+        }
+
+        assert_eq!(lengths, [5, 200_000, 4]);
+        assert!(reader.buffer.bytes.len() >= 200_016);
+        assert!(reader.buffer.bytes.len() <= MAX_STREAM_BUFFER_LEN);
+        assert_eq!(reader.stats().bytes_read, bytes.len() as u64);
+    }
+
+    #[test]
+    fn read_error_names_input_and_ends_reading() {
+        let bytes = pcap_file(&[b"first", b"second"]);
+        let cut = bytes.len() - 3;
+        let failing = FailingReader {
+            bytes: &bytes[..cut],
+            error: Some(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "peer went away",
+            )),
+        };
+        let mut reader = StreamReader::with_buffer_len(failing, STDIN_NAME, 64).unwrap();
+
+        let first = reader.next_frame().unwrap().unwrap();
+        assert_eq!(first.data, b"first");
+        let error = reader.next_frame().unwrap().unwrap_err();
+
+        assert_eq!(
+            error.to_string(),
+            "standard input: read failed: peer went away"
+        );
+        assert!(reader.next_frame().is_none());
+    }
+
+    #[test]
+    fn interrupted_reads_are_retried() {
+        let bytes = pcap_file(&[b"only"]);
+        let interrupted = io::Error::from(io::ErrorKind::Interrupted);
+        let reader = FailingReader {
+            bytes: &bytes,
+            error: Some(interrupted),
+        };
+        // After the interruption the reader fails for good, so only a retry after
+        // it reaches a second read error.
+        let mut stream = StreamReader::with_buffer_len(reader, "interrupted", 64).unwrap();
+
+        let frame = stream.next_frame().unwrap().unwrap();
+        assert_eq!(frame.data, b"only");
+        let error = stream.next_frame().unwrap().unwrap_err();
+        assert_eq!(error.to_string(), "interrupted: read failed: read again");
+    }
+
+    #[test]
+    fn short_input_is_not_a_capture() {
+        let error = SliceReader::new(&[0xd4, 0xc3], "tiny").unwrap_err();
+
+        let CaptureErrorKind::NotCapture { first_bytes } = &error.kind else {
+            panic!("{error}");
+        };
+        assert_eq!(first_bytes, &[0xd4, 0xc3]);
+    }
+
+    #[test]
+    fn fill_rejects_request_it_cannot_change() {
+        let bytes = pcap_file(&[b"frame"]);
+        let mut buffer = ReadBuffer::new(&bytes[..], 64);
+        buffer.fill(24).unwrap();
+
+        let pending = buffer.pending().len();
+
+        assert!(pending >= 24);
+        assert!(buffer.fill(pending).is_err());
+    }
 }

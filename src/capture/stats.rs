@@ -1,5 +1,5 @@
-//! What a reader has seen of its input: format, interfaces and counters for the
-//! run summary.
+//! Facts and counters a reader gathers about its input (format, interfaces,
+//! frames, skipped and corrupt blocks) for the run summary.
 
 use std::fmt;
 
@@ -128,7 +128,7 @@ pub struct InterfaceInfo {
 pub struct CorruptBlock {
     /// Byte offset of the corrupt block.
     pub offset: u64,
-    pub what: RecordKind,
+    pub record: RecordKind,
     pub problem: Problem,
     /// Byte offset where reading went on: the next block, or the next plausible
     /// block found by resynchronising.
@@ -142,7 +142,7 @@ impl CorruptBlock {
             input,
             CaptureErrorKind::Corrupt {
                 offset: self.offset,
-                what: self.what,
+                record: self.record,
                 problem: self.problem,
             },
         )
@@ -211,7 +211,7 @@ impl CaptureStats {
     pub(crate) fn add_corrupt(&mut self, block: CorruptBlock) {
         log::debug!(
             "capture: skipped corrupt {} at byte offset {}: {}",
-            block.what,
+            block.record,
             block.offset,
             block.problem
         );
@@ -257,7 +257,7 @@ mod tests {
         });
         let block = CorruptBlock {
             offset: 100,
-            what: RecordKind::PcapRecord,
+            record: RecordKind::PcapRecord,
             problem: Problem::TooManyInterfaces { max: 1 },
             resumed_at: 132,
         };

@@ -4,9 +4,9 @@
 //!
 //! The big files repeat the packets of one corpus file until they reach
 //! `EXFLOW_BENCH_BIG_MB` MiB (default 512). They are written to the system
-//! temporary folder when the benchmark starts and deleted when it ends; the
-//! first walk brings them into the page cache, so the numbers compare the two
-//! ways of reading cached pages, not disk speed.
+//! temporary folder when the benchmark starts and deleted when it ends. The
+//! first walk brings them into the page cache, so the numbers compare two ways
+//! of reading cached pages, not disk speed.
 
 use std::fs::{self, File};
 use std::hint::black_box;

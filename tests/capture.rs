@@ -301,7 +301,7 @@ fn big_endian_microsecond_file_matches_tshark() {
 }
 
 #[test]
-fn big_endian_copies_of_pcap_files_give_same_frames() {
+fn big_endian_copies_read_alike() {
     let little_endian: Vec<ProvenanceRow> = provenance()
         .into_iter()
         .filter(|row| row.format.starts_with("pcap-le") && !is_broken(&row.name))
@@ -428,9 +428,9 @@ fn sections_may_differ_in_byte_order() {
     );
 }
 
-/// Builds a file with two interfaces of different link types and timestamp
-/// resolutions, every packet block type and blocks to skip; returns it with
-/// the frames a reader must yield.
+/// Builds a file with two interfaces that differ in link type and timestamp
+/// resolution. It holds every packet block type and blocks to skip. Returns the
+/// file and the frames a reader must yield.
 fn two_interface_capture(order: Order) -> (Vec<u8>, Vec<OwnedFrame>) {
     const OFFSET_SECS: i64 = 1_000_000_000;
     // Units of 2^-9 s are 1953125 ns.

@@ -3,7 +3,7 @@
 //! [`Read`].
 //!
 //! Both readers drive the same decoders. A decoder reads the bytes from the
-//! current position and returns one [`Step`]: a frame, a block to skip, a
+//! current position and returns one step: a frame, a block to skip, a
 //! request for more bytes, the end, or a fatal error. The slice reader always
 //! has every byte there is, so a request for more means the input is truncated.
 //! The stream reader reads more and asks again, so both readers give the same

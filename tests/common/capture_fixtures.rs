@@ -137,15 +137,14 @@ pub fn drain(source: &mut dyn FrameSource) -> ReadOutcome {
     }
 }
 
-/// Reads `bytes` with a [`SliceReader`]; an error from the constructor becomes
-/// the outcome's error with no stats.
+/// Reads `bytes` with a [`SliceReader`]; returns the constructor's error as `Err`.
 pub fn read_slice(bytes: &[u8], name: &str) -> Result<ReadOutcome, CaptureError> {
     let mut reader = SliceReader::new(bytes, name)?;
     Ok(drain(&mut reader))
 }
 
-/// Reads `bytes` with a [`StreamReader`] that gets them in chunks of 1 to 7
-/// bytes, with a buffer of `buffer_len` bytes.
+/// Reads `bytes` with a [`StreamReader`] of `buffer_len` bytes that receives
+/// them in chunks of 1 to 7 bytes; returns the constructor's error as `Err`.
 pub fn read_stream_chunked(
     bytes: &[u8],
     name: &str,

@@ -25,11 +25,12 @@ use super::stats::{CaptureStats, InterfaceInfo};
 /// behind the pending bytes, so at most this much until the buffer grows.
 pub const STREAM_BUFFER_LEN: usize = 1024 * 1024;
 
-/// Size the stream reader's buffer may grow to for one large block or record.
+/// Size the stream reader's buffer may grow to for large blocks or records.
 /// The decoders reject records and blocks above
 /// [`MAX_PCAP_CAPTURED_LEN`](super::pcap::MAX_PCAP_CAPTURED_LEN) plus its header
-/// and [`MAX_BLOCK_LEN`], so no valid input needs more.
-pub const MAX_STREAM_BUFFER_LEN: usize = MAX_BLOCK_LEN as usize;
+/// and [`MAX_BLOCK_LEN`]. Room for two of them keeps a search for the next
+/// pcapng block from moving a whole block's bytes at every step.
+pub const MAX_STREAM_BUFFER_LEN: usize = 2 * MAX_BLOCK_LEN as usize;
 
 /// The name [`open`] gives standard input in messages.
 pub const STDIN_NAME: &str = "standard input";
@@ -413,7 +414,7 @@ impl<R: Read> ReadBuffer<R> {
             self.start = 0;
         }
         if needed > self.bytes.len() {
-            let grown = needed.next_power_of_two().min(MAX_STREAM_BUFFER_LEN);
+            let grown = needed.saturating_mul(2).min(MAX_STREAM_BUFFER_LEN);
             self.bytes.resize(grown, 0);
         }
 

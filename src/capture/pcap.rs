@@ -112,6 +112,7 @@ pub fn parse_pcap_header(i: &[u8]) -> IResult<&[u8], PcapHeader> {
 }
 
 /// Parses a 16-byte packet record header.
+#[inline]
 pub fn parse_pcap_record_header(i: &[u8], endian: Endianness) -> IResult<&[u8], PcapRecordHeader> {
     let (i, ts_sec) = parse_u32(endian)(i)?;
     let (i, ts_fraction) = parse_u32(endian)(i)?;
@@ -139,10 +140,7 @@ pub(crate) struct PcapDecoder {
 impl PcapDecoder {
     /// Reads the file header at the start of `input`; returns the decoder and the
     /// stats it starts with.
-    pub(crate) fn start(
-        input: &[u8],
-        at_eof: bool,
-    ) -> Result<(PcapDecoder, CaptureStats), Step<'static>> {
+    pub(crate) fn start(input: &[u8], at_eof: bool) -> Result<(PcapDecoder, CaptureStats), Step> {
         let header = match parse_pcap_header(input) {
             Ok((_, header)) => header,
             Err(nom::Err::Incomplete(_)) if !at_eof => {
@@ -207,15 +205,16 @@ impl PcapDecoder {
     }
 
     /// Decodes the record at the start of `input`, which sits at byte `offset` of
-    /// the file.
-    #[inline]
+    /// the file. A frame is written to `frame`.
+    #[inline(always)]
     pub(crate) fn decode<'a>(
         &self,
         input: &'a [u8],
         offset: u64,
         at_eof: bool,
         stats: &mut CaptureStats,
-    ) -> Step<'a> {
+        frame: &mut Frame<'a>,
+    ) -> Step {
         let Ok((rest, record)) = parse_pcap_record_header(input, self.endian) else {
             // A fixed-size header fails only for want of bytes.
             return if input.is_empty() && at_eof {
@@ -270,7 +269,7 @@ impl PcapDecoder {
             i64::from(record.ts_sec) * Timestamp::NANOS_PER_SEC
                 + i64::from(record.ts_fraction) * self.nanos_per_unit,
         );
-        let frame = Frame {
+        *frame = Frame {
             ts,
             link: self.link,
             data,
@@ -279,13 +278,14 @@ impl PcapDecoder {
             interface: 0,
             offset,
         };
-        Step::Frame(frame, PCAP_RECORD_HEADER_LEN + captured)
+        Step::Frame(PCAP_RECORD_HEADER_LEN + captured)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::reader::empty_frame;
 
     /// Builds a file header with the given fields in the given byte order.
     fn header_bytes(order: ByteOrder, magic: u32, snaplen: u32, link_info: u32) -> Vec<u8> {
@@ -423,7 +423,9 @@ mod tests {
             let (_, header) = parse_pcap_header(&bytes).unwrap();
             let decoder = PcapDecoder::new(&header);
 
-            let Step::Frame(frame, consumed) = decoder.decode(&record, 24, true, &mut stats) else {
+            let mut frame = empty_frame();
+            let Step::Frame(consumed) = decoder.decode(&record, 24, true, &mut stats, &mut frame)
+            else {
                 panic!("no frame decoded");
             };
 
@@ -448,7 +450,9 @@ mod tests {
         }
         record.extend_from_slice(b"abcd");
 
-        let Step::Frame(frame, consumed) = decoder.decode(&record, 24, true, &mut stats) else {
+        let mut frame = empty_frame();
+        let Step::Frame(consumed) = decoder.decode(&record, 24, true, &mut stats, &mut frame)
+        else {
             panic!("no frame decoded");
         };
 
@@ -472,7 +476,7 @@ mod tests {
             record.extend_from_slice(&value.to_le_bytes());
         }
 
-        let step = decoder.decode(&record, 40, true, &mut stats);
+        let step = decoder.decode(&record, 40, true, &mut stats, &mut empty_frame());
 
         let Step::Fatal(CaptureErrorKind::Corrupt {
             offset, problem, ..

@@ -176,6 +176,7 @@ pub fn byte_order_from_magic(bytes: [u8; 4]) -> Option<ByteOrder> {
 }
 
 /// Parses the block type and leading total length.
+#[inline]
 pub fn parse_pcapng_block_header(i: &[u8], endian: Endianness) -> IResult<&[u8], BlockHeader> {
     let (i, block_type) = parse_u32(endian)(i)?;
     let (i, total_len) = parse_u32(endian)(i)?;
@@ -233,6 +234,7 @@ pub fn parse_pcapng_interface_description(
 }
 
 /// Parses the body of an enhanced packet block up to its packet data.
+#[inline]
 pub fn parse_pcapng_enhanced_packet(i: &[u8], endian: Endianness) -> IResult<&[u8], PacketHeader> {
     let (i, interface) = parse_u32(endian)(i)?;
     let (i, ts_high) = parse_u32(endian)(i)?;
@@ -403,10 +405,7 @@ impl PcapngDecoder {
     /// Reads the byte order of the first section header block; returns the
     /// decoder and the stats it starts with. The block itself is decoded by
     /// [`decode`](Self::decode).
-    pub(crate) fn start(
-        input: &[u8],
-        at_eof: bool,
-    ) -> Result<(PcapngDecoder, CaptureStats), Step<'static>> {
+    pub(crate) fn start(input: &[u8], at_eof: bool) -> Result<(PcapngDecoder, CaptureStats), Step> {
         let Some(magic) = input.get(8..12) else {
             if !at_eof {
                 return Err(Step::NeedMore(12));
@@ -442,14 +441,16 @@ impl PcapngDecoder {
     }
 
     /// Decodes the block at the start of `input`, which sits at byte `offset` of
-    /// the file.
+    /// the file. A frame is written to `frame`.
+    #[inline(always)]
     pub(crate) fn decode<'a>(
         &mut self,
         input: &'a [u8],
         offset: u64,
         at_eof: bool,
         stats: &mut CaptureStats,
-    ) -> Step<'a> {
+        frame: &mut Frame<'a>,
+    ) -> Step {
         if self.resync.is_some() {
             return self.resync_step(input, offset, at_eof, stats);
         }
@@ -505,24 +506,17 @@ impl PcapngDecoder {
         let body = block
             .get(BLOCK_HEADER_LEN..block.len() - 4)
             .unwrap_or_default();
-        let consumed = block.len();
-        match self.decode_block(block_type, block, body, offset, stats) {
-            Ok(Some(frame)) => Step::Frame(frame, consumed),
-            Ok(None) => Step::Skip(consumed),
-            Err(BlockFault::Corrupt(problem)) => {
-                stats.add_corrupt(CorruptBlock {
-                    offset,
-                    record: RecordKind::PcapngBlock(block_type),
-                    problem,
-                    resumed_at: offset + consumed as u64,
-                });
-                Step::Skip(consumed)
-            }
-        }
+        let span = BlockSpan {
+            block_type,
+            offset,
+            len: block.len(),
+        };
+        self.decode_block(span, block, body, stats, frame)
     }
 
     /// Reads a block's type and total length and checks the length against the
     /// limits of its type.
+    #[inline(always)]
     fn frame_block(&self, input: &[u8]) -> Framing {
         let Ok((_, header)) = parse_pcapng_block_header(input, self.endian) else {
             return Framing::Short {
@@ -594,63 +588,76 @@ impl PcapngDecoder {
         }
     }
 
-    /// Decodes a well-framed block; returns its frame, if it carries one.
+    /// Decodes a well-framed block: returns its frame, or skips it. A corrupt
+    /// block is counted and skipped.
+    ///
+    #[inline(always)]
     fn decode_block<'a>(
         &mut self,
-        block_type: BlockType,
+        span: BlockSpan,
         block: &'a [u8],
         body: &'a [u8],
-        offset: u64,
         stats: &mut CaptureStats,
-    ) -> Result<Option<Frame<'a>>, BlockFault> {
+        frame: &mut Frame<'a>,
+    ) -> Step {
+        let BlockSpan {
+            block_type,
+            offset,
+            len: consumed,
+        } = span;
         // The minimum lengths checked while framing leave room for every fixed
         // field, so this only guards against the parsers' `Incomplete` result.
-        let body_too_short = |_| {
-            BlockFault::Corrupt(Problem::BlockLengthInvalid {
-                length: block.len() as u32,
-                min: block_type.min_len(),
-            })
+        let body_too_short = Problem::BlockLengthInvalid {
+            length: consumed as u32,
+            min: block_type.min_len(),
         };
 
         if block_type == BlockType::SECTION_HEADER {
-            self.start_section(block, offset, stats)
-                .map_err(body_too_short)?;
-            return Ok(None);
+            if self.start_section(block, offset, stats).is_err() {
+                return skip_corrupt(stats, span, body_too_short);
+            }
+            return Step::Skip(consumed);
         }
         if self.skipping_section {
             stats.blocks_skipped += 1;
-            return Ok(None);
+            return Step::Skip(consumed);
         }
         match block_type {
-            BlockType::ENHANCED_PACKET => {
-                let (data, header) =
-                    parse_pcapng_enhanced_packet(body, self.endian).map_err(body_too_short)?;
-                self.packet_frame(header, data, offset, stats).map(Some)
-            }
-            BlockType::SIMPLE_PACKET => {
-                let (data, original_len) =
-                    parse_pcapng_simple_packet(body, self.endian).map_err(body_too_short)?;
-                self.simple_packet_frame(original_len, data, offset)
-                    .map(Some)
-            }
-            BlockType::PACKET => {
-                let (data, header) =
-                    parse_pcapng_packet(body, self.endian).map_err(body_too_short)?;
-                self.packet_frame(header, data, offset, stats).map(Some)
-            }
+            BlockType::ENHANCED_PACKET => match parse_pcapng_enhanced_packet(body, self.endian) {
+                Ok((rest, header)) => self.packet_frame(header, rest, span, stats, frame),
+                Err(_) => skip_corrupt(stats, span, body_too_short),
+            },
+            BlockType::SIMPLE_PACKET => match parse_pcapng_simple_packet(body, self.endian) {
+                Ok((rest, original_len)) => {
+                    self.simple_packet_frame(original_len, rest, span, stats, frame)
+                }
+                Err(_) => skip_corrupt(stats, span, body_too_short),
+            },
+            BlockType::PACKET => match parse_pcapng_packet(body, self.endian) {
+                Ok((rest, header)) => self.packet_frame(header, rest, span, stats, frame),
+                Err(_) => skip_corrupt(stats, span, body_too_short),
+            },
             BlockType::INTERFACE_DESCRIPTION => {
-                let (options, description) = parse_pcapng_interface_description(body, self.endian)
-                    .map_err(body_too_short)?;
-                self.add_interface(description, options, offset, block.len(), stats)?;
-                Ok(None)
+                let Ok((options, description)) =
+                    parse_pcapng_interface_description(body, self.endian)
+                else {
+                    return skip_corrupt(stats, span, body_too_short);
+                };
+                if let Err(problem) =
+                    self.add_interface(description, options, offset, consumed, stats)
+                {
+                    return skip_corrupt(stats, span, problem);
+                }
+                Step::Skip(consumed)
             }
             _ => {
                 stats.blocks_skipped += 1;
-                Ok(None)
+                Step::Skip(consumed)
             }
         }
     }
 
+    #[cold]
     fn start_section<'a>(
         &mut self,
         block: &'a [u8],
@@ -680,6 +687,7 @@ impl PcapngDecoder {
         Ok(())
     }
 
+    #[cold]
     fn add_interface(
         &mut self,
         description: InterfaceDescription,
@@ -687,11 +695,11 @@ impl PcapngDecoder {
         offset: u64,
         block_len: usize,
         stats: &mut CaptureStats,
-    ) -> Result<(), BlockFault> {
+    ) -> Result<(), Problem> {
         if self.interfaces.len() >= MAX_INTERFACES_PER_SECTION {
-            return Err(BlockFault::Corrupt(Problem::TooManyInterfaces {
+            return Err(Problem::TooManyInterfaces {
                 max: MAX_INTERFACES_PER_SECTION as u32,
-            }));
+            });
         }
 
         // An interface with a malformed option keeps the options read before it,
@@ -728,20 +736,25 @@ impl PcapngDecoder {
 
     /// Builds the frame of an enhanced or obsolete packet block; `rest` is the
     /// body after the fixed fields: packet data, padding and options.
-    #[inline]
+    #[inline(always)]
     fn packet_frame<'a>(
         &mut self,
         header: PacketHeader,
         rest: &'a [u8],
-        offset: u64,
+        span: BlockSpan,
         stats: &mut CaptureStats,
-    ) -> Result<Frame<'a>, BlockFault> {
-        let interface = *self.interface(header.interface)?;
+        frame: &mut Frame<'a>,
+    ) -> Step {
+        let Some(&interface) = self.interfaces.get(header.interface as usize) else {
+            let problem = self.unknown_interface(header.interface);
+            return skip_corrupt(stats, span, problem);
+        };
         let Some(data) = rest.get(..header.captured_len as usize) else {
-            return Err(BlockFault::Corrupt(Problem::CapturedLengthExceedsBlock {
+            let problem = Problem::CapturedLengthExceedsBlock {
                 captured: header.captured_len,
                 room: rest.len() as u32,
-            }));
+            };
+            return skip_corrupt(stats, span, problem);
         };
 
         let data = if interface.snaplen != 0 && header.captured_len > interface.snaplen {
@@ -752,15 +765,16 @@ impl PcapngDecoder {
         };
         let ts = interface.timestamp(header.ts_units);
         self.last_ts = ts;
-        Ok(Frame {
+        *frame = Frame {
             ts,
             link: interface.link,
             data,
             // The draft lets a reader raise an original length below the captured one.
             orig_len: header.original_len.max(header.captured_len),
             interface: header.interface,
-            offset,
-        })
+            offset: span.offset,
+        };
+        Step::Frame(span.len)
     }
 
     /// Builds the frame of a simple packet block. It belongs to interface 0, and
@@ -774,43 +788,43 @@ impl PcapngDecoder {
         &self,
         original_len: u32,
         rest: &'a [u8],
-        offset: u64,
-    ) -> Result<Frame<'a>, BlockFault> {
-        let interface = self.interface(0)?;
+        span: BlockSpan,
+        stats: &mut CaptureStats,
+        frame: &mut Frame<'a>,
+    ) -> Step {
+        let Some(&interface) = self.interfaces.first() else {
+            let problem = self.unknown_interface(0);
+            return skip_corrupt(stats, span, problem);
+        };
 
         let mut captured = (original_len as usize).min(rest.len());
         if interface.snaplen != 0 {
             captured = captured.min(interface.snaplen as usize);
         }
         let data = rest.get(..captured).unwrap_or(rest);
-        Ok(Frame {
+        *frame = Frame {
             ts: self.last_ts,
             link: interface.link,
             data,
             orig_len: original_len,
             interface: 0,
-            offset,
-        })
+            offset: span.offset,
+        };
+        Step::Frame(span.len)
     }
 
-    #[inline]
-    fn interface(&self, index: u32) -> Result<&Interface, BlockFault> {
-        self.interfaces
-            .get(index as usize)
-            .ok_or(BlockFault::Corrupt(Problem::UnknownInterface {
-                interface: index,
-                defined: self.interfaces.len() as u32,
-            }))
+    #[cold]
+    fn unknown_interface(&self, index: u32) -> Problem {
+        Problem::UnknownInterface {
+            interface: index,
+            defined: self.interfaces.len() as u32,
+        }
     }
 
     /// Starts looking for the next plausible block after the corrupt block at
     /// `offset`. Blocks are 32-bit aligned, so the search moves 4 bytes at a time.
-    fn start_resync(
-        &mut self,
-        offset: u64,
-        block_type: BlockType,
-        cause: ResyncCause,
-    ) -> Step<'static> {
+    #[cold]
+    fn start_resync(&mut self, offset: u64, block_type: BlockType, cause: ResyncCause) -> Step {
         log::debug!(
             "capture: corrupt pcapng {block_type} at byte offset {offset}; looking for the next block"
         );
@@ -822,13 +836,14 @@ impl PcapngDecoder {
         Step::Skip(4)
     }
 
-    fn resync_step<'a>(
+    #[cold]
+    fn resync_step(
         &mut self,
-        input: &'a [u8],
+        input: &[u8],
         offset: u64,
         at_eof: bool,
         stats: &mut CaptureStats,
-    ) -> Step<'a> {
+    ) -> Step {
         let Some(resync) = self.resync else {
             return Step::Skip(0);
         };
@@ -915,12 +930,28 @@ impl PcapngDecoder {
     }
 }
 
-/// Why a well-framed block yields no frame: the block is skipped and counted.
-enum BlockFault {
-    Corrupt(Problem),
+/// The type and place of a well-framed block.
+#[derive(Clone, Copy, Debug)]
+struct BlockSpan {
+    block_type: BlockType,
+    offset: u64,
+    len: usize,
+}
+
+/// Counts a corrupt but well-framed block and skips it.
+#[cold]
+fn skip_corrupt(stats: &mut CaptureStats, span: BlockSpan, problem: Problem) -> Step {
+    stats.add_corrupt(CorruptBlock {
+        offset: span.offset,
+        record: RecordKind::PcapngBlock(span.block_type),
+        problem,
+        resumed_at: span.offset + span.len as u64,
+    });
+    Step::Skip(span.len)
 }
 
 /// Reads the trailing total length of a complete block.
+#[inline]
 fn trailing_len(block: &[u8], endian: Endianness) -> u32 {
     let start = block.len().saturating_sub(4);
     let tail = block.get(start..).unwrap_or_default();

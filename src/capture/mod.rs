@@ -3,8 +3,22 @@
 //!
 //! Readers yield [`Frame`]s: the captured bytes of one packet with its capture
 //! timestamp and link type. They never decode past the link-layer header type.
+//!
+//! [`open`] opens a path or `-`; a regular file is memory-mapped and walked by a
+//! [`SliceReader`], anything else is read by a [`StreamReader`]. Both implement
+//! [`FrameSource`].
 
 use std::fmt;
+
+pub mod error;
+pub mod pcap;
+pub mod pcapng;
+pub mod reader;
+pub mod stats;
+
+pub use error::{CaptureError, CaptureErrorKind};
+pub use reader::{CaptureInput, FrameSource, MappedCapture, SliceReader, StreamReader, open};
+pub use stats::{CaptureFormat, CaptureStats, InterfaceInfo, TsResolution};
 
 /// A capture timestamp: nanoseconds since the Unix epoch, UTC.
 ///

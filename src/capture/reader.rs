@@ -1,0 +1,710 @@
+//! Capture readers: format detection, the zero-copy [`SliceReader`] over a
+//! memory-mapped file, and the [`StreamReader`] over standard input or any other
+//! [`Read`].
+//!
+//! Both readers drive the same decoders. A decoder reads the bytes from the
+//! current position and returns one step: a frame, a block to skip, a
+//! request for more bytes, the end, or a fatal error. The slice reader always
+//! has every byte there is, so a request for more means the input is truncated.
+//! The stream reader reads more and asks again, so both readers give the same
+//! frames and errors for the same bytes.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use exflow_mmap::MappedFile;
+
+use super::error::{CaptureError, CaptureErrorKind, IoOperation};
+use super::pcap::{PCAP_FILE_HEADER_LEN, PcapDecoder, pcap_magic};
+use super::pcapng::{BlockType, MAX_BLOCK_LEN, PcapngDecoder};
+use super::stats::{CaptureStats, InterfaceInfo};
+use super::{Frame, LinkType, Timestamp};
+
+/// Initial size of the stream reader's buffer. Each read requests the free space
+/// behind the pending bytes, so at most this much until the buffer grows.
+pub const STREAM_BUFFER_LEN: usize = 1024 * 1024;
+
+/// Size the stream reader's buffer may grow to for large blocks or records.
+/// The decoders reject records and blocks above
+/// [`MAX_PCAP_CAPTURED_LEN`](super::pcap::MAX_PCAP_CAPTURED_LEN) plus its header
+/// and [`MAX_BLOCK_LEN`]. Room for two of them keeps a search for the next
+/// pcapng block from moving a whole block's bytes at every step.
+pub const MAX_STREAM_BUFFER_LEN: usize = 2 * MAX_BLOCK_LEN as usize;
+
+/// The name [`open`] gives standard input in messages.
+pub const STDIN_NAME: &str = "standard input";
+
+/// A decoder's result for the bytes at the current position.
+///
+/// A frame travels in a separate slot that the caller owns rather than inside
+/// this enum: copying a frame out of an enum that was written field by field
+/// stalls store forwarding, which cost about a third of the per-frame time.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// A frame was written to the caller's slot; its record or block takes this
+    /// many bytes.
+    Frame(usize),
+    /// Bytes to pass over: a block without a frame, or a step of a resynchronisation.
+    Skip(usize),
+    /// The decoder needs at least this many bytes from the current position.
+    /// Decoders give it only when more input may follow.
+    NeedMore(usize),
+    /// The input ended cleanly.
+    End,
+    /// Reading cannot go on.
+    Fatal(CaptureErrorKind),
+}
+
+/// The decoder of one input's format.
+#[derive(Clone, Debug)]
+pub(crate) enum Decoder {
+    Pcap(PcapDecoder),
+    Pcapng(PcapngDecoder),
+}
+
+impl Decoder {
+    /// Detects the format from the first bytes of the input; returns the decoder,
+    /// its initial stats and the length of the file header it read.
+    fn start(input: &[u8], at_eof: bool) -> Result<(Decoder, CaptureStats, usize), Step> {
+        let Some(magic) = input
+            .get(..4)
+            .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok())
+        else {
+            if !at_eof {
+                return Err(Step::NeedMore(4));
+            }
+            return Err(Step::Fatal(CaptureErrorKind::NotCapture {
+                first_bytes: input.to_vec(),
+            }));
+        };
+
+        if pcap_magic(magic).is_some() {
+            let (decoder, stats) = PcapDecoder::start(input, at_eof)?;
+            return Ok((Decoder::Pcap(decoder), stats, PCAP_FILE_HEADER_LEN));
+        }
+        if magic == BlockType::SECTION_HEADER.0.to_be_bytes() {
+            let (decoder, stats) = PcapngDecoder::start(input, at_eof)?;
+            return Ok((Decoder::Pcapng(decoder), stats, 0));
+        }
+        Err(Step::Fatal(CaptureErrorKind::NotCapture {
+            first_bytes: magic.to_vec(),
+        }))
+    }
+
+    #[inline(always)]
+    fn decode<'a>(
+        &mut self,
+        input: &'a [u8],
+        offset: u64,
+        at_eof: bool,
+        stats: &mut CaptureStats,
+        frame: &mut Frame<'a>,
+    ) -> Step {
+        match self {
+            Decoder::Pcap(decoder) => decoder.decode(input, offset, at_eof, stats, frame),
+            Decoder::Pcapng(decoder) => decoder.decode(input, offset, at_eof, stats, frame),
+        }
+    }
+}
+
+/// Returns a frame with no data, for a decoder to overwrite.
+#[inline(always)]
+pub(crate) fn empty_frame<'a>() -> Frame<'a> {
+    Frame {
+        ts: Timestamp(0),
+        link: LinkType(0),
+        data: &[],
+        orig_len: 0,
+        interface: 0,
+        offset: 0,
+    }
+}
+
+/// A source of frames the pipeline can drive, whichever reader is behind it.
+pub trait FrameSource {
+    /// Returns the next frame, or the error that ends the input, or `None` after
+    /// the end or after an error.
+    fn next_frame(&mut self) -> Option<Result<Frame<'_>, CaptureError>>;
+
+    /// Returns the counters gathered so far.
+    fn stats(&self) -> &CaptureStats;
+
+    /// Returns the interfaces seen so far, over all sections.
+    fn interfaces(&self) -> &[InterfaceInfo] {
+        &self.stats().interfaces
+    }
+
+    /// Returns the file name as given, or [`STDIN_NAME`].
+    fn input_name(&self) -> &str;
+}
+
+/// Walks a capture held in memory and yields frames that borrow it.
+///
+/// Frames live as long as the bytes, not the reader, so they can be sent to
+/// worker threads of a thread scope that outlives the reader's loop.
+#[derive(Clone, Debug)]
+pub struct SliceReader<'a> {
+    input: String,
+    bytes: &'a [u8],
+    position: usize,
+    decoder: Decoder,
+    stats: CaptureStats,
+    done: bool,
+}
+
+impl<'a> SliceReader<'a> {
+    /// Detects the format of `bytes` and reads its file header. `input` names the
+    /// bytes in messages.
+    pub fn new(bytes: &'a [u8], input: impl Into<String>) -> Result<SliceReader<'a>, CaptureError> {
+        let input = input.into();
+        let (decoder, stats, header_len) = match Decoder::start(bytes, true) {
+            Ok(started) => started,
+            Err(step) => return Err(CaptureError::new(input, step_error(step))),
+        };
+        Ok(SliceReader {
+            input,
+            bytes,
+            position: header_len,
+            decoder,
+            stats,
+            done: false,
+        })
+    }
+
+    pub fn stats(&self) -> &CaptureStats {
+        &self.stats
+    }
+
+    pub fn input_name(&self) -> &str {
+        &self.input
+    }
+}
+
+impl<'a> Iterator for SliceReader<'a> {
+    type Item = Result<Frame<'a>, CaptureError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut frame = empty_frame();
+        while !self.done {
+            let rest = self.bytes.get(self.position..).unwrap_or_default();
+            let position = self.position as u64;
+            match self
+                .decoder
+                .decode(rest, position, true, &mut self.stats, &mut frame)
+            {
+                Step::Frame(consumed) => {
+                    self.position += consumed;
+                    self.stats.bytes_read = self.position as u64;
+                    self.stats.frames += 1;
+                    self.stats.frame_bytes += frame.data.len() as u64;
+                    return Some(Ok(frame));
+                }
+                Step::Skip(consumed) => {
+                    self.position += consumed;
+                    self.stats.bytes_read = self.position as u64;
+                }
+                Step::End => self.done = true,
+                step @ (Step::NeedMore(_) | Step::Fatal(_)) => {
+                    self.done = true;
+                    return Some(Err(CaptureError::new(self.input.clone(), step_error(step))));
+                }
+            }
+        }
+        None
+    }
+}
+
+impl FrameSource for SliceReader<'_> {
+    fn next_frame(&mut self) -> Option<Result<Frame<'_>, CaptureError>> {
+        self.next()
+    }
+
+    fn stats(&self) -> &CaptureStats {
+        &self.stats
+    }
+
+    fn input_name(&self) -> &str {
+        &self.input
+    }
+}
+
+/// Reads a capture from any [`Read`] in large chunks and yields frames that
+/// borrow its buffer until the next call.
+pub struct StreamReader<R> {
+    input: String,
+    buffer: ReadBuffer<R>,
+    decoder: Decoder,
+    stats: CaptureStats,
+    done: bool,
+}
+
+impl<R: Read> StreamReader<R> {
+    /// Reads the first bytes of `reader`, detects the format and reads the file
+    /// header. `input` names the reader in messages.
+    pub fn new(reader: R, input: impl Into<String>) -> Result<StreamReader<R>, CaptureError> {
+        StreamReader::with_buffer_len(reader, input, STREAM_BUFFER_LEN)
+    }
+
+    /// Like [`new`](Self::new) with a buffer of `buffer_len` bytes, clamped to at
+    /// least 64 bytes and at most [`MAX_STREAM_BUFFER_LEN`].
+    pub fn with_buffer_len(
+        reader: R,
+        input: impl Into<String>,
+        buffer_len: usize,
+    ) -> Result<StreamReader<R>, CaptureError> {
+        let input = input.into();
+        let mut buffer = ReadBuffer::new(reader, buffer_len);
+        loop {
+            match Decoder::start(buffer.pending(), buffer.eof) {
+                Ok((decoder, stats, header_len)) => {
+                    let mut stream = StreamReader {
+                        input,
+                        buffer,
+                        decoder,
+                        stats,
+                        done: false,
+                    };
+                    stream.consume(header_len);
+                    return Ok(stream);
+                }
+                Err(Step::NeedMore(needed)) => {
+                    if let Err(kind) = buffer.fill(needed) {
+                        return Err(CaptureError::new(input, kind));
+                    }
+                }
+                Err(step) => return Err(CaptureError::new(input, step_error(step))),
+            }
+        }
+    }
+
+    /// Returns the next frame, or the error that ends the input, or `None` after
+    /// the end or after an error. The frame borrows the reader's buffer.
+    pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, CaptureError>> {
+        // The decoder's frame borrows the buffer, which a refill would change, so
+        // the loop keeps the frame's fields and the place of its data, and the
+        // frame is rebuilt once the loop is over.
+        let (frame, (data_start, len)) = loop {
+            if self.done {
+                return None;
+            }
+            let pending = self.buffer.pending();
+            let mut slot = empty_frame();
+            let step = self.decoder.decode(
+                pending,
+                self.buffer.offset,
+                self.buffer.eof,
+                &mut self.stats,
+                &mut slot,
+            );
+            match step {
+                Step::Frame(consumed) => {
+                    let data_start =
+                        (slot.data.as_ptr() as usize).wrapping_sub(pending.as_ptr() as usize);
+                    let data_range = (self.buffer.start.wrapping_add(data_start), slot.data.len());
+                    let frame = without_data(&slot);
+                    self.consume(consumed);
+                    break (frame, data_range);
+                }
+                Step::Skip(consumed) => self.consume(consumed),
+                Step::NeedMore(needed) => {
+                    if let Err(kind) = self.buffer.fill(needed) {
+                        return Some(Err(self.fail(kind)));
+                    }
+                }
+                Step::End => self.done = true,
+                step @ Step::Fatal(_) => {
+                    let kind = step_error(step);
+                    return Some(Err(self.fail(kind)));
+                }
+            }
+        };
+
+        let data_end = data_start.saturating_add(len);
+        if data_end > self.buffer.bytes.len() {
+            // The decoders return data inside the bytes they were given, so this is a guard.
+            let kind = CaptureErrorKind::Io {
+                operation: IoOperation::Read,
+                source: io::Error::other("frame data outside the read buffer"),
+            };
+            return Some(Err(self.fail(kind)));
+        }
+        self.stats.frames += 1;
+        self.stats.frame_bytes += len as u64;
+        let data = self
+            .buffer
+            .bytes
+            .get(data_start..data_end)
+            .unwrap_or_default();
+        Some(Ok(Frame { data, ..frame }))
+    }
+
+    pub fn stats(&self) -> &CaptureStats {
+        &self.stats
+    }
+
+    pub fn input_name(&self) -> &str {
+        &self.input
+    }
+
+    fn consume(&mut self, count: usize) {
+        self.buffer.consume(count);
+        self.stats.bytes_read = self.buffer.offset;
+    }
+
+    fn fail(&mut self, kind: CaptureErrorKind) -> CaptureError {
+        self.done = true;
+        CaptureError::new(self.input.clone(), kind)
+    }
+}
+
+impl<R: Read> FrameSource for StreamReader<R> {
+    fn next_frame(&mut self) -> Option<Result<Frame<'_>, CaptureError>> {
+        StreamReader::next_frame(self)
+    }
+
+    fn stats(&self) -> &CaptureStats {
+        &self.stats
+    }
+
+    fn input_name(&self) -> &str {
+        &self.input
+    }
+}
+
+/// The stream reader's buffer: bytes read and not yet consumed are
+/// `bytes[start..end]`.
+struct ReadBuffer<R> {
+    reader: R,
+    bytes: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Input offset of `bytes[start]`.
+    offset: u64,
+    eof: bool,
+}
+
+impl<R: Read> ReadBuffer<R> {
+    fn new(reader: R, len: usize) -> ReadBuffer<R> {
+        ReadBuffer {
+            reader,
+            bytes: vec![0; len.clamp(64, MAX_STREAM_BUFFER_LEN)],
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+        }
+    }
+
+    fn pending(&self) -> &[u8] {
+        self.bytes.get(self.start..self.end).unwrap_or_default()
+    }
+
+    fn consume(&mut self, count: usize) {
+        let count = count.min(self.end - self.start);
+        self.start += count;
+        self.offset += count as u64;
+    }
+
+    /// Reads until `needed` bytes are pending or the reader ends. Moves the
+    /// pending bytes to the front when they would not fit behind, and grows the
+    /// buffer up to [`MAX_STREAM_BUFFER_LEN`] when they would not fit at all.
+    fn fill(&mut self, needed: usize) -> Result<(), CaptureErrorKind> {
+        if self.eof || self.end - self.start >= needed {
+            // Decoders request more only when more may come and is needed; another
+            // request would repeat forever, so it is reported instead.
+            return Err(CaptureErrorKind::Io {
+                operation: IoOperation::Read,
+                source: io::Error::other(format!(
+                    "{needed} bytes requested with {} pending and the end of input {}",
+                    self.end - self.start,
+                    if self.eof { "reached" } else { "not reached" }
+                )),
+            });
+        }
+        if needed > MAX_STREAM_BUFFER_LEN {
+            // The decoders cap every length below the buffer cap, so this is a guard.
+            return Err(CaptureErrorKind::Io {
+                operation: IoOperation::Read,
+                source: io::Error::other(format!(
+                    "a record of {needed} bytes exceeds the read buffer maximum of {MAX_STREAM_BUFFER_LEN} bytes"
+                )),
+            });
+        }
+        if self.start + needed > self.bytes.len() {
+            self.bytes.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if needed > self.bytes.len() {
+            let grown = needed.saturating_mul(2).min(MAX_STREAM_BUFFER_LEN);
+            self.bytes.resize(grown, 0);
+        }
+
+        while self.end - self.start < needed && !self.eof {
+            let free = self.bytes.get_mut(self.end..).unwrap_or_default();
+            let free_len = free.len();
+            match self.reader.read(free) {
+                Ok(0) => self.eof = true,
+                Ok(count) => self.end += count.min(free_len),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    return Err(CaptureErrorKind::Io {
+                        operation: IoOperation::Read,
+                        source: error,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Returns a copy of `frame` without its data, which borrows no buffer.
+fn without_data(frame: &Frame<'_>) -> Frame<'static> {
+    Frame {
+        ts: frame.ts,
+        link: frame.link,
+        data: &[],
+        orig_len: frame.orig_len,
+        interface: frame.interface,
+        offset: frame.offset,
+    }
+}
+
+/// Turns a decoder's final step into the error it stands for.
+fn step_error(step: Step) -> CaptureErrorKind {
+    match step {
+        Step::Fatal(kind) => kind,
+        // Only the stream reader asks for more, and it reads until the input ends.
+        _ => CaptureErrorKind::Io {
+            operation: IoOperation::Read,
+            source: io::Error::from(io::ErrorKind::UnexpectedEof),
+        },
+    }
+}
+
+/// A capture file mapped into memory, with its format detected.
+pub struct MappedCapture {
+    input: String,
+    map: MappedFile,
+    decoder: Decoder,
+    stats: CaptureStats,
+    header_len: usize,
+}
+
+impl MappedCapture {
+    /// Maps an open regular file and detects its format.
+    pub fn new(file: &File, input: impl Into<String>) -> Result<MappedCapture, CaptureError> {
+        let input = input.into();
+        let map = MappedFile::map(file).map_err(|source| {
+            CaptureError::new(
+                input.clone(),
+                CaptureErrorKind::Io {
+                    operation: IoOperation::Map,
+                    source,
+                },
+            )
+        })?;
+        let (decoder, stats, header_len) = match Decoder::start(map.bytes(), true) {
+            Ok(started) => started,
+            Err(step) => return Err(CaptureError::new(input, step_error(step))),
+        };
+        Ok(MappedCapture {
+            input,
+            map,
+            decoder,
+            stats,
+            header_len,
+        })
+    }
+
+    /// Returns a reader over the mapped bytes, starting after the file header.
+    pub fn reader(&self) -> SliceReader<'_> {
+        SliceReader {
+            input: self.input.clone(),
+            bytes: self.map.bytes(),
+            position: self.header_len,
+            decoder: self.decoder.clone(),
+            stats: self.stats.clone(),
+            done: false,
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.map.bytes()
+    }
+
+    pub fn input_name(&self) -> &str {
+        &self.input
+    }
+}
+
+/// An opened capture input: a mapped file, or a stream for standard input and
+/// files that cannot be mapped (pipes, character devices).
+pub enum CaptureInput {
+    Mapped(MappedCapture),
+    Stream(StreamReader<Box<dyn Read + Send>>),
+}
+
+impl CaptureInput {
+    pub fn input_name(&self) -> &str {
+        match self {
+            CaptureInput::Mapped(capture) => capture.input_name(),
+            CaptureInput::Stream(stream) => stream.input_name(),
+        }
+    }
+}
+
+/// Opens a capture: `-` reads standard input, any other path a file. A regular
+/// file is memory-mapped; anything else is read as a stream. The format is
+/// detected from the first bytes.
+pub fn open(path: &Path) -> Result<CaptureInput, CaptureError> {
+    if path.as_os_str() == "-" {
+        let stream: Box<dyn Read + Send> = Box::new(io::stdin());
+        return StreamReader::new(stream, STDIN_NAME).map(CaptureInput::Stream);
+    }
+
+    let input = path.display().to_string();
+    let io_error = |operation, source| {
+        CaptureError::new(input.clone(), CaptureErrorKind::Io { operation, source })
+    };
+    let file = File::open(path).map_err(|source| io_error(IoOperation::Open, source))?;
+    let metadata = file
+        .metadata()
+        .map_err(|source| io_error(IoOperation::Open, source))?;
+    if metadata.is_file() {
+        return MappedCapture::new(&file, input).map(CaptureInput::Mapped);
+    }
+
+    log::debug!("capture: {input} is not a regular file; reading it as a stream");
+    let stream: Box<dyn Read + Send> = Box::new(file);
+    StreamReader::new(stream, input).map(CaptureInput::Stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::LinkType;
+
+    /// Builds a little-endian microsecond pcap file with one record per payload.
+    fn pcap_file(payloads: &[&[u8]]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for value in [0xA1B2_C3D4u32, 0x0004_0002, 0, 0, 262_144, 1] {
+            bytes.extend_from_slice(&value.to_le_bytes());
+        }
+        for (index, payload) in payloads.iter().enumerate() {
+            let len = payload.len() as u32;
+            for value in [1_700_000_000 + index as u32, 0, len, len] {
+                bytes.extend_from_slice(&value.to_le_bytes());
+            }
+            bytes.extend_from_slice(payload);
+        }
+        bytes
+    }
+
+    /// A reader that fails with `error` once its bytes run out.
+    struct FailingReader<'a> {
+        bytes: &'a [u8],
+        error: Option<io::Error>,
+    }
+
+    impl Read for FailingReader<'_> {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            if self.bytes.is_empty() {
+                return Err(self
+                    .error
+                    .take()
+                    .unwrap_or_else(|| io::Error::other("read again")));
+            }
+            let count = buffer.len().min(self.bytes.len());
+            buffer[..count].copy_from_slice(&self.bytes[..count]);
+            self.bytes = &self.bytes[count..];
+            Ok(count)
+        }
+    }
+
+    #[test]
+    fn stream_buffer_grows_for_large_record() {
+        let large = vec![0x5a; 200_000];
+        let bytes = pcap_file(&[b"first", &large, b"last"]);
+        let mut reader = StreamReader::with_buffer_len(&bytes[..], "large", 64).unwrap();
+
+        let mut lengths = Vec::new();
+        while let Some(frame) = reader.next_frame() {
+            let frame = frame.unwrap();
+            assert_eq!(frame.link, LinkType::ETHERNET);
+            lengths.push(frame.data.len());
+        }
+
+        assert_eq!(lengths, [5, 200_000, 4]);
+        assert!(reader.buffer.bytes.len() >= 200_016);
+        assert!(reader.buffer.bytes.len() <= MAX_STREAM_BUFFER_LEN);
+        assert_eq!(reader.stats().bytes_read, bytes.len() as u64);
+    }
+
+    #[test]
+    fn read_error_names_input_and_ends_reading() {
+        let bytes = pcap_file(&[b"first", b"second"]);
+        let cut = bytes.len() - 3;
+        let failing = FailingReader {
+            bytes: &bytes[..cut],
+            error: Some(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "peer went away",
+            )),
+        };
+        let mut reader = StreamReader::with_buffer_len(failing, STDIN_NAME, 64).unwrap();
+
+        let first = reader.next_frame().unwrap().unwrap();
+        assert_eq!(first.data, b"first");
+        let error = reader.next_frame().unwrap().unwrap_err();
+
+        assert_eq!(
+            error.to_string(),
+            "standard input: read failed: peer went away"
+        );
+        assert!(reader.next_frame().is_none());
+    }
+
+    #[test]
+    fn interrupted_reads_are_retried() {
+        let bytes = pcap_file(&[b"only"]);
+        let interrupted = io::Error::from(io::ErrorKind::Interrupted);
+        let reader = FailingReader {
+            bytes: &bytes,
+            error: Some(interrupted),
+        };
+        // After the interruption the reader fails for good, so only a retry after
+        // it reaches a second read error.
+        let mut stream = StreamReader::with_buffer_len(reader, "interrupted", 64).unwrap();
+
+        let frame = stream.next_frame().unwrap().unwrap();
+        assert_eq!(frame.data, b"only");
+        let error = stream.next_frame().unwrap().unwrap_err();
+        assert_eq!(error.to_string(), "interrupted: read failed: read again");
+    }
+
+    #[test]
+    fn short_input_is_not_a_capture() {
+        let error = SliceReader::new(&[0xd4, 0xc3], "tiny").unwrap_err();
+
+        let CaptureErrorKind::NotCapture { first_bytes } = &error.kind else {
+            panic!("{error}");
+        };
+        assert_eq!(first_bytes, &[0xd4, 0xc3]);
+    }
+
+    #[test]
+    fn fill_rejects_request_it_cannot_change() {
+        let bytes = pcap_file(&[b"frame"]);
+        let mut buffer = ReadBuffer::new(&bytes[..], 64);
+        buffer.fill(24).unwrap();
+
+        let pending = buffer.pending().len();
+
+        assert!(pending >= 24);
+        assert!(buffer.fill(pending).is_err());
+    }
+}

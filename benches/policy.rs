@@ -68,6 +68,8 @@ fn flow(transport: Transport, client: &str, server: &str, port: u16, app: App) -
             ..AppInfo::default()
         },
         end: EndReason::Closed,
+        first_offset: 0,
+        duplicates: 0,
     }
 }
 

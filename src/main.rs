@@ -1,5 +1,7 @@
 #![forbid(unsafe_code)]
 
-fn main() {
-    std::process::exit(2);
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    exflow::cli::main()
 }

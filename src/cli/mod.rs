@@ -1,9 +1,17 @@
 //! Command-line definitions. Clap types stay in this module; the rest of the
 //! crate sees one validated configuration per command.
 
-use std::path::PathBuf;
+pub mod analyze;
+mod rules;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::i18n::Lang;
+use crate::policy::PolicyError;
+use analyze::Status;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -250,10 +258,78 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+/// Parses the command line, runs the command and returns its exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let lang = match cli.lang {
+        Some(LangArg::En) => Lang::En,
+        Some(LangArg::Ja) => Lang::Ja,
+        None => Lang::from_env(),
+    };
+    init_logging(cli.verbose, cli.quiet);
+
+    let status = match &cli.command {
+        Command::Analyze(args) => analyze::run(args, lang),
+        Command::Rules(command) => rules::run(command, lang),
+        Command::Completions(args) => {
+            let mut command = Cli::command();
+            clap_complete::generate(args.shell, &mut command, "exflow", &mut std::io::stdout());
+            Status::Success
+        }
+        Command::Man => {
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => Status::Success,
+                Err(error) => {
+                    eprintln!("exflow: {error}");
+                    Status::Error
+                }
+            }
+        }
+        Command::Live(_) | Command::Discover(_) => {
+            eprintln!(
+                "exflow: {}",
+                crate::i18n::message(lang, "cli.error.not_built", &[])
+            );
+            Status::Error
+        }
+    };
+    ExitCode::from(status as u8)
+}
+
+/// Sends `log` records to standard error: warnings by default, errors only
+/// with `-q`, more with each `-v`; `RUST_LOG` overrides all of it.
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = if quiet {
+        log::LevelFilter::Error
+    } else {
+        match verbose {
+            0 => log::LevelFilter::Warn,
+            1 => log::LevelFilter::Info,
+            2 => log::LevelFilter::Debug,
+            _ => log::LevelFilter::Trace,
+        }
+    };
+    env_logger::Builder::new()
+        .filter_level(level)
+        .parse_env("RUST_LOG")
+        .format_timestamp(None)
+        .init();
+}
+
+/// Prints a rules or site file error: each diagnostic on its own line.
+fn report_policy_error(error: &PolicyError, lang: Lang) {
+    if error.diagnostics().is_empty() {
+        eprintln!("exflow: {error}");
+        return;
+    }
+    for diagnostic in error.diagnostics() {
+        eprintln!("{}", diagnostic.render(lang));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn definition_is_consistent() {

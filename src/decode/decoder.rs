@@ -107,6 +107,47 @@ pub(super) fn take_header(
     }
 }
 
+/// The fields of the 20-byte fixed TCP header the flow engine uses.
+struct FixedTcpHeader {
+    source_port: u16,
+    destination_port: u16,
+    info: TcpInfo,
+}
+
+impl FixedTcpHeader {
+    fn from_slice(tcp: &TcpHeaderSlice<'_>) -> FixedTcpHeader {
+        FixedTcpHeader {
+            source_port: tcp.source_port(),
+            destination_port: tcp.destination_port(),
+            info: TcpInfo {
+                seq: tcp.sequence_number(),
+                ack: tcp.acknowledgment_number(),
+                flags: TcpFlags(tcp.slice()[13]),
+                window: tcp.window_size(),
+            },
+        }
+    }
+
+    /// Reads the fixed header alone, for a segment whose options were not
+    /// captured.
+    fn from_fixed(fixed: &[u8]) -> FixedTcpHeader {
+        let u16_at = |at: usize| u16::from_be_bytes([fixed[at], fixed[at + 1]]);
+        let u32_at = |at: usize| {
+            u32::from_be_bytes([fixed[at], fixed[at + 1], fixed[at + 2], fixed[at + 3]])
+        };
+        FixedTcpHeader {
+            source_port: u16_at(0),
+            destination_port: u16_at(2),
+            info: TcpInfo {
+                seq: u32_at(4),
+                ack: u32_at(8),
+                flags: TcpFlags(fixed[13]),
+                window: u16_at(14),
+            },
+        }
+    }
+}
+
 /// State carried along the walk of one frame.
 #[derive(Clone, Copy, Debug, Default)]
 struct Walk {
@@ -163,8 +204,11 @@ impl PacketMeta {
         }
     }
 
+    /// Returns true when the snapshot length cut the payload or, for TCP, the
+    /// options (then the payload starts past the captured bytes).
     fn is_truncated(&self) -> bool {
-        ((self.payload_end - self.payload_start) as u64) < u64::from(self.payload_len)
+        self.payload_start > self.payload_end
+            || ((self.payload_end - self.payload_start) as u64) < u64::from(self.payload_len)
     }
 }
 
@@ -534,10 +578,21 @@ impl Decoder {
                 },
             ));
         }
-        let header = take_header(data, offset, header_len, region, Layer::Tcp)?;
-        let Ok(tcp) = TcpHeaderSlice::from_slice(header) else {
-            // The checks above are the ones from_slice makes.
-            return Err(Stop::Skip(SkipReason::TruncatedHeader));
+        let (tcp, payload_start) = match take_header(data, offset, header_len, region, Layer::Tcp) {
+            Ok(header) => {
+                let Ok(tcp) = TcpHeaderSlice::from_slice(header) else {
+                    // The checks above are the ones from_slice makes.
+                    return Err(Stop::Skip(SkipReason::TruncatedHeader));
+                };
+                (FixedTcpHeader::from_slice(&tcp), offset + header_len)
+            }
+            // The snapshot length cut the options (a 68-byte snaplen does this to
+            // a SYN with options): the fixed header still gives the ports,
+            // sequence numbers and flags the flow engine needs.
+            Err(Stop::Skip(SkipReason::TruncatedHeader)) => {
+                (FixedTcpHeader::from_fixed(fixed), offset + header_len)
+            }
+            Err(stop) => return Err(stop),
         };
 
         let whole_segment = region.end == region.claimed_end && !ip.length_from_capture;
@@ -559,15 +614,10 @@ impl Decoder {
             ip_id: ip.ip_id,
             ttl: ip.ttl,
             transport: Transport::Tcp,
-            src_port: tcp.source_port(),
-            dst_port: tcp.destination_port(),
-            tcp: TcpInfo {
-                seq: tcp.sequence_number(),
-                ack: tcp.acknowledgment_number(),
-                flags: TcpFlags(header[13]),
-                window: tcp.window_size(),
-            },
-            payload_start: offset + header_len,
+            src_port: tcp.source_port,
+            dst_port: tcp.destination_port,
+            tcp: tcp.info,
+            payload_start,
             payload_end: region.end,
             payload_len: (segment_len - header_len) as u32,
             bad_checksum,

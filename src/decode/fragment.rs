@@ -161,7 +161,7 @@ impl Reassembler {
 
         // RFC 8200 section 4.5 (and RFC 791 by construction): every fragment but
         // the last carries a multiple of 8 bytes.
-        if fragment.more && len % 8 != 0 {
+        if fragment.more && !len.is_multiple_of(8) {
             stats.invalid += 1;
             return Insert::Dropped;
         }

@@ -539,10 +539,10 @@ impl Dissector {
             Side::Responder => (originator, responder),
             Side::Originator => (responder, originator),
         };
-        if let Phase::Parsing { parser, .. } = &mut self.phase {
-            if parser.on_stream(client, server, &mut self.info) == Progress::Done {
-                self.phase = Phase::Done;
-            }
+        if let Phase::Parsing { parser, .. } = &mut self.phase
+            && parser.on_stream(client, server, &mut self.info) == Progress::Done
+        {
+            self.phase = Phase::Done;
         }
         if self.ended == [true, true] {
             self.phase = Phase::Done;
@@ -591,10 +591,10 @@ impl Dissector {
             } else if self.all_out() || self.datagrams >= MAX_PROBE_DATAGRAMS {
                 self.give_up();
             }
-        } else if let Phase::Parsing { index, .. } = self.phase {
-            if self.answers[side.index()][index].answer == ProbeAnswer::Unsure {
-                self.answers[side.index()][index] = dns::probe_datagram(payload);
-            }
+        } else if let Phase::Parsing { index, .. } = self.phase
+            && self.answers[side.index()][index].answer == ProbeAnswer::Unsure
+        {
+            self.answers[side.index()][index] = dns::probe_datagram(payload);
         }
 
         let from_server = side == self.server;

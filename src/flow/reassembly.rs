@@ -221,11 +221,11 @@ impl StreamReassembler {
         // belong to the stream.
         let start = self.offset_of(base, seq);
         let mut end = start + i64::from(wire_len);
-        if let Some(fin) = self.fin {
-            if end > fin as i64 {
-                outcome.after_fin = true;
-                end = fin as i64;
-            }
+        if let Some(fin) = self.fin
+            && end > fin as i64
+        {
+            outcome.after_fin = true;
+            end = fin as i64;
         }
         if end <= 0 || end <= start.max(0) {
             return outcome;

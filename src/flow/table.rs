@@ -76,6 +76,10 @@ pub struct FlowConfig {
     pub duplicate_window: Duration,
     /// Put VLAN ids in the flow key, so the same 5-tuple on two VLANs is two flows.
     pub vlan_in_key: bool,
+    /// Keep reassembling each direction up to the budget after the dissector is
+    /// done, so [`FlowTable::stream_prefixes`] shows whole prefixes. For tests
+    /// and debugging: it costs the budget's memory for every flow with payload.
+    pub keep_streams: bool,
 }
 
 impl Default for FlowConfig {
@@ -91,6 +95,7 @@ impl Default for FlowConfig {
             gap_timeout: DEFAULT_GAP_TIMEOUT,
             duplicate_window: DEFAULT_DUPLICATE_WINDOW,
             vlan_in_key: false,
+            keep_streams: false,
         }
     }
 }
@@ -171,6 +176,32 @@ impl FlowStats {
     pub fn evictions(&self) -> u64 {
         self.finished.evicted_table_full + self.finished.evicted_memory
     }
+
+    /// Adds the counters of another table, as when flows were sharded over
+    /// several tables. Peaks add up too: the tables held their flows at once.
+    pub fn merge(&mut self, other: &FlowStats) {
+        self.packets += other.packets;
+        self.flows_created += other.flows_created;
+        self.active += other.active;
+        self.peak_active += other.peak_active;
+        let finished = &other.finished;
+        self.finished.closed += finished.closed;
+        self.finished.idle_timeout += finished.idle_timeout;
+        self.finished.evicted_table_full += finished.evicted_table_full;
+        self.finished.evicted_memory += finished.evicted_memory;
+        self.finished.end_of_input += finished.end_of_input;
+        self.finished.port_reuse += finished.port_reuse;
+        self.duplicates += other.duplicates;
+        self.overlaps_differing += other.overlaps_differing;
+        self.gaps += other.gaps;
+        self.missed_bytes += other.missed_bytes;
+        self.rst_ignored += other.rst_ignored;
+        self.keepalives += other.keepalives;
+        self.data_after_fin += other.data_after_fin;
+        self.memory_refusals += other.memory_refusals;
+        self.reassembly_bytes += other.reassembly_bytes;
+        self.reassembly_bytes_peak += other.reassembly_bytes_peak;
+    }
 }
 
 /// Timeout classes; each has its own list in order of last activity.
@@ -212,9 +243,12 @@ impl FlowPayload {
     }
 
     /// Finishes the dissector and frees the stream buffers; returns the bytes freed.
-    fn finish_dissector(&mut self) -> usize {
+    fn finish_dissector(&mut self, keep_streams: bool) -> usize {
         if let Some(mut dissector) = self.dissector.take() {
             self.app = Some(dissector.finish());
+        }
+        if keep_streams {
+            return 0;
         }
         self.streams
             .iter_mut()
@@ -455,10 +489,10 @@ impl FlowTable {
         pkt: &Packet<'_>,
         out: &mut impl FnMut(FinishedFlow),
     ) -> u32 {
-        if self.index.len() >= self.config.max_flows {
-            if let Some(victim) = self.longest_idle() {
-                self.finish(victim, EndReason::EvictedTableFull, out);
-            }
+        if self.index.len() >= self.config.max_flows
+            && let Some(victim) = self.longest_idle()
+        {
+            self.finish(victim, EndReason::EvictedTableFull, out);
         }
 
         let mut flow = Flow {
@@ -617,6 +651,7 @@ impl FlowTable {
         }
 
         let gap_timeout = self.gap_timeout;
+        let keep_streams = self.config.keep_streams;
         let flow = self.flow_mut(slot);
         let Some(payload) = flow.payload.as_deref_mut() else {
             return;
@@ -624,7 +659,7 @@ impl FlowTable {
         for stream in &mut payload.streams {
             gaps += stream.check_hole_timeout(pkt.ts, gap_timeout);
         }
-        let freed = feed_dissector(payload, prefix_grew);
+        let freed = feed_dissector(payload, prefix_grew, keep_streams);
         self.stats.gaps += u64::from(gaps);
         if freed > 0 {
             self.release_reassembly_bytes(freed);
@@ -645,10 +680,10 @@ impl FlowTable {
                 streams: [StreamReassembler::new(0), StreamReassembler::new(0)],
             })
         });
-        if let Some(dissector) = payload.dissector.as_mut() {
-            if dissector.on_datagram(side, captured) == Progress::Done {
-                payload.finish_dissector();
-            }
+        if let Some(dissector) = payload.dissector.as_mut()
+            && dissector.on_datagram(side, captured) == Progress::Done
+        {
+            payload.finish_dissector(false);
         }
     }
 
@@ -797,7 +832,7 @@ impl FlowTable {
 
 /// Passes the streams' new bytes and gaps to the dissector. Returns the buffer
 /// bytes freed when the dissector is done.
-fn feed_dissector(payload: &mut FlowPayload, prefix_grew: bool) -> usize {
+fn feed_dissector(payload: &mut FlowPayload, prefix_grew: bool, keep_streams: bool) -> usize {
     let Some(dissector) = payload.dissector.as_mut() else {
         return 0;
     };
@@ -815,7 +850,7 @@ fn feed_dissector(payload: &mut FlowPayload, prefix_grew: bool) -> usize {
     }
 
     if progress == Progress::Done {
-        payload.finish_dissector()
+        payload.finish_dissector(keep_streams)
     } else {
         0
     }

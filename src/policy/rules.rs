@@ -513,17 +513,17 @@ fn check_row_id(
         reader.error(span, path, Problem::ReservedGroup);
         return None;
     }
-    if let Some(order) = order {
-        if !order.iter().any(|listed| listed == group) {
-            reader.error(
-                span,
-                path,
-                Problem::GroupNotInOrder {
-                    group: group.to_string(),
-                },
-            );
-            return None;
-        }
+    if let Some(order) = order
+        && !order.iter().any(|listed| listed == group)
+    {
+        reader.error(
+            span,
+            path,
+            Problem::GroupNotInOrder {
+                group: group.to_string(),
+            },
+        );
+        return None;
     }
     if let Some((_, first_line)) = ids.iter().find(|(seen, _)| seen == id) {
         let first_line = *first_line;

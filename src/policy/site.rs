@@ -361,14 +361,14 @@ fn read_site<'a>(reader: &mut Reader<'a>, root: &DeTable<'a>) -> Site {
     check_edge_hosts(reader, &entries);
     check_subscribed(reader, &entries, &subscribed, &site);
     check_outside_networks(reader, &entries, &site);
-    if let (Some(span), true) = (proxy_ports_span, site.roles.proxy.is_empty()) {
-        if !site.sender_reputation.proxy_ports.is_empty() {
-            reader.warning(
-                span,
-                "sender_reputation.proxy_ports".to_string(),
-                Problem::ProxyPortsWithoutProxy,
-            );
-        }
+    if let (Some(span), true) = (proxy_ports_span, site.roles.proxy.is_empty())
+        && !site.sender_reputation.proxy_ports.is_empty()
+    {
+        reader.warning(
+            span,
+            "sender_reputation.proxy_ports".to_string(),
+            Problem::ProxyPortsWithoutProxy,
+        );
     }
     if let (Some(span), true) = (front_end_proxy_span, site.topology.edge_transport) {
         reader.warning(

@@ -253,7 +253,13 @@ pub fn run(config: FlowConfig, segments: &[Segment]) -> (Vec<FinishedFlow>, Flow
 }
 
 /// Runs the segments through a table without flushing it, and returns the table.
+/// The table keeps its stream prefixes after the dissector is done, so tests can
+/// read what reassembly produced.
 pub fn feed(config: FlowConfig, segments: &[Segment]) -> (FlowTable, Vec<FinishedFlow>) {
+    let config = FlowConfig {
+        keep_streams: true,
+        ..config
+    };
     let mut table = FlowTable::new(config);
     let mut finished = Vec::new();
     for segment in segments {

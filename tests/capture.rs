@@ -112,6 +112,19 @@ fn broken_corpus_files_end_with_clear_errors() {
 }
 
 #[test]
+fn opened_file_reads_through_input_reader() {
+    let name = "ndpi__smtps.pcapng";
+    let mut input = open(&corpus_path(name)).unwrap();
+    assert!(matches!(input, CaptureInput::Mapped(_)));
+
+    let outcome = drain(&mut input.reader());
+
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    assert_eq!(outcome.frames, corpus_frames(name));
+    assert_eq!(outcome.stats.frames, 4);
+}
+
+#[test]
 fn truncated_pcap_fails_after_last_whole_record() {
     let name = "derived__smtp_truncated_midpacket.pcap";
     let bytes = corpus_bytes(name);

@@ -107,6 +107,9 @@ fn split_header(bytes: &[u8]) -> (&[u8], &[u8]) {
 
 type Walk = fn(&mut dyn FrameSource) -> (u64, u64);
 
+/// One timed way to walk a file.
+type WalkRun<'a> = dyn Fn() -> (u64, u64) + 'a;
+
 fn walk_mapped(path: &Path, walk: Walk) -> (u64, u64) {
     match open(path).expect("big file opens") {
         CaptureInput::Mapped(capture) => walk(&mut capture.reader()),
@@ -124,7 +127,7 @@ fn walk_read(path: &Path, buffer_len: usize, walk: Walk) -> (u64, u64) {
 /// median of each, so that a change in machine load during the benchmark
 /// affects every way alike.
 fn compare_interleaved(path: &Path, rounds: usize) {
-    let ways: [(&str, Box<dyn Fn() -> (u64, u64)>); 4] = [
+    let ways: [(&str, Box<WalkRun>); 4] = [
         ("mmap, headers only", Box::new(|| walk_mapped(path, walk))),
         (
             "read 1 MiB, headers only",

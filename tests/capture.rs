@@ -284,6 +284,7 @@ fn nanosecond_timestamps_match_tshark() {
         .map(|&(secs, nanos)| Timestamp::from_secs_nanos(secs, nanos))
         .collect();
     assert_eq!(timestamps, expected);
+    assert_eq!(outcome.stats.time_span, Some((expected[0], expected[2])));
     assert!(
         outcome
             .frames

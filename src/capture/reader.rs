@@ -230,8 +230,7 @@ impl<'a> Iterator for SliceReader<'a> {
                 Step::Frame(consumed) => {
                     self.position += consumed;
                     self.stats.bytes_read = self.position as u64;
-                    self.stats.frames += 1;
-                    self.stats.frame_bytes += frame.data.len() as u64;
+                    self.stats.add_frame(frame.ts, frame.data.len());
                     return Some(Ok(frame));
                 }
                 Step::Skip(consumed) => {
@@ -363,8 +362,7 @@ impl<R: Read> StreamReader<R> {
             };
             return Some(Err(self.fail(kind)));
         }
-        self.stats.frames += 1;
-        self.stats.frame_bytes += len as u64;
+        self.stats.add_frame(frame.ts, len);
         let data = self
             .buffer
             .bytes

@@ -47,9 +47,9 @@ fn walk(source: &mut dyn FrameSource) -> (u64, u64) {
     (frames, bytes)
 }
 
-/// Walks every frame and reads its first 64 bytes, as a decoder reading the
-/// link, network and transport headers would; returns the frame count and a
-/// checksum of those bytes.
+/// Walks every frame and reads its first 64 bytes, as a decoder of the link,
+/// network and transport headers would. Returns the frame count and a checksum
+/// of those bytes.
 fn walk_touching_headers(source: &mut dyn FrameSource) -> (u64, u64) {
     let (mut frames, mut sum) = (0u64, 0u64);
     while let Some(result) = source.next_frame() {

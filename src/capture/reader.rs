@@ -6,8 +6,8 @@
 //! current position and returns one step: a frame, a block to skip, a
 //! request for more bytes, the end, or a fatal error. The slice reader always
 //! has every byte there is, so a request for more means the input is truncated.
-//! The stream reader reads more and asks again, so both readers give the same
-//! frames and errors for the same bytes.
+//! The stream reader reads more and calls the decoder again, so both readers
+//! give the same frames and errors for the same bytes.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -49,9 +49,9 @@ pub const STDIN_NAME: &str = "standard input";
 
 /// A decoder's result for the bytes at the current position.
 ///
-/// A frame travels in a separate slot that the caller owns rather than inside
-/// this enum: copying a frame out of an enum that was written field by field
-/// stalls store forwarding, which cost about a third of the per-frame time.
+/// A frame travels in a separate slot that the caller owns, not inside this
+/// enum. Copying a frame out of an enum that was written field by field stalls
+/// store forwarding, which cost about a third of the per-frame time.
 #[derive(Debug)]
 pub(crate) enum Step {
     /// A frame was written to the caller's slot; its record or block takes this

@@ -225,6 +225,20 @@ fn character_device_is_read_as_stream() {
 }
 
 #[test]
+fn directory_fails_with_read_error() {
+    let folder = corpus_dir();
+
+    let error = match open(&folder) {
+        Ok(_) => panic!("a directory was accepted as a capture"),
+        Err(error) => error,
+    };
+
+    assert_eq!(error.input, folder.display().to_string());
+    assert!(matches!(error.kind, CaptureErrorKind::Io { .. }), "{error}");
+    assert!(error.to_string().contains("read failed"), "{error}");
+}
+
+#[test]
 fn empty_captures_have_no_frames() {
     for (name, format) in [
         ("tcpdump__empty.pcap", "pcap-le-usec"),

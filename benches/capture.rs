@@ -6,13 +6,15 @@
 //! `EXFLOW_BENCH_BIG_MB` MiB (default 512). They are written to the system
 //! temporary folder when the benchmark starts and deleted when it ends. The
 //! first walk brings them into the page cache, so the numbers compare two ways
-//! of reading cached pages, not disk speed.
+//! of reading cached pages, not disk speed. With `EXFLOW_BENCH_ROUNDS=N`, each
+//! big file is also walked N times in turn through the map and through reads,
+//! and the medians are printed.
 
 use std::fs::{self, File};
 use std::hint::black_box;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use exflow::capture::{CaptureInput, FrameSource, SliceReader, StreamReader, open};
@@ -43,6 +45,21 @@ fn walk(source: &mut dyn FrameSource) -> (u64, u64) {
         bytes += frame.data.len() as u64;
     }
     (frames, bytes)
+}
+
+/// Walks every frame and reads its first 64 bytes, as a decoder of the link,
+/// network and transport headers would. Returns the frame count and a checksum
+/// of those bytes.
+fn walk_touching_headers(source: &mut dyn FrameSource) -> (u64, u64) {
+    let (mut frames, mut sum) = (0u64, 0u64);
+    while let Some(result) = source.next_frame() {
+        let frame = result.expect("benchmark inputs read without error");
+        frames += 1;
+        for &byte in frame.data.iter().take(64) {
+            sum = sum.wrapping_add(u64::from(byte));
+        }
+    }
+    (frames, sum)
 }
 
 fn walk_slice(bytes: &[u8]) -> (u64, u64) {
@@ -88,17 +105,59 @@ fn split_header(bytes: &[u8]) -> (&[u8], &[u8]) {
     bytes.split_at(first.offset as usize)
 }
 
-fn walk_mapped(path: &Path) -> (u64, u64) {
+type Walk = fn(&mut dyn FrameSource) -> (u64, u64);
+
+/// One timed way to walk a file.
+type WalkRun<'a> = dyn Fn() -> (u64, u64) + 'a;
+
+fn walk_mapped(path: &Path, walk: Walk) -> (u64, u64) {
     match open(path).expect("big file opens") {
         CaptureInput::Mapped(capture) => walk(&mut capture.reader()),
         CaptureInput::Stream(_) => panic!("a regular file is mapped"),
     }
 }
 
-fn walk_read(path: &Path, buffer_len: usize) -> (u64, u64) {
+fn walk_read(path: &Path, buffer_len: usize, walk: Walk) -> (u64, u64) {
     let file = File::open(path).expect("big file opens");
     let mut reader = StreamReader::with_buffer_len(file, "bench", buffer_len).expect("a capture");
     walk(&mut reader)
+}
+
+/// Times `rounds` alternating runs of each way to walk the file and prints the
+/// median of each, so that a change in machine load during the benchmark
+/// affects every way alike.
+fn compare_interleaved(path: &Path, rounds: usize) {
+    let ways: [(&str, Box<WalkRun>); 4] = [
+        ("mmap, headers only", Box::new(|| walk_mapped(path, walk))),
+        (
+            "read 1 MiB, headers only",
+            Box::new(|| walk_read(path, 1 << 20, walk)),
+        ),
+        (
+            "mmap, first 64 bytes read",
+            Box::new(|| walk_mapped(path, walk_touching_headers)),
+        ),
+        (
+            "read 1 MiB, first 64 bytes read",
+            Box::new(|| walk_read(path, 1 << 20, walk_touching_headers)),
+        ),
+    ];
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); ways.len()];
+    for _ in 0..rounds {
+        for (index, (_, run)) in ways.iter().enumerate() {
+            let start = Instant::now();
+            black_box(run());
+            times[index].push(start.elapsed());
+        }
+    }
+    for ((name, _), mut samples) in ways.iter().zip(times) {
+        samples.sort();
+        eprintln!(
+            "{}: {name}: median {:?} over {rounds} rounds",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            samples[samples.len() / 2]
+        );
+    }
 }
 
 fn bench_big_files(c: &mut Criterion) {
@@ -114,19 +173,25 @@ fn bench_big_files(c: &mut Criterion) {
         let path = folder.path().join(source);
         write_big_file(&path, header, records, target_mib << 20);
         let file_len = fs::metadata(&path).expect("big file").len();
-        let (frames, _) = walk_mapped(&path);
-        assert_eq!(walk_read(&path, 1 << 20).0, frames);
+        let (frames, _) = walk_mapped(&path, walk);
+        assert_eq!(walk_read(&path, 1 << 20, walk).0, frames);
+        if let Some(rounds) = std::env::var("EXFLOW_BENCH_ROUNDS")
+            .ok()
+            .and_then(|value| value.parse().ok())
+        {
+            compare_interleaved(&path, rounds);
+        }
 
         let mut group = c.benchmark_group(format!("capture_big_{source}"));
         group.sample_size(10);
         group.measurement_time(Duration::from_secs(20));
         group.throughput(Throughput::Bytes(file_len));
         group.bench_function(BenchmarkId::new("mmap", frames), |b| {
-            b.iter(|| walk_mapped(&path))
+            b.iter(|| walk_mapped(&path, walk))
         });
         for buffer_len in [1 << 20, 16 << 20] {
             let id = BenchmarkId::new(format!("read_{}MiB", buffer_len >> 20), frames);
-            group.bench_function(id, |b| b.iter(|| walk_read(&path, buffer_len)));
+            group.bench_function(id, |b| b.iter(|| walk_read(&path, buffer_len, walk)));
         }
         group.finish();
     }

@@ -112,6 +112,19 @@ fn broken_corpus_files_end_with_clear_errors() {
 }
 
 #[test]
+fn opened_file_reads_through_input_reader() {
+    let name = "ndpi__smtps.pcapng";
+    let mut input = open(&corpus_path(name)).unwrap();
+    assert!(matches!(input, CaptureInput::Mapped(_)));
+
+    let outcome = drain(&mut input.reader());
+
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    assert_eq!(outcome.frames, corpus_frames(name));
+    assert_eq!(outcome.stats.frames, 4);
+}
+
+#[test]
 fn truncated_pcap_fails_after_last_whole_record() {
     let name = "derived__smtp_truncated_midpacket.pcap";
     let bytes = corpus_bytes(name);
@@ -212,6 +225,20 @@ fn character_device_is_read_as_stream() {
 }
 
 #[test]
+fn directory_fails_with_read_error() {
+    let folder = corpus_dir();
+
+    let error = match open(&folder) {
+        Ok(_) => panic!("a directory was accepted as a capture"),
+        Err(error) => error,
+    };
+
+    assert_eq!(error.input, folder.display().to_string());
+    assert!(matches!(error.kind, CaptureErrorKind::Io { .. }), "{error}");
+    assert!(error.to_string().contains("read failed"), "{error}");
+}
+
+#[test]
 fn empty_captures_have_no_frames() {
     for (name, format) in [
         ("tcpdump__empty.pcap", "pcap-le-usec"),
@@ -271,6 +298,7 @@ fn nanosecond_timestamps_match_tshark() {
         .map(|&(secs, nanos)| Timestamp::from_secs_nanos(secs, nanos))
         .collect();
     assert_eq!(timestamps, expected);
+    assert_eq!(outcome.stats.time_span, Some((expected[0], expected[2])));
     assert!(
         outcome
             .frames

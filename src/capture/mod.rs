@@ -17,7 +17,9 @@ pub mod reader;
 pub mod stats;
 
 pub use error::{CaptureError, CaptureErrorKind};
-pub use reader::{CaptureInput, FrameSource, MappedCapture, SliceReader, StreamReader, open};
+pub use reader::{
+    CaptureInput, FrameSource, InputReader, MappedCapture, SliceReader, StreamReader, open,
+};
 pub use stats::{CaptureFormat, CaptureStats, InterfaceInfo, TsResolution};
 
 /// A capture timestamp: nanoseconds since the Unix epoch, UTC.

@@ -1,13 +1,14 @@
 //! pcapng files, as draft-ietf-opsawg-pcapng describes them: a sequence of
 //! blocks, each framed by its type and a total length repeated at its end.
 //!
-//! A file contains one or more sections. Each section starts with a section header
-//! block (SHB) that sets the byte order of the blocks after it, then defines its
-//! interfaces with interface description blocks (IDB); packet blocks name their
-//! interface by its index within the section. Only the blocks and options that
-//! frames need are decoded: SHB, IDB (with `if_tsresol` and `if_tsoffset`), the
-//! enhanced (EPB), simple (SPB) and obsolete packet blocks. Other blocks are
-//! skipped by their length.
+//! A file contains one or more sections. Each section starts with a section
+//! header block (SHB) that sets the byte order of the blocks after it. Interface
+//! description blocks (IDB) then define the section's interfaces, and packet
+//! blocks name their interface by its index within the section.
+//!
+//! Only the blocks and options that frames need are decoded: SHB, IDB (with
+//! `if_tsresol` and `if_tsoffset`), the enhanced (EPB), simple (SPB) and
+//! obsolete packet blocks. Other blocks are skipped by their length.
 //!
 //! A block whose length fields disagree is corrupt: the decoder looks for the next
 //! plausible block (a known type whose leading and trailing lengths match),

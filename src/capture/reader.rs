@@ -6,8 +6,8 @@
 //! current position and returns one step: a frame, a block to skip, a
 //! request for more bytes, the end, or a fatal error. The slice reader always
 //! has every byte there is, so a request for more means the input is truncated.
-//! The stream reader reads more and asks again, so both readers give the same
-//! frames and errors for the same bytes.
+//! The stream reader reads more and calls the decoder again, so both readers
+//! give the same frames and errors for the same bytes.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -32,14 +32,26 @@ pub const STREAM_BUFFER_LEN: usize = 1024 * 1024;
 /// pcapng block from moving a whole block's bytes at every step.
 pub const MAX_STREAM_BUFFER_LEN: usize = 2 * MAX_BLOCK_LEN as usize;
 
+/// Distance ahead of the current record at which the slice reader reads one
+/// byte every [`TOUCH_STEP`] bytes. Walking a memory-mapped file is bound by
+/// the latency of loading each record header, because the next header's place
+/// is known only once the current one is read. Loads ahead of the walk overlap
+/// those waits. In the `capture` benchmark's interleaved runs over a cached
+/// 512 MiB pcap file (2-core Linux VM), they cut the median walk from about
+/// 120 ms to 75-90 ms.
+const TOUCH_AHEAD: usize = 16 * 1024;
+
+/// Spacing of the slice reader's loads ahead of the walk.
+const TOUCH_STEP: usize = 256;
+
 /// The name [`open`] gives standard input in messages.
 pub const STDIN_NAME: &str = "standard input";
 
 /// A decoder's result for the bytes at the current position.
 ///
-/// A frame travels in a separate slot that the caller owns rather than inside
-/// this enum: copying a frame out of an enum that was written field by field
-/// stalls store forwarding, which cost about a third of the per-frame time.
+/// A frame travels in a separate slot that the caller owns, not inside this
+/// enum. Copying a frame out of an enum that was written field by field stalls
+/// store forwarding, which cost about a third of the per-frame time.
 #[derive(Debug)]
 pub(crate) enum Step {
     /// A frame was written to the caller's slot; its record or block takes this
@@ -148,6 +160,8 @@ pub struct SliceReader<'a> {
     input: String,
     bytes: &'a [u8],
     position: usize,
+    /// Position of the next load ahead of the walk.
+    touched: usize,
     decoder: Decoder,
     stats: CaptureStats,
     done: bool,
@@ -166,6 +180,7 @@ impl<'a> SliceReader<'a> {
             input,
             bytes,
             position: header_len,
+            touched: header_len,
             decoder,
             stats,
             done: false,
@@ -179,6 +194,23 @@ impl<'a> SliceReader<'a> {
     pub fn input_name(&self) -> &str {
         &self.input
     }
+
+    /// Reads one byte every [`TOUCH_STEP`] bytes up to [`TOUCH_AHEAD`] bytes
+    /// past the current position, so that the memory holding the next records
+    /// is on its way into the CPU cache before the decoder needs it.
+    #[inline(always)]
+    fn touch_ahead(&mut self) {
+        let target = self
+            .position
+            .saturating_add(TOUCH_AHEAD)
+            .min(self.bytes.len());
+        while self.touched < target {
+            if let Some(&byte) = self.bytes.get(self.touched) {
+                std::hint::black_box(byte);
+            }
+            self.touched += TOUCH_STEP;
+        }
+    }
 }
 
 impl<'a> Iterator for SliceReader<'a> {
@@ -188,6 +220,7 @@ impl<'a> Iterator for SliceReader<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let mut frame = empty_frame();
         while !self.done {
+            self.touch_ahead();
             let rest = self.bytes.get(self.position..).unwrap_or_default();
             let position = self.position as u64;
             match self
@@ -197,8 +230,7 @@ impl<'a> Iterator for SliceReader<'a> {
                 Step::Frame(consumed) => {
                     self.position += consumed;
                     self.stats.bytes_read = self.position as u64;
-                    self.stats.frames += 1;
-                    self.stats.frame_bytes += frame.data.len() as u64;
+                    self.stats.add_frame(frame.ts, frame.data.len());
                     return Some(Ok(frame));
                 }
                 Step::Skip(consumed) => {
@@ -330,8 +362,7 @@ impl<R: Read> StreamReader<R> {
             };
             return Some(Err(self.fail(kind)));
         }
-        self.stats.frames += 1;
-        self.stats.frame_bytes += len as u64;
+        self.stats.add_frame(frame.ts, len);
         let data = self
             .buffer
             .bytes
@@ -526,6 +557,7 @@ impl MappedCapture {
             input: self.input.clone(),
             bytes: self.map.bytes(),
             position: self.header_len,
+            touched: self.header_len,
             decoder: self.decoder.clone(),
             stats: self.stats.clone(),
             done: false,
@@ -553,6 +585,48 @@ impl CaptureInput {
         match self {
             CaptureInput::Mapped(capture) => capture.input_name(),
             CaptureInput::Stream(stream) => stream.input_name(),
+        }
+    }
+
+    /// Returns a frame source over the input, whichever kind it is. A mapped
+    /// file gets a new [`SliceReader`] from its start on every call; a stream
+    /// goes on where it stopped.
+    pub fn reader(&mut self) -> InputReader<'_> {
+        match self {
+            CaptureInput::Mapped(capture) => InputReader::Slice(capture.reader()),
+            CaptureInput::Stream(stream) => InputReader::Stream(stream),
+        }
+    }
+}
+
+/// A frame source over a [`CaptureInput`] of either kind.
+// One exists per input, so the size of the slice variant costs nothing, and
+// boxing it would add an indirection to every frame.
+#[allow(clippy::large_enum_variant)]
+pub enum InputReader<'a> {
+    Slice(SliceReader<'a>),
+    Stream(&'a mut StreamReader<Box<dyn Read + Send>>),
+}
+
+impl FrameSource for InputReader<'_> {
+    fn next_frame(&mut self) -> Option<Result<Frame<'_>, CaptureError>> {
+        match self {
+            InputReader::Slice(reader) => reader.next(),
+            InputReader::Stream(reader) => reader.next_frame(),
+        }
+    }
+
+    fn stats(&self) -> &CaptureStats {
+        match self {
+            InputReader::Slice(reader) => reader.stats(),
+            InputReader::Stream(reader) => reader.stats(),
+        }
+    }
+
+    fn input_name(&self) -> &str {
+        match self {
+            InputReader::Slice(reader) => reader.input_name(),
+            InputReader::Stream(reader) => reader.input_name(),
         }
     }
 }

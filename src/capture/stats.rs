@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use super::LinkType;
 use super::error::{CaptureError, CaptureErrorKind, Problem, RecordKind};
+use super::{LinkType, Timestamp};
 
 /// Number of corrupt blocks whose offset and problem [`CaptureStats`] keeps; later
 /// ones are only counted.
@@ -157,6 +157,9 @@ pub struct CaptureStats {
     pub frames: u64,
     /// Captured bytes of the frames yielded.
     pub frame_bytes: u64,
+    /// Earliest and latest frame timestamps; `None` before the first frame.
+    /// Frames need not be in time order, so these are a minimum and a maximum.
+    pub time_span: Option<(Timestamp, Timestamp)>,
     /// Bytes of input consumed: headers, frames, skipped blocks.
     pub bytes_read: u64,
     /// pcapng sections started (0 for pcap).
@@ -187,6 +190,7 @@ impl CaptureStats {
             format,
             frames: 0,
             frame_bytes: 0,
+            time_span: None,
             bytes_read: 0,
             sections: 0,
             sections_skipped: 0,
@@ -198,6 +202,17 @@ impl CaptureStats {
             corrupt_bytes: 0,
             corrupt_notes: Vec::new(),
         }
+    }
+
+    /// Counts a frame yielded with `len` captured bytes.
+    #[inline(always)]
+    pub(crate) fn add_frame(&mut self, ts: Timestamp, len: usize) {
+        self.frames += 1;
+        self.frame_bytes += len as u64;
+        self.time_span = match self.time_span {
+            None => Some((ts, ts)),
+            Some((earliest, latest)) => Some((earliest.min(ts), latest.max(ts))),
+        };
     }
 
     pub(crate) fn add_interface(&mut self, interface: InterfaceInfo) {

@@ -327,3 +327,6 @@ impl Dissector {
         }
     }
 }
+
+pub mod ja4;
+pub mod tls;

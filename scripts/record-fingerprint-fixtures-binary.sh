@@ -328,6 +328,12 @@ dns_capture udp-nxdomain udp "${dig_common[@]}" nosuch.example.test AAAA
 dns_capture udp-badvers udp "${dig_common[@]}" +edns=1 mail.example.test A
 dns_capture udp-nonascii udp "${dig_common[@]}" 'caf\195\169.example.test' A
 dns_capture udp-srv udp "${dig_common[@]}" _ldap._tcp.example.test SRV
+# The longest name a query can carry: 253 characters, 255 octets on the wire.
+long_name=$(printf 'a%.0s' $(seq 63)).$(printf 'b%.0s' $(seq 63)).$(printf 'c%.0s' $(seq 63)).$(printf 'd%.0s' $(seq 61))
+dns_capture udp-longname udp "${dig_common[@]}" "$long_name" A
+# A dot inside a label, and the root name (refused by this server).
+dns_capture udp-dotlabel udp "${dig_common[@]}" 'a\.b.example.test' A
+dns_capture udp-root udp "${dig_common[@]}" . NS
 dns_capture tcp-a tcp "${dig_common[@]}" +tcp mail.example.test A
 dns_capture tcp-keepopen tcp "${dig_common[@]}" +tcp +keepopen \
     mail.example.test A example.test MX nosuch.example.test TXT

@@ -328,5 +328,6 @@ impl Dissector {
     }
 }
 
+pub mod dns;
 pub mod ja4;
 pub mod tls;

@@ -1221,53 +1221,6 @@ mod tests {
     }
 
     #[test]
-    fn record_header_rejects_each_field_early() {
-        assert!(matches!(
-            parse_tls_record_header(&[0x16]),
-            Err(Err::Incomplete(_))
-        ));
-        assert_eq!(
-            parse_tls_record_header(&[0x19]).unwrap_err(),
-            Err::Error(TlsParseError {
-                kind: TlsErrorKind::UnknownContentType(0x19),
-                input: &[0x19][..],
-            })
-        );
-        let bad_version = [0x16, 0x02, 0x00];
-        assert!(matches!(
-            parse_tls_record_header(&bad_version),
-            Err(Err::Error(TlsParseError {
-                kind: TlsErrorKind::InvalidRecordVersion(0x0200),
-                ..
-            }))
-        ));
-    }
-
-    #[test]
-    fn record_over_maximum_is_error() {
-        let too_long = (MAX_RECORD_LEN + 1) as u16;
-        let [high, low] = too_long.to_be_bytes();
-        let bytes = [0x17, 0x03, 0x03, high, low];
-        let error = parse_tls_record_header(&bytes).unwrap_err();
-        assert!(matches!(
-            error,
-            Err::Error(TlsParseError { kind: TlsErrorKind::RecordTooLong(len), .. }) if len == MAX_RECORD_LEN + 1
-        ));
-    }
-
-    #[test]
-    fn handshake_over_maximum_is_error() {
-        let bytes = [HANDSHAKE_CLIENT_HELLO, 0x01, 0x00, 0x01];
-        assert!(matches!(
-            parse_tls_handshake_header(&bytes),
-            Err(Err::Error(TlsParseError {
-                kind: TlsErrorKind::HandshakeTooLong(0x010001),
-                ..
-            }))
-        ));
-    }
-
-    #[test]
     fn offset_counts_from_base() {
         let base = [0u8; 10];
         assert_eq!(offset_in(&base, &base[4..]), 4);

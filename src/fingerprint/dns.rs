@@ -545,7 +545,7 @@ fn probe_message(message: &[u8]) -> ProbeResult {
         return ProbeResult::NOT_MINE;
     }
     match parse_dns_message(message) {
-        Ok((trailing, _)) if trailing.is_empty() => probe_result(ProbeAnswer::Certain, &header),
+        Ok(([], _)) => probe_result(ProbeAnswer::Certain, &header),
         Ok(_) => probe_result(ProbeAnswer::Unsure, &header),
         Err(_) => {
             let question_ok = header.qdcount == 0 || parse_dns_question(message, rest).is_ok();

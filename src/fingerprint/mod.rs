@@ -209,6 +209,8 @@ pub struct LdapInfo {
     pub first_operation: Option<&'static str>,
     /// A simple bind carried a password in cleartext.
     pub simple_bind: bool,
+    /// The mechanism of the first SASL bind (`GSSAPI`, `PLAIN`, ...).
+    pub sasl_mechanism: Option<WireText>,
 }
 
 /// Everything the fingerprints learned about one flow.
@@ -330,4 +332,5 @@ impl Dissector {
 
 pub mod dns;
 pub mod ja4;
+pub mod ldap;
 pub mod tls;

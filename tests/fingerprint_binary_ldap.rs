@@ -164,7 +164,7 @@ fn starttls_accepted_before_tls_arrives() {
     // Request (client) and response (server) only.
     let request_len = fixture.segments[0].1;
     let response_len = fixture.segments[1].1;
-    assert_eq!(fixture.segments[0].0, true);
+    assert!(fixture.segments[0].0, "the client speaks first");
     let mut parser = LdapParser::default();
     let mut info = AppInfo::default();
     let progress = parser.on_stream(

@@ -453,28 +453,67 @@ pub fn parse_dns_tcp_frame(i: &[u8]) -> DnsResult<'_, &[u8]> {
     take(usize::from(length))(i)
 }
 
-/// Tells whether a header could start a real message: a known opcode, a
-/// query with a zero RCODE and one question, a response with at most one, and
-/// at least one entry in all.
-fn header_is_plausible(header: &DnsHeader) -> bool {
-    let opcode = header.opcode();
-    let known_opcode = matches!(
+/// Most questions a plausible message carries. A unicast query asks one; an
+/// mDNS query may ask several (RFC 6762 §5.3).
+const MAX_PLAUSIBLE_QUESTIONS: u16 = 16;
+/// Smallest question on the wire: the root name, type and class.
+const MIN_QUESTION_LEN: u64 = 5;
+/// Smallest resource record on the wire: the root name, type, class, TTL and
+/// data length.
+const MIN_RECORD_LEN: u64 = 11;
+
+fn opcode_is_known(opcode: u8) -> bool {
+    matches!(
         opcode,
         OPCODE_QUERY | OPCODE_IQUERY | OPCODE_STATUS | OPCODE_NOTIFY | OPCODE_UPDATE
-    );
-    if !known_opcode || header.record_count() == 0 {
+    )
+}
+
+/// Tells whether a header could start a real message of `message_len` bytes:
+/// a known opcode; a query with RCODE 0 and one to
+/// [`MAX_PLAUSIBLE_QUESTIONS`] questions (none allowed for IQUERY, RFC 1035
+/// §6.4); a response with at most that many; at least one entry unless the
+/// response reports an error (a FORMERR or NOTIMP answer may carry nothing);
+/// and counts whose smallest encoding fits in the message.
+fn header_is_plausible(header: &DnsHeader, message_len: usize) -> bool {
+    if !opcode_is_known(header.opcode()) || header.qdcount > MAX_PLAUSIBLE_QUESTIONS {
         return false;
     }
-    if header.is_response() {
-        return header.qdcount <= 1 || opcode == OPCODE_UPDATE;
+    if header.record_count() == 0 && !(header.is_response() && header.rcode() != 0) {
+        return false;
     }
-    // An inverse query (RFC 1035 §6.4, obsolete) carries its answer and no
-    // question; NOTIFY and UPDATE carry one "question" (the zone).
-    let questions_ok = match opcode {
-        OPCODE_IQUERY => header.qdcount <= 1,
-        _ => header.qdcount == 1,
-    };
-    questions_ok && header.rcode() == 0
+    if !header.is_response() {
+        let needs_question = header.opcode() != OPCODE_IQUERY;
+        if header.rcode() != 0 || (needs_question && header.qdcount == 0) {
+            return false;
+        }
+    }
+    let records = u64::from(header.record_count()) - u64::from(header.qdcount);
+    let min_len = DNS_HEADER_LEN as u64
+        + MIN_QUESTION_LEN * u64::from(header.qdcount)
+        + MIN_RECORD_LEN * records;
+    min_len <= message_len as u64
+}
+
+/// Checks the header fields of a message whose header has not all arrived,
+/// as far as their bytes are there (the same rules as
+/// [`header_is_plausible`]).
+fn header_prefix_is_plausible(prefix: &[u8]) -> bool {
+    if let Some(&flags_high) = prefix.get(2) {
+        if !opcode_is_known((flags_high >> 3) & 0x0f) {
+            return false;
+        }
+        let is_query = flags_high & 0x80 == 0;
+        if is_query
+            && prefix
+                .get(3)
+                .is_some_and(|&flags_low| flags_low & 0x0f != 0)
+        {
+            return false;
+        }
+    }
+    // QDCOUNT is at most MAX_PLAUSIBLE_QUESTIONS, so its high byte is zero.
+    prefix.get(4).is_none_or(|&qdcount_high| qdcount_high == 0)
 }
 
 fn probe_result(answer: ProbeAnswer, header: &DnsHeader) -> ProbeResult {
@@ -488,13 +527,16 @@ fn probe_result(answer: ProbeAnswer, header: &DnsHeader) -> ProbeResult {
 ///
 /// - [`ProbeAnswer::Certain`]: a plausible header (see below) and every
 ///   question and record parse, filling the datagram exactly.
-/// - [`ProbeAnswer::Unsure`]: the header and first question parse, but a
-///   later record does not or bytes are left over (a damaged or cut message).
+/// - [`ProbeAnswer::Unsure`]: a plausible header, but a name or record does
+///   not parse or bytes are left over (a damaged or cut message).
 /// - [`ProbeAnswer::NotMine`] otherwise.
 ///
 /// A plausible header has a known opcode (QUERY, IQUERY, STATUS, NOTIFY,
-/// UPDATE), at least one entry, and: for a query RCODE 0 and exactly one
-/// question (none for IQUERY); for a response at most one question.
+/// UPDATE), at most 16 questions, at least one entry unless it is an error
+/// response, RCODE 0 and a question in a query (except IQUERY), and counts
+/// whose smallest encoding fits in the datagram. Random bytes rarely pass
+/// this (the question count alone once in 2^12), so a damaged message behind
+/// such a header is still worth an unsure.
 /// `sender_is_server` follows the QR bit.
 pub fn probe_datagram(bytes: &[u8]) -> ProbeResult {
     probe_message(bytes)
@@ -502,8 +544,7 @@ pub fn probe_datagram(bytes: &[u8]) -> ProbeResult {
 
 /// Probes the first bytes of one direction of a TCP flow: a two-byte length
 /// and a message, probed as [`probe_datagram`] does once the frame is whole.
-/// While it is not, the header and the first question are checked as far as
-/// they arrived.
+/// Until then a plausible header is unsure and any other header not mine.
 pub fn probe_stream(bytes: &[u8]) -> ProbeResult {
     let unsure = ProbeResult {
         answer: ProbeAnswer::Unsure,
@@ -513,23 +554,17 @@ pub fn probe_stream(bytes: &[u8]) -> ProbeResult {
         Ok((_, message)) => probe_message(message),
         Err(Err::Incomplete(_)) => {
             let partial = bytes.get(TCP_LENGTH_PREFIX_LEN..).unwrap_or_default();
-            let Ok((rest, header)) = parse_dns_header(partial) else {
-                return unsure;
-            };
-            if !header_is_plausible(&header) {
-                return ProbeResult::NOT_MINE;
-            }
-            if header.qdcount > 0 {
-                // The message is not all here: a question that runs off the
-                // end of what arrived is not a verdict.
-                let question = parse_dns_question(partial, rest);
-                let damaged = matches!(
-                    question,
-                    Err(Err::Error(DnsParseError { kind, .. })) if !matches!(kind, DnsErrorKind::Truncated(_))
-                );
-                if damaged {
-                    return ProbeResult::NOT_MINE;
+            let Ok((_, header)) = parse_dns_header(partial) else {
+                if header_prefix_is_plausible(partial) {
+                    return unsure;
                 }
+                return ProbeResult::NOT_MINE;
+            };
+            // The header arrived, so the length prefix did too.
+            let frame_len =
+                be_u16::<_, DnsParseError>(bytes).map_or(0, |(_, len)| usize::from(len));
+            if !header_is_plausible(&header, frame_len) {
+                return ProbeResult::NOT_MINE;
             }
             probe_result(ProbeAnswer::Unsure, &header)
         }
@@ -538,23 +573,15 @@ pub fn probe_stream(bytes: &[u8]) -> ProbeResult {
 }
 
 fn probe_message(message: &[u8]) -> ProbeResult {
-    let Ok((rest, header)) = within("header", message, message, parse_dns_header) else {
+    let Ok((_, header)) = within("header", message, message, parse_dns_header) else {
         return ProbeResult::NOT_MINE;
     };
-    if !header_is_plausible(&header) {
+    if !header_is_plausible(&header, message.len()) {
         return ProbeResult::NOT_MINE;
     }
     match parse_dns_message(message) {
         Ok(([], _)) => probe_result(ProbeAnswer::Certain, &header),
-        Ok(_) => probe_result(ProbeAnswer::Unsure, &header),
-        Err(_) => {
-            let question_ok = header.qdcount == 0 || parse_dns_question(message, rest).is_ok();
-            if question_ok {
-                probe_result(ProbeAnswer::Unsure, &header)
-            } else {
-                ProbeResult::NOT_MINE
-            }
-        }
+        _ => probe_result(ProbeAnswer::Unsure, &header),
     }
 }
 

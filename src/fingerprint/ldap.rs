@@ -654,7 +654,9 @@ pub struct LdapParser {
     server: LdapDirection,
     start_tls: StartTls,
     tls: Option<TlsParser>,
-    /// The messageID of a SASL bind whose mechanism can add a security layer.
+    /// The messageID of a SASL bind whose mechanism can add a security layer,
+    /// while its response has not been read. The client sends nothing else
+    /// until then (RFC 4511 §4.2.1), so its reading pauses.
     security_layer_bind: Option<u32>,
     messages_read: usize,
     error: Option<LdapError>,
@@ -684,7 +686,10 @@ impl LdapParser {
     /// Reads the client's messages until it pauses for a StartTLS response,
     /// runs out of bytes, or fails.
     fn read_client(&mut self, stream: &[u8], info: &mut AppInfo) {
-        while !self.client.finished && matches!(self.start_tls, StartTls::NotRequested) {
+        while !self.client.finished
+            && matches!(self.start_tls, StartTls::NotRequested)
+            && self.security_layer_bind.is_none()
+        {
             let Some(message) = self.next_message(stream, Side::Client, |op| {
                 matches!(
                     op,
@@ -766,13 +771,16 @@ impl LdapParser {
                 continue;
             };
             match parsed.op {
-                // After a successful bind whose mechanism can add a security
-                // layer, later messages may be SASL-wrapped (RFC 4513 §5.2.1.3).
                 LdapProtocolOp::BindResponse(result)
-                    if self.security_layer_bind == Some(parsed.message_id)
-                        && result.result_code == 0 =>
+                    if self.security_layer_bind == Some(parsed.message_id) =>
                 {
-                    self.stop();
+                    self.security_layer_bind = None;
+                    // After a successful bind, later messages may be
+                    // SASL-wrapped (RFC 4513 §5.2.1.3); any other result lets
+                    // the client go on (saslBindInProgress: the next leg).
+                    if result.result_code == 0 {
+                        self.stop();
+                    }
                 }
                 LdapProtocolOp::ExtendedResponse(response) => {
                     self.on_extended_response(parsed.message_id, response, info)
@@ -889,13 +897,25 @@ fn ldap_info(info: &mut AppInfo) -> &mut LdapInfo {
 
 impl StreamParser for LdapParser {
     fn on_stream(&mut self, client: &[u8], server: &[u8], info: &mut AppInfo) -> Progress {
-        // A refused StartTLS lets the client go on, so read until neither
-        // side moves.
+        // A refused StartTLS or a bind response lets the paused client go
+        // on, so read until neither side moves.
         loop {
-            let before = (self.client.offset, self.server.offset, self.start_tls);
+            let before = (
+                self.client.offset,
+                self.server.offset,
+                self.start_tls,
+                self.security_layer_bind,
+            );
             self.read_client(client, info);
             self.read_server(server, info);
-            if before == (self.client.offset, self.server.offset, self.start_tls) {
+            if before
+                == (
+                    self.client.offset,
+                    self.server.offset,
+                    self.start_tls,
+                    self.security_layer_bind,
+                )
+            {
                 break;
             }
         }

@@ -480,7 +480,8 @@ fn binary_protocols_are_not_each_other() {
     let tls_flows = flows(&corpus, &pick(&TLS_LABELS, "tcp"));
     let dns_tcp_flows = flows(&corpus, &pick(&["dns"], "tcp"));
     let ldap_flows = flows(&corpus, &pick(&["ldap"], "tcp"));
-    assert!(!dns_tcp_flows.is_empty() && !ldap_flows.is_empty());
+    assert!(!dns_tcp_flows.is_empty(), "no DNS-over-TCP flow found");
+    assert!(!ldap_flows.is_empty(), "no LDAP flow found");
     assert_not_mine(&tls_flows, &["tls"]);
     assert_not_mine(&dns_tcp_flows, &["dns-tcp"]);
     assert_not_mine(&ldap_flows, &["ldap"]);

@@ -362,3 +362,29 @@ fn extension_overrunning_hello_is_error() {
     assert_eq!(error.kind, TlsErrorKind::Truncated("ClientHello"));
     assert!(!parser.handshake_seen());
 }
+
+#[test]
+fn probe_rejects_after_one_wrong_byte() {
+    let client = TcpFixture::load("tls", "tls12-openssl").client;
+    // Content type 25 does not exist; a first byte of 0x30 is LDAP's.
+    for first in [0x19, 0x30] {
+        let mut bytes = client.clone();
+        bytes[0] = first;
+        assert_eq!(
+            tls::probe(&bytes[..1]).answer,
+            ProbeAnswer::NotMine,
+            "{first:#04x}"
+        );
+        let mut parser = TlsParser::default();
+        parser.on_stream(&bytes, &[], &mut AppInfo::default());
+        assert_eq!(
+            parser.error().unwrap().kind,
+            TlsErrorKind::UnknownContentType(first)
+        );
+    }
+    // Record version 0x0203 is not SSL 3.0 to TLS 1.3.
+    let mut bytes = client.clone();
+    bytes[1] = 0x02;
+    assert_eq!(tls::probe(&bytes[..3]).answer, ProbeAnswer::NotMine);
+    assert_eq!(tls::probe(&bytes[..2]).answer, ProbeAnswer::Unsure);
+}

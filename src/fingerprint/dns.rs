@@ -2,10 +2,11 @@
 //! message parsers, and the parser that fills [`DnsInfo`] with the first
 //! question and the response code of the first response.
 //!
-//! Names are read in place: a [`DnsName`] is a position in its message, checked
-//! once (labels of at most 63 octets, at most 255 octets in all, compression
-//! pointers that point backwards, at most [`MAX_COMPRESSION_POINTERS`] of
-//! them) and copied only when the flow record needs its presentation form.
+//! Names are read in place: a [`DnsName`] is a position in its message. It is
+//! checked once (labels of at most 63 octets, at most 255 octets in all,
+//! compression pointers that point backwards, at most
+//! [`MAX_COMPRESSION_POINTERS`] of them) and copied only when the flow record
+//! needs its presentation form.
 //! Label bytes are kept as they are, non-ASCII included; the report escapes
 //! them.
 
@@ -44,7 +45,7 @@ const OPCODE_STATUS: u8 = 2;
 const OPCODE_NOTIFY: u8 = 4;
 const OPCODE_UPDATE: u8 = 5;
 
-/// Why a DNS parser rejected its input.
+/// Reasons a DNS parser rejects its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DnsErrorKind {
     #[error("truncated DNS {0}")]
@@ -142,7 +143,7 @@ pub struct DnsHeader {
 }
 
 impl DnsHeader {
-    /// The QR bit: the message is a response.
+    /// Returns the QR bit, set in a response.
     pub fn is_response(&self) -> bool {
         self.flags & 0x8000 != 0
     }
@@ -151,12 +152,13 @@ impl DnsHeader {
         ((self.flags >> 11) & 0x0f) as u8
     }
 
-    /// The four-bit RCODE of the header (without the EDNS extension).
+    /// Returns the four-bit RCODE of the header (without the EDNS extension).
     pub fn rcode(&self) -> u16 {
         self.flags & 0x000f
     }
 
-    /// The TC bit: the message was truncated to fit the transport.
+    /// Returns the TC bit, set when the message was truncated to fit the
+    /// transport.
     pub fn is_truncated(&self) -> bool {
         self.flags & 0x0200 != 0
     }
@@ -268,8 +270,8 @@ impl<'a> Iterator for DnsLabels<'a> {
 }
 
 /// Parses a name (RFC 1035 §3.1, §4.1.4). `message` is the whole message and
-/// `i` a suffix of it where the name starts; the returned input continues
-/// after the name's in-place octets (after its first pointer, if any).
+/// `i` is the suffix of it where the name starts. The returned input continues
+/// after the name's in-place octets, which end after its first pointer.
 ///
 /// The message is whole, so a name that runs past its end is an error.
 pub fn parse_dns_name<'a>(message: &'a [u8], i: &'a [u8]) -> DnsResult<'a, DnsName<'a>> {
@@ -389,8 +391,8 @@ pub struct DnsEdns {
     pub version: u8,
 }
 
-/// What this module reads of a message: the header, the first question and
-/// the first OPT record. Every section was walked and checked.
+/// The parts of a message this module reads: the header, the first question
+/// and the first OPT record. Every section was walked and checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DnsMessage<'a> {
     pub header: DnsHeader,
@@ -443,7 +445,7 @@ pub fn parse_dns_message(message: &[u8]) -> DnsResult<'_, DnsMessage<'_>> {
 }
 
 /// Parses one TCP frame (RFC 1035 §4.2.2): the two-byte length and the
-/// message. A frame cut short answers `Incomplete`.
+/// message. A frame cut short returns `Incomplete`.
 pub fn parse_dns_tcp_frame(i: &[u8]) -> DnsResult<'_, &[u8]> {
     let start = i;
     let (i, length) = be_u16(i)?;
@@ -453,8 +455,8 @@ pub fn parse_dns_tcp_frame(i: &[u8]) -> DnsResult<'_, &[u8]> {
     take(usize::from(length))(i)
 }
 
-/// Most questions a plausible message carries. A unicast query asks one; an
-/// mDNS query may ask several (RFC 6762 §5.3).
+/// Maximum questions of a plausible message. A unicast query carries one, and
+/// an mDNS query may carry several (RFC 6762 §5.3).
 const MAX_PLAUSIBLE_QUESTIONS: u16 = 16;
 /// Smallest question on the wire: the root name, type and class.
 const MIN_QUESTION_LEN: u64 = 5;
@@ -469,12 +471,14 @@ fn opcode_is_known(opcode: u8) -> bool {
     )
 }
 
-/// Tells whether a header could start a real message of `message_len` bytes:
-/// a known opcode; a query with RCODE 0 and one to
-/// [`MAX_PLAUSIBLE_QUESTIONS`] questions (none allowed for IQUERY, RFC 1035
-/// §6.4); a response with at most that many; at least one entry unless the
-/// response reports an error (a FORMERR or NOTIMP answer may carry nothing);
-/// and counts whose smallest encoding fits in the message.
+/// Tells whether a header could start a real message of `message_len` bytes.
+///
+/// The opcode must be known and there are at most
+/// [`MAX_PLAUSIBLE_QUESTIONS`] questions. A query has RCODE 0 and at least one
+/// question, except an IQUERY (RFC 1035 §6.4). A message has at least one
+/// entry unless it is an error response, because a FORMERR or NOTIMP answer
+/// may carry nothing. The smallest encoding of the counts must fit in the
+/// message.
 fn header_is_plausible(header: &DnsHeader, message_len: usize) -> bool {
     if !opcode_is_known(header.opcode()) || header.qdcount > MAX_PLAUSIBLE_QUESTIONS {
         return false;
@@ -585,7 +589,7 @@ fn probe_message(message: &[u8]) -> ProbeResult {
     }
 }
 
-/// What one message contributes to [`DnsInfo`].
+/// The fields one message gives to [`DnsInfo`].
 struct DnsSummary {
     is_response: bool,
     question: Option<(Vec<u8>, u16)>,
@@ -650,8 +654,8 @@ pub struct DnsParser {
 }
 
 impl DnsParser {
-    /// Reads one UDP datagram. `from_server` tells which side sent it; the QR
-    /// bit decides whether it is a query or a response.
+    /// Reads one UDP datagram. `from_server` names the side that sent it, but
+    /// the QR bit decides whether it is a query or a response.
     pub fn on_datagram(
         &mut self,
         payload: &[u8],

@@ -42,7 +42,7 @@ pub const STARTTLS_OID: &[u8] = b"1.3.6.1.4.1.1466.20037";
 /// SASL mechanisms that can wrap later messages in a security layer.
 const SECURITY_LAYER_MECHANISMS: [&[u8]; 3] = [b"GSSAPI", b"GSS-SPNEGO", b"DIGEST-MD5"];
 
-/// Why an LDAP parser rejected its input.
+/// Reasons an LDAP parser rejects its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LdapErrorKind {
     #[error("BER identifier {found:#04x} where LDAP expects {expected:#04x}")]
@@ -567,7 +567,7 @@ fn parse_ldap_protocol_op(
     Ok((rest, op))
 }
 
-/// Parses a whole LDAPMessage. A message cut short answers `Incomplete`.
+/// Parses a whole LDAPMessage. A message cut short returns `Incomplete`.
 pub fn parse_ldap_message(i: &[u8]) -> LdapNomResult<'_, LdapMessage<'_>> {
     parse_ldap_message_head(i)?;
     let (rest, content) = parse_ber_tagged(SEQUENCE, i)?;
@@ -620,7 +620,7 @@ pub fn probe(bytes: &[u8]) -> ProbeResult {
     }
 }
 
-/// Where the StartTLS exchange stands.
+/// State of the StartTLS exchange.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum StartTls {
     #[default]

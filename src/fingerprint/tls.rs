@@ -1,8 +1,8 @@
 //! TLS over TCP: the probe, the record and handshake parsers, and the stream
 //! parser that fills [`TlsInfo`] from the ClientHello and the ServerHello.
 //!
-//! Versions: SSL 3.0 (RFC 6101) to TLS 1.3 (RFC 8446); version codes nobody
-//! listed are kept as integers. A handshake message may span several records
+//! Versions: SSL 3.0 (RFC 6101) to TLS 1.3 (RFC 8446). Unknown version codes
+//! are kept as integers. A handshake message may span several records
 //! (RFC 5246 §6.2.1) and a record may span several TCP segments; both are
 //! reassembled, the first without copying unless the message really spans
 //! records.
@@ -14,7 +14,7 @@
 //! empty.
 //!
 //! DTLS is out of scope: its record version (0xfeff, 0xfefd) is not 0x03xx, so
-//! the probe answers [`ProbeAnswer::NotMine`] to DTLS datagrams.
+//! the probe returns [`ProbeAnswer::NotMine`] for DTLS datagrams.
 
 use nom::bytes::streaming::take;
 use nom::error::{ErrorKind, ParseError};
@@ -54,9 +54,10 @@ pub const HANDSHAKE_HEADER_LEN: usize = 4;
 /// Maximum record fragment length: 2^14 bytes of plaintext plus the 2048 bytes
 /// of expansion RFC 5246 §6.2.3 allows a TLSCiphertext (TLS 1.3 allows 256).
 pub const MAX_RECORD_LEN: usize = (1 << 14) + 2048;
-/// Maximum handshake message length reassembled. The wire field has 24 bits; a
-/// ClientHello with every list at its maximum would be about 128 KiB, real ones
-/// stay well under this (the largest in the test corpus has 11414 bytes).
+/// Maximum handshake message length reassembled. The wire field has 24 bits,
+/// and a ClientHello with every list at its maximum would be about 128 KiB.
+/// Real ones stay well under this cap: the largest in the test corpus has
+/// 11414 bytes.
 pub const MAX_HANDSHAKE_LEN: usize = 1 << 16;
 /// Maximum SNI host name bytes kept: a DNS name has at most 253 characters in
 /// presentation form (RFC 1035 §3.1), so longer names are cut to this length.
@@ -69,7 +70,7 @@ const MAX_SESSION_ID_LEN: usize = 32;
 /// Bytes of the SSL 2.0 record header in its two-byte form.
 const SSL2_HEADER_LEN: usize = 2;
 
-/// Why a TLS parser rejected its input.
+/// Reasons a TLS parser rejects its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TlsErrorKind {
     #[error("unknown TLS record content type {0}")]
@@ -218,7 +219,7 @@ pub struct TlsRecord<'a> {
 }
 
 /// Parses a record header, rejecting each field as soon as its bytes are
-/// there, so that a probe can say no after the first byte.
+/// there, so that a probe can reject other protocols after one byte.
 pub fn parse_tls_record_header(i: &[u8]) -> TlsResult<'_, TlsRecordHeader> {
     let start = i;
     let (i, content_type) = be_u8(i)?;
@@ -247,7 +248,7 @@ pub fn parse_tls_record_header(i: &[u8]) -> TlsResult<'_, TlsRecordHeader> {
     ))
 }
 
-/// Parses one whole record; a record cut short answers `Incomplete`.
+/// Parses one whole record. A record cut short returns `Incomplete`.
 pub fn parse_tls_record(i: &[u8]) -> TlsResult<'_, TlsRecord<'_>> {
     let (i, header) = parse_tls_record_header(i)?;
     let (i, fragment) = take_bytes(usize::from(header.length))(i)?;
@@ -822,7 +823,8 @@ pub enum TlsHandshake<'a> {
 }
 
 /// Parses one whole handshake message (header and body). A message cut short
-/// answers `Incomplete`; a hello whose fields overrun the message is an error.
+/// returns `Incomplete`, and a hello whose fields overrun the message is an
+/// error.
 pub fn parse_tls_handshake_message(i: &[u8]) -> TlsResult<'_, TlsHandshake<'_>> {
     let (i, header) = parse_tls_handshake_header(i)?;
     let body_len = usize::try_from(header.length).unwrap_or(usize::MAX);

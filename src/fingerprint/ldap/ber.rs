@@ -67,7 +67,7 @@ pub fn parse_ber_header(i: &[u8]) -> LdapNomResult<'_, BerHeader> {
 }
 
 /// Parses one element and returns its header and content. An element cut
-/// short answers `Incomplete`.
+/// short returns `Incomplete`.
 pub fn parse_ber_element(i: &[u8]) -> LdapNomResult<'_, (BerHeader, &[u8])> {
     let (i, header) = parse_ber_header(i)?;
     let (i, content) = take(header.length)(i)?;

@@ -6,8 +6,9 @@
 
 mod fingerprint_binary_support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use exflow::fingerprint::dns::{self, DnsParser};
 use exflow::fingerprint::ldap::{self, LdapParser};
@@ -45,25 +46,58 @@ fn corpus() -> Option<std::path::PathBuf> {
     Some(dir)
 }
 
-/// Extracts the flows the rows name, grouped per capture file.
-fn flows(corpus: &Path, rows: &[LabelRow]) -> Vec<(LabelRow, FlowBytes)> {
-    let mut by_file: BTreeMap<&str, Vec<&LabelRow>> = BTreeMap::new();
-    for row in rows {
-        by_file.entry(row.file.as_str()).or_default().push(row);
+/// Flows already extracted, per capture file: every labelled flow of the
+/// file, so that tests asking for different flows of one file run tshark once.
+type FileFlows = Arc<Vec<(LabelRow, FlowBytes)>>;
+static EXTRACTED: Mutex<BTreeMap<String, FileFlows>> = Mutex::new(BTreeMap::new());
+
+fn file_flows(corpus: &Path, file: &str) -> FileFlows {
+    if let Some(found) = EXTRACTED.lock().unwrap().get(file) {
+        return Arc::clone(found);
     }
+    let rows: Vec<LabelRow> = read_labels(corpus)
+        .into_iter()
+        .filter(|row| row.file == file)
+        .collect();
+    let row_refs: Vec<&LabelRow> = rows.iter().collect();
+    let found = Arc::new(extract_flows(&corpus.join(file), &row_refs));
+    if found.len() < rows.len() {
+        println!(
+            "{file}: tshark showed {} of {} flows",
+            found.len(),
+            rows.len()
+        );
+    }
+    EXTRACTED
+        .lock()
+        .unwrap()
+        .insert(file.to_owned(), Arc::clone(&found));
+    found
+}
+
+/// Extracts the flows the rows name.
+fn flows(corpus: &Path, rows: &[LabelRow]) -> Vec<(LabelRow, FlowBytes)> {
+    let files: BTreeSet<&str> = rows.iter().map(|row| row.file.as_str()).collect();
     let mut result = Vec::new();
-    for (file, rows) in by_file {
-        let found = extract_flows(&corpus.join(file), &rows);
-        if found.len() < rows.len() {
-            println!(
-                "{file}: tshark showed {} of {} flows",
-                found.len(),
-                rows.len()
-            );
-        }
-        result.extend(found);
+    for file in files {
+        let found = file_flows(corpus, file);
+        result.extend(
+            found
+                .iter()
+                .filter(|(flow, _)| rows.iter().any(|row| same_flow(row, flow)))
+                .cloned(),
+        );
     }
     result
+}
+
+fn same_flow(a: &LabelRow, b: &LabelRow) -> bool {
+    a.file == b.file
+        && a.l4 == b.l4
+        && a.client_ip == b.client_ip
+        && a.client_port == b.client_port
+        && a.server_ip == b.server_ip
+        && a.server_port == b.server_port
 }
 
 fn answer_name(result: ProbeResult) -> String {

@@ -590,21 +590,21 @@ fn probe_message(message: &[u8]) -> ProbeResult {
 }
 
 /// The fields one message gives to [`DnsInfo`].
-struct DnsSummary {
+struct DnsSummary<'a> {
     is_response: bool,
-    question: Option<(Vec<u8>, u16)>,
+    /// The first question, copied into the record only when it is kept, so
+    /// that reading a message allocates nothing.
+    question: Option<DnsQuestion<'a>>,
     rcode: u16,
 }
 
 /// Reads the fields of one message. A message whose records are damaged still
 /// gives its header and first question (without the EDNS extended RCODE).
-fn summarize(message: &[u8]) -> Result<DnsSummary, DnsError> {
-    let question_of =
-        |question: Option<DnsQuestion<'_>>| question.map(|q| (q.name.to_presentation(), q.qtype));
+fn summarize(message: &[u8]) -> Result<DnsSummary<'_>, DnsError> {
     match parse_dns_message(message) {
         Ok((_, parsed)) => Ok(DnsSummary {
             is_response: parsed.header.is_response(),
-            question: question_of(parsed.question),
+            question: parsed.question,
             rcode: parsed.rcode(),
         }),
         Err(Err::Error(error) | Err::Failure(error)) => {
@@ -620,7 +620,7 @@ fn summarize(message: &[u8]) -> Result<DnsSummary, DnsError> {
             log::trace!("dns: records not read: {}", error.locate(message));
             Ok(DnsSummary {
                 is_response: header.is_response(),
-                question: question_of(question),
+                question,
                 rcode: header.rcode(),
             })
         }
@@ -692,14 +692,14 @@ impl DnsParser {
         self.error.get_or_insert(error);
     }
 
-    fn on_message(&mut self, summary: DnsSummary, info: &mut AppInfo) {
+    fn on_message(&mut self, summary: DnsSummary<'_>, info: &mut AppInfo) {
         self.messages_read += 1;
         let dns = info.dns.get_or_insert_with(Default::default);
         let take_question =
             dns.qname.is_none() || (self.question_from_response && !summary.is_response);
-        if let (Some((qname, qtype)), true) = (summary.question, take_question) {
-            dns.qname = Some(WireText::from(qname));
-            dns.qtype = Some(qtype);
+        if let (Some(question), true) = (summary.question, take_question) {
+            dns.qname = Some(WireText::from(question.name.to_presentation()));
+            dns.qtype = Some(question.qtype);
             self.question_from_response = summary.is_response;
         }
         if summary.is_response && dns.rcode.is_none() {

@@ -698,6 +698,8 @@ impl LdapParser {
             }) else {
                 return;
             };
+            // NOTE: only the client's operations are named, so a capture that
+            // holds just the server's side leaves `first_operation` empty.
             ldap_info(info)
                 .first_operation
                 .get_or_insert(message.operation.name());
@@ -716,6 +718,9 @@ impl LdapParser {
                 LdapProtocolOp::ExtendedRequest(request)
                     if request.request_name == STARTTLS_OID =>
                 {
+                    // NOTE: `upgrade.offered` stays false. LDAP advertises
+                    // StartTLS only in the root DSE's supportedExtension,
+                    // inside search results this parser skips.
                     info.upgrade.requested = true;
                     self.start_tls = StartTls::Requested {
                         message_id: message.message_id,

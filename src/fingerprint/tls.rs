@@ -102,7 +102,7 @@ pub enum TlsErrorKind {
 /// reassembled message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{kind} at byte {offset}; the bytes are not TLS or are damaged, so the flow's TLS fields stay empty"
+    "{kind} at byte {offset}; the bytes are not TLS or are damaged, so this direction is not read further"
 )]
 pub struct TlsError {
     pub kind: TlsErrorKind,
@@ -801,7 +801,7 @@ pub fn parse_ssl2_server_hello(i: &[u8]) -> TlsResult<'_, Ssl2ServerHello> {
         "record length",
         length,
     )?;
-    let (i, _rest) = take_bytes(usize::from(length) - 11)(i)?;
+    let (i, _rest) = take_bytes(usize::from(length).saturating_sub(11))(i)?;
     Ok((
         i,
         Ssl2ServerHello {

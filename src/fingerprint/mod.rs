@@ -8,6 +8,11 @@
 
 use crate::decode::Transport;
 
+pub mod dns;
+pub mod ja4;
+pub mod ldap;
+pub mod tls;
+
 /// One side of a flow. The originator sent the flow's first packet; the flow
 /// engine decides later which side is the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -329,8 +334,3 @@ impl Dissector {
         }
     }
 }
-
-pub mod dns;
-pub mod ja4;
-pub mod ldap;
-pub mod tls;

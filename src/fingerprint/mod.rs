@@ -23,6 +23,7 @@ use crate::decode::Transport;
 pub mod dns;
 pub mod http;
 pub mod imap;
+pub mod ja4;
 pub mod ldap;
 pub mod pop3;
 pub mod smtp;
@@ -247,6 +248,8 @@ pub struct LdapInfo {
     pub first_operation: Option<&'static str>,
     /// A simple bind carried a password in cleartext.
     pub simple_bind: bool,
+    /// The mechanism of the first SASL bind (`GSSAPI`, `PLAIN`, ...).
+    pub sasl_mechanism: Option<WireText>,
 }
 
 /// Everything the fingerprints learned about one flow.

@@ -5,3 +5,5 @@ pub mod csv;
 pub mod escape;
 pub mod jsonl;
 pub mod record;
+pub mod stats;
+pub mod summary;

@@ -27,12 +27,18 @@ const MIN_WIDTH: usize = 60;
 /// Out-of-scope paths shown before the rest are collapsed into one line.
 pub const MAX_OUT_OF_SCOPE_SHOWN: usize = 10;
 
-/// Widest a rule id may be in the table before it is cut; site rules are
-/// named by the site file.
-const MAX_RULE_COLUMNS: usize = 28;
+/// Widest a port, protocol or rule cell may be before it is cut. The values
+/// the matrix uses fit (`49152-65535/TCP`, `(ペイロードなし)`,
+/// `internal.unrestricted`); longer ones come from a site file or a bug.
+const MAX_PORT_COLUMNS: usize = 16;
+const MAX_PROTOCOL_COLUMNS: usize = 16;
+const MAX_RULE_COLUMNS: usize = 24;
 
 /// Narrowest the path column may get before other columns are cut.
-const MIN_PATH_COLUMNS: usize = 20;
+const MIN_PATH_COLUMNS: usize = 16;
+
+/// Narrowest a port, protocol or rule column may be cut to.
+const MIN_CUT_COLUMNS: usize = 8;
 
 const INDENT: &str = "  ";
 const DETAIL_INDENT: &str = "      ";
@@ -340,19 +346,27 @@ fn cells_of(row: &Row, lang: Lang) -> Cells {
         path: format!("{path_client} {path_server}"),
         path_client,
         path_server,
-        port: escape::terminal_text(&labels::port_label(&row.path.transport, row.path.port))
-            .into_owned(),
-        protocol: escape::terminal_text(&labels::app_label(lang, &row.path.app)).into_owned(),
+        port: cut_cell(
+            &labels::port_label(&row.path.transport, row.path.port),
+            MAX_PORT_COLUMNS,
+        ),
+        protocol: cut_cell(
+            &labels::app_label(lang, &row.path.app),
+            MAX_PROTOCOL_COLUMNS,
+        ),
         flows: text::group_digits(row.flows),
         bytes: text::human_bytes(row.bytes),
         rule: row
             .rule
             .as_deref()
-            .map(|rule| {
-                text::cut_columns(&escape::terminal_text(rule), MAX_RULE_COLUMNS).into_owned()
-            })
+            .map(|rule| cut_cell(rule, MAX_RULE_COLUMNS))
             .unwrap_or_default(),
     }
+}
+
+/// Escapes `value` for the terminal and cuts it to `columns`.
+fn cut_cell(value: &str, columns: usize) -> String {
+    text::cut_columns(&escape::terminal_text(value), columns).into_owned()
 }
 
 fn header_cells(lang: Lang) -> Cells {
@@ -366,6 +380,18 @@ fn header_cells(lang: Lang) -> Cells {
         flows: label("flows"),
         bytes: label("bytes"),
         rule: label("rule"),
+    }
+}
+
+/// Returns a column width reduced by `excess`, but not below
+/// [`MIN_CUT_COLUMNS`]; an absent column (width 0) stays absent.
+fn shrink(columns: usize, excess: usize) -> usize {
+    if columns == 0 || excess == 0 {
+        columns
+    } else {
+        columns
+            .saturating_sub(excess)
+            .max(MIN_CUT_COLUMNS.min(columns))
     }
 }
 
@@ -395,17 +421,36 @@ impl Table {
         // The path column takes what the others leave. A path too long for
         // it is split after the arrow, and only a half still too long wraps.
         let gaps = if with_rule { 5 } else { 4 } * GAP.len();
-        let others = table.port + table.protocol + table.flows + table.bytes + table.rule;
+        let used = |table: &Table| {
+            INDENT.len()
+                + gaps
+                + table.port
+                + table.protocol
+                + table.flows
+                + table.bytes
+                + table.rule
+        };
+
+        // When even the narrowest path column does not fit, cut the rule,
+        // protocol and port columns, in that order.
+        let excess = (used(&table) + MIN_PATH_COLUMNS).saturating_sub(options.width);
+        table.rule = shrink(table.rule, excess);
+        let excess = (used(&table) + MIN_PATH_COLUMNS).saturating_sub(options.width);
+        table.protocol = shrink(table.protocol, excess);
+        let excess = (used(&table) + MIN_PATH_COLUMNS).saturating_sub(options.width);
+        table.port = shrink(table.port, excess);
+
         let available = options
             .width
-            .saturating_sub(INDENT.len() + gaps + others)
+            .saturating_sub(used(&table))
             .max(MIN_PATH_COLUMNS);
         table.path = table.path.min(available);
         table
     }
 
     fn header(&self, lang: Lang) -> String {
-        self.line(&header_cells(lang), &header_cells(lang).path)
+        let cells = header_cells(lang);
+        self.line(&cells, &text::cut_columns(&cells.path, self.path))
     }
 
     /// Returns the lines of one row: the path wraps onto extra lines that
@@ -427,18 +472,19 @@ impl Table {
     }
 
     fn line(&self, cells: &Cells, path: &str) -> String {
+        let port = text::cut_columns(&cells.port, self.port);
         let protocol = text::cut_columns(&cells.protocol, self.protocol);
         let mut line = format!(
             "{INDENT}{}{GAP}{}{GAP}{}{GAP}{}{GAP}{}",
             pad_right(path, self.path),
-            pad_right(&cells.port, self.port),
+            pad_right(&port, self.port),
             pad_right(&protocol, self.protocol),
             pad_left(&cells.flows, self.flows),
             pad_left(&cells.bytes, self.bytes),
         );
         if self.rule > 0 {
             line.push_str(GAP);
-            line.push_str(&cells.rule);
+            line.push_str(&text::cut_columns(&cells.rule, self.rule));
         }
         line
     }

@@ -389,7 +389,7 @@ impl HtmlReport {
             let _ = writeln!(
                 page,
                 "<p>{}</p>\n</section>",
-                html_text(&message(lang, "report.summary.no_unexpected", &[]))
+                html_text(&message(lang, "report.html.unexpected.none", &[]))
             );
             return;
         }

@@ -22,7 +22,7 @@ use crate::report::summary::text::human_bytes;
 use crate::report::summary::{Summary, Verdict};
 
 /// Maximum number of arrows drawn.
-pub const MAX_MAP_PATHS: usize = 60;
+pub const MAX_MAP_PATHS: usize = 40;
 
 /// Addresses named in a node's tooltip.
 pub const MAX_TOOLTIP_HOSTS: usize = 8;
@@ -31,21 +31,25 @@ const MARGIN: f64 = 16.0;
 const NODE_WIDTH: f64 = 236.0;
 const ZONE_PADDING: f64 = 20.0;
 const ZONE_WIDTH: f64 = NODE_WIDTH + 2.0 * ZONE_PADDING;
-/// Room right of the internal nodes for arrows between two internal nodes.
-const ARC_ROOM: f64 = 150.0;
+/// Vertical room per arrow end on a node's side: a node with many arrows
+/// grows so that their ends do not overlap.
+const PORT_PITCH: f64 = 18.0;
 /// Space between zones, where the arrows' labels sit.
 const GAP: f64 = 170.0;
 const TITLE_BAND: f64 = 44.0;
 const NODE_SPACING: f64 = 30.0;
 const LINE_HEIGHT: f64 = 16.0;
 /// Minimum vertical distance between two labels in one column.
-const LABEL_SPACING: f64 = 24.0;
+const LABEL_SPACING: f64 = 22.0;
 const LABEL_HEIGHT: f64 = 18.0;
 const TITLE_SIZE: f64 = 13.0;
 const SUB_SIZE: f64 = 11.0;
 const LABEL_SIZE: f64 = 11.0;
 /// Text starts this far right of a node's left edge, after the server icon.
 const TEXT_INSET: f64 = 38.0;
+/// The internet node is a cloud up to this height; a taller one, which many
+/// arrows meet, is a rounded box, because a stretched cloud looks broken.
+const MAX_CLOUD_HEIGHT: f64 = 150.0;
 
 /// Addresses seen on one node.
 pub(super) struct HostSummary<'a> {
@@ -84,20 +88,44 @@ impl Zone {
             Zone::Internal => "internal",
         }
     }
+}
 
-    fn left(self) -> f64 {
-        match self {
-            Zone::Internet => MARGIN,
-            Zone::Perimeter => MARGIN + ZONE_WIDTH + GAP,
-            Zone::Internal => MARGIN + 2.0 * (ZONE_WIDTH + GAP),
+/// Horizontal layout. The perimeter network gets a column only when one of
+/// its hosts was seen; a site without an Edge Transport server is drawn as
+/// the internet and the internal network with one firewall between them, as
+/// Microsoft draws it.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    perimeter: bool,
+}
+
+impl Layout {
+    fn zones(self) -> &'static [Zone] {
+        if self.perimeter {
+            &Zone::ALL
+        } else {
+            &[Zone::Internet, Zone::Internal]
         }
     }
 
-    fn width(self) -> f64 {
-        match self {
-            Zone::Internal => ZONE_WIDTH + ARC_ROOM,
-            _ => ZONE_WIDTH,
-        }
+    fn left(self, zone: Zone) -> f64 {
+        let column = match zone {
+            Zone::Internet => 0.0,
+            Zone::Perimeter => 1.0,
+            Zone::Internal if self.perimeter => 2.0,
+            Zone::Internal => 1.0,
+        };
+        MARGIN + column * (ZONE_WIDTH + GAP)
+    }
+}
+
+/// Returns the sides of the client and server nodes an arrow leaves and
+/// enters: facing each other across zones, the right sides within one zone.
+fn sides(client: Zone, server: Zone) -> (Side, Side) {
+    match client.cmp(&server) {
+        std::cmp::Ordering::Less => (Side::Right, Side::Left),
+        std::cmp::Ordering::Greater => (Side::Left, Side::Right),
+        std::cmp::Ordering::Equal => (Side::Right, Side::Right),
     }
 }
 
@@ -146,6 +174,10 @@ impl Node {
     fn right(&self) -> f64 {
         self.x + NODE_WIDTH
     }
+
+    fn is_cloud(&self) -> bool {
+        self.zone == Zone::Internet && self.height <= MAX_CLOUD_HEIGHT
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -187,12 +219,30 @@ pub(super) fn write_map(
     lang: Lang,
 ) -> usize {
     let mut paths = map_paths(summary);
+    if paths.is_empty() {
+        let _ = writeln!(
+            page,
+            "<p class=\"map-empty\">{}</p>",
+            html_text(&message(lang, "report.html.map.empty", &[]))
+        );
+        return 0;
+    }
     let omitted = paths.len().saturating_sub(MAX_MAP_PATHS);
     paths.truncate(MAX_MAP_PATHS);
 
-    let nodes = place_nodes(&paths, hosts, lang);
-    let mut routes = route_paths(&paths, &nodes);
-    resolve_labels(&mut routes, &nodes);
+    let layout = Layout {
+        perimeter: paths.iter().any(|path| {
+            Zone::of(&path.client) == Zone::Perimeter || Zone::of(&path.server) == Zone::Perimeter
+        }),
+    };
+    let label_texts: Vec<String> = paths.iter().map(|path| label_text(path, lang)).collect();
+    let label_widths: Vec<f64> = label_texts
+        .iter()
+        .map(|text| estimate_width(text, LABEL_SIZE) + 12.0)
+        .collect();
+    let nodes = place_nodes(&paths, hosts, lang, layout);
+    let mut routes = route_paths(&paths, &nodes, layout);
+    resolve_labels(&mut routes, &nodes, &label_widths);
     spread_ports(&mut routes, &nodes);
 
     let content_bottom = nodes
@@ -201,26 +251,26 @@ pub(super) fn write_map(
         .chain(routes.iter().map(|route| route.label_y + LABEL_HEIGHT))
         .fold(TITLE_BAND + 120.0, f64::max);
     let height = content_bottom + 24.0 + MARGIN;
-    let width = Zone::Internal.left() + Zone::Internal.width() + MARGIN;
+    // The internal network reaches past its outermost arc and label.
+    let content_right = routes
+        .iter()
+        .zip(&label_widths)
+        .map(|(route, width)| (route.label_x + width / 2.0).max(route.bulge_x))
+        .chain(nodes.iter().map(Node::right))
+        .fold(layout.left(Zone::Internal) + ZONE_WIDTH - 16.0, f64::max);
+    let internal_right = content_right + 16.0;
+    let width = internal_right + MARGIN;
 
     let _ = writeln!(
         page,
-        "<svg class=\"flow-map\" viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\" \
+        "<svg class=\"flow-map\" width=\"{width:.0}\" height=\"{height:.0}\" \
+         viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\" \
          aria-label=\"{}\" data-map-paths=\"{}\">",
         html_text(&message(lang, "report.html.map.title", &[])),
         paths.len()
     );
     write_defs(page);
-    write_zones(page, height, lang);
-    if paths.is_empty() {
-        let _ = writeln!(
-            page,
-            "<text class=\"map-empty\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            width / 2.0,
-            height / 2.0,
-            html_text(&message(lang, "report.html.map.empty", &[]))
-        );
-    }
+    write_zones(page, layout, height, internal_right, lang);
 
     // Quiet paths first, so that unexpected arrows are drawn on top.
     let mut order: Vec<usize> = (0..paths.len()).collect();
@@ -235,7 +285,13 @@ pub(super) fn write_map(
     }
     page.push_str("</g>\n<g class=\"labels\">\n");
     for &index in &order {
-        write_label(page, &paths[index], &routes[index], lang);
+        write_label(
+            page,
+            &paths[index],
+            &label_texts[index],
+            label_widths[index],
+            &routes[index],
+        );
     }
     page.push_str("</g>\n</svg>\n");
     omitted
@@ -285,6 +341,7 @@ fn place_nodes(
     paths: &[MapPath],
     hosts: &BTreeMap<&str, HostSummary<'_>>,
     lang: Lang,
+    layout: Layout,
 ) -> Vec<Node> {
     let mut ids: Vec<&str> = paths
         .iter()
@@ -301,6 +358,22 @@ fn place_nodes(
         .map(|id| new_node(id, hosts.get(id), lang))
         .collect();
 
+    // Grow nodes whose sides many arrows meet.
+    let mut ends: BTreeMap<(&str, Side), usize> = BTreeMap::new();
+    for path in paths {
+        let (client_side, server_side) = sides(Zone::of(&path.client), Zone::of(&path.server));
+        *ends.entry((path.client.as_str(), client_side)).or_default() += 1;
+        *ends.entry((path.server.as_str(), server_side)).or_default() += 1;
+    }
+    for node in &mut nodes {
+        let busiest = [Side::Left, Side::Right]
+            .into_iter()
+            .map(|side| ends.get(&(node.id.as_str(), side)).copied().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        node.height = node.height.max(12.0 + PORT_PITCH * busiest as f64);
+    }
+
     let column_height = |zone: Zone| {
         let stacked: f64 = nodes
             .iter()
@@ -314,7 +387,7 @@ fn place_nodes(
     for (zone, height) in Zone::ALL.into_iter().zip(heights) {
         let mut y = TITLE_BAND + 16.0 + (tallest - height) / 2.0;
         for node in nodes.iter_mut().filter(|node| node.zone == zone) {
-            node.x = zone.left() + ZONE_PADDING;
+            node.x = layout.left(zone) + ZONE_PADDING;
             node.y = y;
             y += node.height + NODE_SPACING;
         }
@@ -388,7 +461,7 @@ fn node_index(nodes: &[Node], id: &str) -> usize {
 }
 
 /// Chooses each arrow's sides and label column, and its wanted label height.
-fn route_paths(paths: &[MapPath], nodes: &[Node]) -> Vec<Route> {
+fn route_paths(paths: &[MapPath], nodes: &[Node], layout: Layout) -> Vec<Route> {
     let perimeter_bottom = nodes
         .iter()
         .filter(|node| node.zone == Zone::Perimeter)
@@ -422,21 +495,17 @@ fn route_paths(paths: &[MapPath], nodes: &[Node]) -> Vec<Route> {
             }
 
             let rightward = from.zone < to.zone;
-            (route.client_side, route.server_side) = if rightward {
-                (Side::Right, Side::Left)
-            } else {
-                (Side::Left, Side::Right)
-            };
+            (route.client_side, route.server_side) = sides(from.zone, to.zone);
             let (left, right) = if rightward {
                 (from.zone, to.zone)
             } else {
                 (to.zone, from.zone)
             };
-            if left == Zone::Internet && right == Zone::Internal {
+            if layout.perimeter && left == Zone::Internet && right == Zone::Internal {
                 // Past the perimeter network: below its nodes when it has
                 // any, so the arrow does not cross an Edge Transport server.
                 route.column = Column::Across;
-                route.label_x = Zone::Perimeter.left() + ZONE_WIDTH / 2.0;
+                route.label_x = layout.left(Zone::Perimeter) + ZONE_WIDTH / 2.0;
                 if let Some(bottom) = perimeter_bottom {
                     // All such arrows share one lane column; ordering them by
                     // the height of their internal node keeps them from
@@ -446,7 +515,9 @@ fn route_paths(paths: &[MapPath], nodes: &[Node]) -> Vec<Route> {
                 }
             } else {
                 route.column = Column::Between(left, right);
-                route.label_x = left.left() + left.width() + GAP / 2.0;
+                // The left zone of a pair is never the internal network, so
+                // it has the standard width.
+                route.label_x = layout.left(left) + ZONE_WIDTH + GAP / 2.0;
             }
             route
         })
@@ -455,7 +526,7 @@ fn route_paths(paths: &[MapPath], nodes: &[Node]) -> Vec<Route> {
 
 /// Moves labels apart within each column, and places the labels of arrows
 /// within one zone on their arc.
-fn resolve_labels(routes: &mut [Route], nodes: &[Node]) {
+fn resolve_labels(routes: &mut [Route], nodes: &[Node], label_widths: &[f64]) {
     let mut columns: BTreeMap<Column, Vec<usize>> = BTreeMap::new();
     for (index, route) in routes.iter().enumerate() {
         columns.entry(route.column).or_default().push(index);
@@ -472,7 +543,7 @@ fn resolve_labels(routes: &mut [Route], nodes: &[Node]) {
             });
             for (lane, &index) in members.iter().enumerate() {
                 let right = nodes[routes[index].client].right();
-                routes[index].bulge_x = right + 48.0 + 30.0 * lane as f64;
+                routes[index].bulge_x = right + 52.0 + 36.0 * lane as f64;
             }
         }
 
@@ -482,6 +553,7 @@ fn resolve_labels(routes: &mut [Route], nodes: &[Node]) {
                 .total_cmp(&routes[b].label_y)
                 .then(a.cmp(&b))
         });
+        let wanted: Vec<f64> = members.iter().map(|&index| routes[index].label_y).collect();
         let mut previous: Option<f64> = None;
         for &index in &members {
             let wanted = routes[index].label_y;
@@ -490,17 +562,36 @@ fn resolve_labels(routes: &mut [Route], nodes: &[Node]) {
             previous = Some(y);
         }
 
+        // Pushing labels down moved the stack off its arrows' middle: centre
+        // it again, but not into the title band. Lanes past the perimeter
+        // network stay below its nodes.
+        if column != Column::Across {
+            let count = members.len() as f64;
+            let resolved: f64 = members.iter().map(|&index| routes[index].label_y).sum();
+            let mut shift = wanted.iter().sum::<f64>() / count - resolved / count;
+            if let Some(&top) = members.first() {
+                let highest = TITLE_BAND + 12.0;
+                shift = shift.max(highest - routes[top].label_y).min(0.0);
+            }
+            for &index in &members {
+                routes[index].label_y += shift;
+            }
+        }
+
         if let Column::Beside(_) = column {
             for &index in &members {
                 let route = &mut routes[index];
                 let start_x = nodes[route.client].right();
-                route.label_x = arc_x_at(
+                let on_arc = arc_x_at(
                     start_x,
                     route.bulge_x,
                     route.start_y,
                     route.end_y,
                     route.label_y,
                 );
+                // Keep a label of a short arc clear of its node.
+                let clear = start_x + 8.0 + label_widths[index] / 2.0;
+                route.label_x = on_arc.max(clear);
             }
         }
     }
@@ -577,9 +668,15 @@ fn spread_ports(routes: &mut [Route], nodes: &[Node]) {
                 .then(b.is_start.cmp(&a.is_start))
         });
         let node = &nodes[node];
-        let step = (node.height - 12.0) / (ends.len() as f64 + 1.0);
+        // A cloud's sides are upright only in its lower half.
+        let (top, bottom) = if node.is_cloud() {
+            (node.y + 0.45 * node.height, node.y + 0.97 * node.height)
+        } else {
+            (node.y + 6.0, node.y + node.height - 6.0)
+        };
+        let step = (bottom - top) / (ends.len() as f64 + 1.0);
         for (position, end) in ends.into_iter().enumerate() {
-            let y = node.y + 6.0 + step * (position as f64 + 1.0);
+            let y = top + step * (position as f64 + 1.0);
             if end.is_start {
                 routes[end.route].start_y = y;
             } else {
@@ -608,28 +705,39 @@ fn write_defs(page: &mut String) {
     page.push_str("</defs>\n");
 }
 
-fn write_zones(page: &mut String, height: f64, lang: Lang) {
-    for zone in Zone::ALL {
+fn write_zones(page: &mut String, layout: Layout, height: f64, internal_right: f64, lang: Lang) {
+    for &zone in layout.zones() {
+        let left = layout.left(zone);
+        let width = match zone {
+            Zone::Internal => internal_right - left,
+            _ => ZONE_WIDTH,
+        };
         let title = message(lang, &format!("report.html.zone.{}", zone.id()), &[]);
         let _ = writeln!(
             page,
-            "<g class=\"zone {id}\"><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" \
+            "<g class=\"zone {id}\"><rect x=\"{left:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" \
              height=\"{h:.1}\" rx=\"10\"/><text x=\"{tx:.1}\" y=\"{ty:.1}\">{title}</text></g>",
             id = zone.id(),
-            x = zone.left(),
             y = MARGIN,
-            w = zone.width(),
             h = height - 2.0 * MARGIN,
-            tx = zone.left() + 14.0,
+            tx = left + 14.0,
             ty = MARGIN + 22.0,
             title = html_text(&title),
         );
     }
-    // Firewalls on both sides of the perimeter network.
-    for x in [
-        Zone::Perimeter.left() - 18.0,
-        Zone::Perimeter.left() + ZONE_WIDTH + 8.0,
-    ] {
+
+    // Firewalls on both sides of the perimeter network, or one in front of
+    // the internal network. They stand near the zones, clear of the labels in
+    // the middle of each gap.
+    let firewalls = if layout.perimeter {
+        vec![
+            layout.left(Zone::Perimeter) - 18.0,
+            layout.left(Zone::Perimeter) + ZONE_WIDTH + 8.0,
+        ]
+    } else {
+        vec![layout.left(Zone::Internal) - 14.0]
+    };
+    for x in firewalls {
         let _ = writeln!(
             page,
             "<rect class=\"firewall\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"10\" height=\"{h:.1}\" \
@@ -728,9 +836,7 @@ fn estimate_width(text: &str, size: f64) -> f64 {
         * size
 }
 
-fn write_label(page: &mut String, path: &MapPath, route: &Route, lang: Lang) {
-    let text = label_text(path, lang);
-    let width = estimate_width(&text, LABEL_SIZE) + 12.0;
+fn write_label(page: &mut String, path: &MapPath, text: &str, width: f64, route: &Route) {
     let _ = writeln!(
         page,
         "<g class=\"edge-label {verdict}\" data-path=\"{id}\"><rect class=\"label-box\" \
@@ -743,7 +849,7 @@ fn write_label(page: &mut String, path: &MapPath, route: &Route, lang: Lang) {
         by = route.label_y - LABEL_HEIGHT / 2.0,
         x = route.label_x,
         y = route.label_y,
-        text = html_text(&text),
+        text = html_text(text),
     );
 }
 
@@ -766,11 +872,18 @@ fn write_node(page: &mut String, node: &Node) {
         zone.id(),
         html_text(tooltip)
     );
-    let text_x = if *zone == Zone::Internet {
+    let text_x = if node.is_cloud() {
         let _ = write!(
             page,
             "<path class=\"cloud\" d=\"{}\"/>",
             cloud_path(x, y, NODE_WIDTH, height)
+        );
+        x + NODE_WIDTH / 2.0
+    } else if *zone == Zone::Internet {
+        let _ = write!(
+            page,
+            "<rect class=\"box\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{NODE_WIDTH:.1}\" \
+             height=\"{height:.1}\" rx=\"24\"/>"
         );
         x + NODE_WIDTH / 2.0
     } else {
@@ -833,7 +946,7 @@ fn cloud_path(x: f64, y: f64, width: f64, height: f64) -> String {
     format!(
         "M{} C{} {} {} C{} {} {} C{} {} {} C{} {} {} C{} {} {} Z",
         point(0.16, 1.0),
-        point(0.0, 1.0),
+        point(-0.02, 1.0),
         point(-0.02, 0.45),
         point(0.14, 0.42),
         point(0.12, 0.0),
@@ -842,8 +955,8 @@ fn cloud_path(x: f64, y: f64, width: f64, height: f64) -> String {
         point(0.62, -0.10),
         point(0.88, 0.02),
         point(0.86, 0.40),
-        point(1.04, 0.42),
-        point(1.04, 1.0),
+        point(1.02, 0.42),
+        point(1.02, 1.0),
         point(0.86, 1.0),
         point(0.6, 1.0),
         point(0.4, 1.0),

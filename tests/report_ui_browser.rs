@@ -20,7 +20,7 @@ use report_ui_fixtures::{HOSTILE, fixtures, run_stats};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Longest one Chromium run may take before the test gives up on it.
+/// Maximum time one Chromium run may take before the test fails.
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The paths the fixtures contain, as the map's `data-path` attributes name

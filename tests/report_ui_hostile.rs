@@ -14,7 +14,7 @@ use exflow::report::summary::text::width;
 use exflow::report::summary::{SummaryAggregator, SummaryOptions, write_summary};
 use report_ui_fixtures::{HOSTILE, fixtures, run_stats};
 
-/// A string of 64 KiB: the hostile string repeated.
+/// Returns the hostile string repeated to 64 KiB.
 fn huge() -> String {
     HOSTILE.repeat(64 * 1024 / HOSTILE.len() + 1)
 }

@@ -3,10 +3,10 @@
 //! appears on a terminal but writes nothing at all when standard error is
 //! piped.
 //!
-//! Each test runs this test binary again as a child (the `child_entry` test,
-//! told what to do by an environment variable), once with pipes and once on a
-//! pseudo-terminal made by util-linux `script`. Without `script` the terminal
-//! half is skipped with a printed reason.
+//! Each test runs this test binary again as a child, whose `child_entry` test
+//! reads its task from an environment variable. The child runs once with
+//! pipes and once on a pseudo-terminal made by util-linux `script`. Without
+//! `script` the terminal half is skipped with a printed reason.
 
 mod report_ui_fixtures;
 

@@ -38,7 +38,7 @@ type TargetFactory = Box<dyn Fn() -> ProgressDrawTarget + Send + Sync>;
 
 /// A progress bar the pipeline advances as it reads. Cheap to call from any
 /// thread: [`Progress::advance`] adds to two atomic counters and, at most
-/// [`REFRESH_HZ`] times a second, redraws.
+/// eight times a second, redraws.
 pub struct Progress {
     bar: ProgressBar,
     packets: Arc<AtomicU64>,

@@ -3,10 +3,12 @@
 //!
 //! Every counter is a [`StatKey`]. A key has a stable id (`frames`,
 //! `skipped.not_ip`) and a group, and its English and Japanese labels live in
-//! `locales/report.yml` under `report.stat.<id>`. To add a counter, add a
-//! variant, give it an id and a group in [`StatKey::id`] and [`StatKey::group`],
-//! append it to [`StatKey::ALL`] (the display order), and add its labels; the
-//! tests check that every key has both labels.
+//! `locales/report.yml` under `report.stat.<id>`.
+//!
+//! To add a counter, add a variant, give it an id and a group in
+//! [`StatKey::id`] and [`StatKey::group`], and append it to [`StatKey::ALL`],
+//! which sets the display order. Then add its labels: a test fails for a key
+//! without both.
 //!
 //! ```
 //! use exflow::report::stats::{RunStats, StatKey};

@@ -3,9 +3,9 @@
 //! A path is a (client roles, server roles, transport and server port,
 //! protocol) combination, and a row is a path with one verdict and rule. The
 //! [`SummaryAggregator`] takes flow records one at a time, so its memory grows
-//! with the number of distinct rows, not of flows; past
-//! [`DEFAULT_MAX_ROWS`] rows per verdict (or the cap given to
-//! [`SummaryAggregator::with_max_rows`]) new rows are only counted. Each
+//! with the number of distinct rows, not of flows. Past [`DEFAULT_MAX_ROWS`]
+//! rows per verdict, or the cap given to [`SummaryAggregator::with_max_rows`],
+//! the flows of new rows are only counted. Each
 //! `unexpected` row keeps one example flow, the earliest by start time, so the
 //! example does not depend on the order the records arrive in.
 //!
@@ -313,8 +313,9 @@ pub fn role_set(roles: &[String]) -> String {
     cut(&sorted.join("+"), MAX_KEY_CHARS)
 }
 
-/// Returns the path of a record, with the server port folded into
-/// [`ServerPort::Dynamic`] where the module documentation says.
+/// Returns the path of a record. The server port is folded into
+/// [`ServerPort::Dynamic`] for the verdicts and rules the module
+/// documentation lists.
 pub fn path_of(record: &FlowRecord, verdict: Verdict) -> PathKey {
     let port = record.server.port;
     let fold = port >= DYNAMIC_PORT_START

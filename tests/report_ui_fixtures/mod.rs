@@ -1,8 +1,8 @@
-//! Flow records and run statistics for the report tests: a site with a
-//! subscribed Edge Transport server, flows on the matrix paths (client HTTPS,
-//! the Edge mail flow, EdgeSync, name resolution), and the cases a report must
-//! make stand out: SSH spoken on 443, internet mail straight to a Mailbox
-//! server, mail that bypasses Exchange, and strings an attacker chose.
+//! Flow records and run statistics for the report tests. The site has a
+//! subscribed Edge Transport server. Flows follow the matrix paths: client
+//! HTTPS, the Edge mail flow, EdgeSync and name resolution. The cases a report
+//! must make stand out are SSH spoken on 443, internet mail straight to a
+//! Mailbox server, mail that bypasses Exchange, and strings an attacker chose.
 //!
 //! Site: Client Access 10.20.0.10-11 and 2001:db8:10::10, Mailbox
 //! 10.20.0.20-21, Edge Transport 172.16.50.5 (perimeter 172.16.50.0/24), DNS

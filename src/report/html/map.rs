@@ -47,8 +47,8 @@ const SUB_SIZE: f64 = 11.0;
 const LABEL_SIZE: f64 = 11.0;
 /// Text starts this far right of a node's left edge, after the server icon.
 const TEXT_INSET: f64 = 38.0;
-/// The internet node is a cloud up to this height; a taller one, which many
-/// arrows meet, is a rounded box, because a stretched cloud looks broken.
+/// Maximum height of the internet node drawn as a cloud. A taller one, which
+/// many arrows meet, is a rounded box because a stretched cloud looks broken.
 const MAX_CLOUD_HEIGHT: f64 = 150.0;
 
 /// Addresses seen on one node.
@@ -91,9 +91,8 @@ impl Zone {
 }
 
 /// Horizontal layout. The perimeter network gets a column only when one of
-/// its hosts was seen; a site without an Edge Transport server is drawn as
-/// the internet and the internal network with one firewall between them, as
-/// Microsoft draws it.
+/// its hosts was seen. Without it, the map shows the internet and the internal
+/// network with one firewall between them, as Microsoft draws such a site.
 #[derive(Clone, Copy, Debug)]
 struct Layout {
     perimeter: bool,
@@ -186,8 +185,8 @@ enum Side {
     Right,
 }
 
-/// Where an arrow's label sits: between two zones, or right of one zone for
-/// arrows between nodes of the same zone.
+/// The column an arrow's label sits in: between two zones, past the perimeter
+/// network, or right of one zone for arrows between nodes of that zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Column {
     Between(Zone, Zone),
@@ -826,9 +825,9 @@ fn write_edge(page: &mut String, path: &MapPath, route: &Route, nodes: &[Node], 
     );
 }
 
-/// Returns an estimate of the width of `text` in pixels at `size`: the
-/// browser refines label boxes once it has measured the text, but node titles
-/// are compressed to fit when this estimate says they are too long.
+/// Returns an estimate of the width of `text` in pixels at `size`. The
+/// browser refits label boxes once it has measured the text, but node titles
+/// are compressed whenever this estimate exceeds the room they have.
 fn estimate_width(text: &str, size: f64) -> f64 {
     text.chars()
         .map(|c| if c.is_ascii() { 0.6 } else { 1.0 })

@@ -28,11 +28,11 @@
     rows.sort(function (a, b) {
       var x = sortKey(a.cells[index], numeric);
       var y = sortKey(b.cells[index], numeric);
-      var order = x < y ? -1 : x > y ? 1 : 0;
-      if (order === 0) {
-        order = Number(a.getAttribute("data-position")) - Number(b.getAttribute("data-position"));
-        return order;
+      if (x === y) {
+        // Equal keys keep their current order, in both directions.
+        return Number(a.getAttribute("data-position")) - Number(b.getAttribute("data-position"));
       }
+      var order = x < y ? -1 : 1;
       return ascending ? order : -order;
     });
     rows.forEach(function (row) { body.appendChild(row); });

@@ -4,5 +4,9 @@
 pub mod build;
 pub mod csv;
 pub mod escape;
+pub mod html;
 pub mod jsonl;
+pub mod progress;
 pub mod record;
+pub mod stats;
+pub mod summary;

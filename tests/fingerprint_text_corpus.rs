@@ -212,6 +212,11 @@ fn agreed_samples() -> &'static [(Row, App, Stream)] {
     })
 }
 
+/// Samples shorter than this may stay Unsure to another probe: the 2-byte
+/// length prefix and 12-byte header of DNS over TCP cannot be judged from fewer
+/// bytes (the SSH client of ndpi__ssh_unidirectional sends only "\r\n").
+const MIN_DECISIVE_LEN: usize = 14;
+
 fn window(bytes: &[u8]) -> &[u8] {
     &bytes[..bytes.len().min(MAX_PROBE_WINDOW)]
 }
@@ -232,7 +237,9 @@ fn corpus_samples_not_mine_to_other_probes() {
             *checked.entry(app).or_default() += 1;
             for other in PROBE_ORDER.into_iter().filter(|&other| other != app) {
                 let result = fingerprint::probe_stream(other, window(bytes));
-                if result.answer != ProbeAnswer::NotMine {
+                let excused =
+                    result.answer == ProbeAnswer::Unsure && bytes.len() < MIN_DECISIVE_LEN;
+                if result.answer != ProbeAnswer::NotMine && !excused {
                     failures.push(format!(
                         "{} {} {side}: {app:?} sample is {:?} to {other:?}",
                         row.file, row.client, result.answer

@@ -441,7 +441,7 @@ enum Phase {
     /// No protocol is certain yet.
     Probing,
     /// `PROBE_ORDER[index]` won; its parser reads both sides.
-    Parsing { index: usize, parser: Parser },
+    Parsing { index: usize, parser: Box<Parser> },
     /// Every field is known, or every protocol is out.
     Done,
 }
@@ -602,7 +602,7 @@ impl Dissector {
 
         let from_server = side == self.server;
         if let Phase::Parsing { parser, .. } = &mut self.phase {
-            let progress = match parser {
+            let progress = match &mut **parser {
                 Parser::Dns(parser) => parser.on_datagram(payload, from_server, &mut self.info),
                 _ => Progress::NeedMore,
             };
@@ -756,7 +756,10 @@ impl Dissector {
         self.info.app = app;
         self.info.server_side = from_payload.then_some(server);
         self.phase = match Parser::new(app) {
-            Some(parser) => Phase::Parsing { index, parser },
+            Some(parser) => Phase::Parsing {
+                index,
+                parser: Box::new(parser),
+            },
             None => Phase::Done,
         };
     }

@@ -283,16 +283,15 @@ pub fn extract_flows(path: &Path, rows: &[&LabelRow]) -> Vec<(LabelRow, FlowByte
             continue;
         };
         let ports: (u16, u16) = (ports.0.parse().unwrap_or(0), ports.1.parse().unwrap_or(0));
-        if l4 == "udp" {
-            if let Some(payload) =
+        if l4 == "udp"
+            && let Some(payload) =
                 decode_hex(&last(cells[10])).filter(|payload| !payload.is_empty())
-            {
-                let sources = [last(cells[2]), last(cells[4])];
-                datagrams
-                    .entry(stream)
-                    .or_default()
-                    .push((ports.0, sources, payload));
-            }
+        {
+            let sources = [last(cells[2]), last(cells[4])];
+            datagrams
+                .entry(stream)
+                .or_default()
+                .push((ports.0, sources, payload));
         }
         for (row, slot) in rows.iter().zip(streams.iter_mut()) {
             let ports_match = (ports.0 == row.client_port && ports.1 == row.server_port)
@@ -407,7 +406,7 @@ fn parse_follow(text: &str) -> Followed {
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

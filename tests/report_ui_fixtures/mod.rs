@@ -111,6 +111,20 @@ const EDGE: &[&str] = &["edge_transport"];
 const DNS: &[&str] = &["dns"];
 const DC: &[&str] = &["domain_controller"];
 
+/// An allowed path of the fixtures: name, start time, transport, client (ip,
+/// port, roles), server, app, rule, English reason, Japanese reason.
+type AllowedPath = (
+    &'static str,
+    &'static str,
+    &'static str,
+    (&'static str, u16, &'static [&'static str]),
+    (&'static str, u16, &'static [&'static str]),
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
 /// Returns the fixed set of records, in the order a pipeline might emit them.
 pub fn fixtures() -> Vec<Fixture> {
     let mut fixtures = Vec::new();
@@ -221,17 +235,7 @@ pub fn fixtures() -> Vec<Fixture> {
     fixtures.push(bypass);
 
     // The Edge mail flow, EdgeSync and name resolution.
-    let allowed: [(
-        &str,
-        &str,
-        &str,
-        (&str, u16, &[&str]),
-        (&str, u16, &[&str]),
-        &str,
-        &str,
-        &str,
-        &str,
-    ); 7] = [
+    let allowed: [AllowedPath; 7] = [
         (
             "edge-inbound",
             "2024-05-14T09:00:20.000000Z",

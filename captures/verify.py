@@ -141,8 +141,10 @@ def build_flows(path: str) -> list[Flow]:
 
 
 def conn_state(flow: Flow) -> str:
+    # UDP has no handshake; like Zeek, a flow with packets both ways is SF and a
+    # one-way flow is S0.
     if flow.transport == "udp":
-        return "-"
+        return "SF" if flow.to_server and flow.to_client else "S0"
     if not flow.syn_ack:
         return "REJ" if flow.rst else "S0"
     if flow.rst:

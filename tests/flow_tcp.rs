@@ -129,6 +129,36 @@ fn rst_after_establishment_is_rst() {
 }
 
 #[test]
+fn rst_after_both_fins_is_sf() {
+    // A TLS client closes before the server's close_notify arrives: both FINs
+    // are exchanged, then the client's stack answers the late record with RST.
+    let mut tcp = exchange();
+    let mut segments = tcp.handshake();
+    segments.push(tcp.data(End::Client, b"hello"));
+    segments.extend(tcp.close());
+    segments.push(tcp.rst(End::Client));
+
+    let (flows, _) = run(FlowConfig::default(), &segments);
+    let flow = only(&flows);
+
+    assert_eq!(flow.conn_state, ConnState::Sf);
+}
+
+#[test]
+fn rst_before_second_fin_is_rst() {
+    let mut tcp = exchange();
+    let mut segments = tcp.handshake();
+    segments.push(tcp.data(End::Client, b"hello"));
+    segments.push(tcp.fin(End::Client));
+    segments.push(tcp.rst(End::Server));
+
+    let (flows, _) = run(FlowConfig::default(), &segments);
+    let flow = only(&flows);
+
+    assert_eq!(flow.conn_state, ConnState::Rst);
+}
+
+#[test]
 fn midstream_flow_is_oth_by_port() {
     let mut tcp = exchange();
     // The capture starts after the handshake, with the server's reply.

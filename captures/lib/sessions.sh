@@ -205,9 +205,9 @@ sessions_no_edge() {
 
     # Name resolution.
     session N25 cas1 "CAS looks up the MX of example.net" -- "${DIG[@]}" @$dns example.net MX
-    flow $cas $dns 53 udp dns false - allowed mail.dns - "client_access to dns"
+    flow $cas $dns 53 udp dns false SF allowed mail.dns - "client_access to dns"
     session N26 mbx1 "Mailbox resolves the MX host" -- "${DIG[@]}" @$dns mx.example.net A
-    flow $mbx $dns 53 udp dns false - allowed mail.dns - "mailbox to dns"
+    flow $mbx $dns 53 udp dns false SF allowed mail.dns - "mailbox to dns"
     session N27 cas1 "CAS queries over TCP" -- "${DIG[@]}" +tcp @$dns mail.example.org A
     flow $cas $dns 53 tcp dns false SF allowed mail.dns - "client_access to dns over TCP"
 
@@ -244,7 +244,7 @@ sessions_no_edge() {
         "${SSH[@]}" -p 443 nobody@cas2.corp.example.com true
     flow $scan $cas2 443 tcp ssh false SF unexpected - - "client.https: SSH where TLS is expected"
     session N38 mbx1 "Mailbox asks an internet resolver" -- "${DIG[@]}" @$resolv example.net MX
-    flow $mbx $resolv 53 udp dns false - unexpected - - "mail.dns: server is not a site dns"
+    flow $mbx $resolv 53 udp dns false SF unexpected - - "mail.dns: server is not a site dns"
     smtp_args mx.example.net 25 ws1.corp.example.com alice@example.com dave@example.net
     session N39 ws1 "internal client sends straight to an internet MX" -- "${SMTP[@]}" -4 --tls --tls-verify
     flow $ws $mxnet 25 tcp smtp true "$CLOSE_RACE" unexpected - - "mail bypass: internal to internet SMTP, no Exchange server"
@@ -257,7 +257,7 @@ sessions_no_edge() {
 
     # Not Exchange paths.
     session N42 ws1 "workstation resolves the OWA name" -- "${DIG[@]}" @$dns mail.example.com A
-    flow $ws $dns 53 udp dns false - out_of_scope - - "no Exchange endpoint"
+    flow $ws $dns 53 udp dns false SF out_of_scope - - "no Exchange endpoint"
     session N43 scan "internet host queries the domain controller" -- \
         "${LDAPSEARCH[@]}" -H ldap://dc1.corp.example.com -s base -b '' '(objectClass=*)' namingContexts
     flow $scan $dc 389 tcp ldap false SF out_of_scope - - "no Exchange endpoint, not a mail port"
@@ -287,7 +287,7 @@ sessions_edge() {
         -w "$LDAP_PASSWORD" -b ou=MSExchangeGateway '(objectClass=inetOrgPerson)' mail
     flow $mbx $edge 50636 tcp tls false "$CLOSE_RACE" allowed edge.edgesync - "mailbox to edge_transport on 50636, TLS"
     session E06 edge1 "Edge looks up the next hop (UDP)" -- "${DIG[@]}" @$dns example.net MX
-    flow $edge $dns 53 udp dns false - allowed edge.dns - "edge_transport to dns"
+    flow $edge $dns 53 udp dns false SF allowed edge.dns - "edge_transport to dns"
     session E07 edge1 "Edge looks up the next hop (TCP)" -- "${DIG[@]}" +tcp @$dns mx.example.net A
     flow $edge $dns 53 tcp dns false SF allowed edge.dns - "edge_transport to dns over TCP"
     session E08 edge1 "sender reputation open-proxy test through the proxy" --may-fail -- \
@@ -301,7 +301,7 @@ sessions_edge() {
     session E10 roam "browser opens OWA" -- "${CURL[@]}" -4 -A "$UA_BROWSER" https://mail.example.com/owa/
     flow $roam $cas 443 tcp tls false SF allowed client.https - "HTTPS to client_access"
     session E11 mbx1 "Mailbox resolves a name" -- "${DIG[@]}" @$dns mail.example.org A
-    flow $mbx $dns 53 udp dns false - allowed mail.dns - "mailbox to dns"
+    flow $mbx $dns 53 udp dns false SF allowed mail.dns - "mailbox to dns"
     session E12 mbx1 "Mailbox searches the directory" -- \
         "${LDAPSEARCH[@]}" -H ldap://dc1.corp.example.com -b dc=corp,dc=example,dc=com '(uid=alice)' mail
     flow $mbx $dc 389 tcp ldap false SF allowed internal.unrestricted - "mailbox to domain_controller"

@@ -4,6 +4,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 
+use std::time::Instant;
+
 use sha1::{Digest, Sha1};
 
 use super::{AnalyzeArgs, EngineArgs, FormatArg, VerdictArg};
@@ -11,12 +13,18 @@ use crate::decode::DecoderConfig;
 use crate::filter::Filter;
 use crate::flow::{FinishedFlow, FlowConfig};
 use crate::i18n::{Lang, message};
-use crate::pipeline::{self, AnalyzeConfig, InputOutcome};
+use crate::pipeline::{self, AnalyzeConfig, InputError, InputOutcome};
 use crate::policy::{Judgement, Policy, Verdict};
 use crate::report::build::{Judged, flow_record};
 use crate::report::csv::CsvWriter;
+use crate::report::html::HtmlReport;
 use crate::report::jsonl::JsonLinesWriter;
+use crate::report::progress::Progress;
 use crate::report::record::FlowRecord;
+use crate::report::stats::{RunStats, StatKey};
+use crate::report::summary::{
+    SummaryAggregator, SummaryOptions, stdout_wants_color, write_summary,
+};
 
 /// Exit status of a command, as the command-line contract fixes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -126,18 +134,82 @@ pub fn flow_id(id_name: &str, flow: &FinishedFlow) -> String {
         .collect()
 }
 
-fn open_output(path: Option<&Path>) -> io::Result<(Box<dyn Write>, bool)> {
-    match path {
-        None => Ok((Box::new(io::stdout()), io::stdout().is_terminal())),
-        Some(path) if path.as_os_str() == "-" => {
-            Ok((Box::new(io::stdout()), io::stdout().is_terminal()))
+/// Opens `-o FILE`, or standard output for none or "-". On failure, prints
+/// the error and returns the exit status.
+fn open_output(path: Option<&Path>, lang: Lang) -> Result<Box<dyn Write>, Status> {
+    let Some(path) = path.filter(|path| path.as_os_str() != "-") else {
+        return Ok(Box::new(io::stdout()));
+    };
+    match File::create(path) {
+        Ok(file) => Ok(Box::new(BufWriter::new(file))),
+        Err(error) => {
+            eprintln!(
+                "exflow: {}",
+                message(
+                    lang,
+                    "cli.error.output",
+                    &[
+                        ("path", &path.display().to_string()),
+                        ("error", &error.to_string())
+                    ]
+                )
+            );
+            Err(Status::Error)
         }
-        Some(path) => Ok((Box::new(File::create(path)?), false)),
     }
 }
 
+/// Everything a run writes besides the error messages: the records, the
+/// summary, the HTML report, and what `--fail-on` looks for.
+struct Outputs {
+    records: Option<RecordWriter>,
+    summary: Option<SummaryAggregator>,
+    html: Option<HtmlReport>,
+    lang: Lang,
+    fail_on: Option<VerdictArg>,
+    failed_on: bool,
+}
+
+impl Outputs {
+    fn add(&mut self, record: &FlowRecord, judgement: &Judgement) -> io::Result<()> {
+        if let Some(fail_on) = self.fail_on
+            && verdict_matches(judgement.verdict, fail_on)
+        {
+            self.failed_on = true;
+        }
+        if let Some(records) = &mut self.records {
+            records.write(record)?;
+        }
+        if self.summary.is_some() || self.html.is_some() {
+            let localized;
+            let reason = if self.lang == Lang::En {
+                record.reason.as_str()
+            } else {
+                localized = judgement.reason.render(self.lang);
+                localized.as_str()
+            };
+            if let Some(summary) = &mut self.summary {
+                summary.add(record, reason);
+            }
+            if let Some(html) = &mut self.html {
+                html.add(record, reason);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the summary goes: the output itself (`--format summary`), or the
+/// terminal beside a record file.
+enum SummaryTarget {
+    None,
+    Output,
+    Stdout,
+}
+
 /// Runs `exflow analyze`.
-pub fn run(args: &AnalyzeArgs, lang: Lang) -> Status {
+pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
+    let started = Instant::now();
     let policy = match Policy::load(args.policy.rules.as_deref(), args.policy.site.as_deref()) {
         Ok(policy) => policy,
         Err(error) => {
@@ -161,34 +233,42 @@ pub fn run(args: &AnalyzeArgs, lang: Lang) -> Status {
         .as_ref()
         .map(|filter| move |packet: &crate::decode::Packet<'_>| filter.matches(packet));
 
-    let (output, to_terminal) = match open_output(args.output.as_deref()) {
-        Ok(opened) => opened,
-        Err(error) => {
-            let path = args.output.as_deref().unwrap_or(Path::new("-"));
-            eprintln!(
-                "exflow: {}",
-                message(
-                    lang,
-                    "cli.error.output",
-                    &[
-                        ("path", &path.display().to_string()),
-                        ("error", &error.to_string())
-                    ]
-                )
-            );
-            return Status::Error;
-        }
-    };
-    let format = args.format.unwrap_or(if to_terminal {
+    let to_file = args
+        .output
+        .as_deref()
+        .is_some_and(|path| path.as_os_str() != "-");
+    let stdout_is_terminal = io::stdout().is_terminal();
+    let format = args.format.unwrap_or(if !to_file && stdout_is_terminal {
         FormatArg::Summary
     } else {
         FormatArg::Jsonl
     });
-    let writer = BufWriter::with_capacity(256 * 1024, output);
-    let mut records = match format {
-        FormatArg::Csv => RecordWriter::Csv(Box::new(CsvWriter::new(writer))),
-        // TODO: the summary lands with the report module; JSON Lines until then.
-        FormatArg::Jsonl | FormatArg::Summary => RecordWriter::Jsonl(JsonLinesWriter::new(writer)),
+    let summary_target = match format {
+        FormatArg::Summary => SummaryTarget::Output,
+        _ if to_file && stdout_is_terminal && !quiet => SummaryTarget::Stdout,
+        _ => SummaryTarget::None,
+    };
+
+    let records = if format == FormatArg::Summary {
+        None
+    } else {
+        let output = match open_output(args.output.as_deref(), lang) {
+            Ok(output) => output,
+            Err(status) => return status,
+        };
+        let output = BufWriter::with_capacity(256 * 1024, output);
+        Some(match format {
+            FormatArg::Csv => RecordWriter::Csv(Box::new(CsvWriter::new(output))),
+            _ => RecordWriter::Jsonl(JsonLinesWriter::new(output)),
+        })
+    };
+    let mut outputs = Outputs {
+        records,
+        summary: (!matches!(summary_target, SummaryTarget::None)).then(SummaryAggregator::new),
+        html: args.report.is_some().then(HtmlReport::new),
+        lang,
+        fail_on: args.fail_on,
+        failed_on: false,
     };
 
     let (decoder, flows) = engine_configs(&args.engine);
@@ -203,68 +283,169 @@ pub fn run(args: &AnalyzeArgs, lang: Lang) -> Status {
         filter: filter_fn.as_ref().map(|f| f as &pipeline::PacketFilter<'_>),
     };
 
+    let mut stats = RunStats::default();
     let mut status = Status::Success;
-    let mut failed_on = false;
     let id_names = id_names(&args.captures);
     for (path, id_name) in args.captures.iter().zip(&id_names) {
-        let outcome: InputOutcome = pipeline::analyze_input(path, &config, &mut ());
+        let total_bytes = std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        let progress = if args.no_progress {
+            Progress::hidden()
+        } else {
+            Progress::start(total_bytes, lang, quiet)
+        };
+        let mut progress_sink = ProgressSink {
+            progress: &progress,
+            frames: 0,
+            bytes: 0,
+        };
+        let outcome: InputOutcome = pipeline::analyze_input(path, &config, &mut progress_sink);
+        progress.finish();
+
         for flow in &outcome.flows {
             let judgement = policy.judge(flow);
-            if let Some(fail_on) = args.fail_on
-                && verdict_matches(judgement.verdict, fail_on)
-            {
-                failed_on = true;
-            }
             let mut record = flow_record(flow, &outcome.source, judged(&judgement));
             record.flow_id = flow_id(id_name, flow);
-            if let Err(error) = records.write(&record) {
+            stats.add(StatKey::Flows, 1);
+            stats.add(verdict_stat(judgement.verdict), 1);
+            if let Err(error) = outputs.add(&record, &judgement) {
                 return output_failed(error, lang);
             }
         }
-        if report_input_problems(&outcome) {
+        outcome.add_to(&mut stats);
+        if report_input_problems(&outcome, &mut stats) {
             status = Status::Error;
         }
     }
-    if let Err(error) = records.finish() {
+    stats.elapsed_secs = started.elapsed().as_secs_f64();
+
+    if let Some(records) = &mut outputs.records
+        && let Err(error) = records.finish()
+    {
         return output_failed(error, lang);
     }
-    if status == Status::Success && failed_on {
+    if let (Some(html), Some(path)) = (&outputs.html, &args.report) {
+        let written = File::create(path).and_then(|file| {
+            let mut writer = BufWriter::new(file);
+            html.write(&mut writer, &stats, lang)?;
+            writer.flush()
+        });
+        if let Err(error) = written {
+            eprintln!(
+                "exflow: {}",
+                message(
+                    lang,
+                    "cli.error.output",
+                    &[
+                        ("path", &path.display().to_string()),
+                        ("error", &error.to_string())
+                    ]
+                )
+            );
+            status = Status::Error;
+        }
+    }
+    if let Some(summary) = &outputs.summary {
+        let color = match summary_target {
+            SummaryTarget::Output if to_file => false,
+            _ => stdout_wants_color(),
+        };
+        let options = SummaryOptions {
+            color,
+            ..SummaryOptions::new(lang)
+        };
+        let mut out: Box<dyn Write> = match summary_target {
+            SummaryTarget::Output => match open_output(args.output.as_deref(), lang) {
+                Ok(output) => output,
+                Err(status) => return status,
+            },
+            _ => Box::new(io::stdout()),
+        };
+        let written = write_summary(&mut out, &summary.summary(), &stats, &options)
+            .and_then(|()| out.flush());
+        if let Err(error) = written {
+            return output_failed(error, lang);
+        }
+    }
+
+    if status == Status::Success && outputs.failed_on {
         status = Status::Findings;
     }
     status
 }
 
-/// Prints what went wrong while reading an input. Returns true when the input
-/// was damaged or could not be read, which makes the exit status 2.
-fn report_input_problems(outcome: &InputOutcome) -> bool {
+/// Forwards pipeline progress to the progress bar.
+struct ProgressSink<'a> {
+    progress: &'a Progress,
+    frames: u64,
+    bytes: u64,
+}
+
+impl pipeline::Progress for ProgressSink<'_> {
+    fn update(&mut self, bytes_read: u64, frames: u64) {
+        self.progress.advance(
+            bytes_read.saturating_sub(self.bytes),
+            frames.saturating_sub(self.frames),
+        );
+        self.bytes = bytes_read;
+        self.frames = frames;
+    }
+}
+
+fn verdict_stat(verdict: Verdict) -> StatKey {
+    match verdict {
+        Verdict::Allowed => StatKey::FlowsAllowed,
+        Verdict::Unexpected => StatKey::FlowsUnexpected,
+        Verdict::OutOfScope => StatKey::FlowsOutOfScope,
+    }
+}
+
+/// Prints what went wrong while reading an input and lists it in the run
+/// statistics. Returns true when the input was damaged or could not be read,
+/// which makes the exit status 2.
+fn report_input_problems(outcome: &InputOutcome, stats: &mut RunStats) -> bool {
     let mut damaged = false;
+    let mut problem = |offset: Option<u64>, text: String| {
+        eprintln!("exflow: {text}");
+        stats.push_error(&outcome.source, offset, &text);
+    };
     if let Some(capture) = &outcome.capture {
         for note in &capture.corrupt_notes {
-            eprintln!(
-                "exflow: {}; skipped, reading went on at byte offset {}",
+            let text = format!(
+                "{}; skipped, reading went on at byte offset {}",
                 note.to_error(&outcome.source),
                 note.resumed_at
             );
+            problem(Some(note.offset), text);
         }
         let unlisted = capture
             .corrupt_blocks
             .saturating_sub(capture.corrupt_notes.len() as u64);
         if unlisted > 0 {
-            eprintln!(
-                "exflow: {}: {unlisted} more corrupt blocks skipped",
-                outcome.source
+            problem(
+                None,
+                format!("{}: {unlisted} more corrupt blocks skipped", outcome.source),
             );
         }
         damaged |= capture.corrupt_blocks > 0;
     }
     for (link, frames) in &outcome.unsupported_frames {
-        eprintln!(
-            "exflow: {}: {frames} frames of {link} skipped: the link type is not supported",
-            outcome.source
+        problem(
+            None,
+            format!(
+                "{}: {frames} frames of {link} skipped: the link type is not supported",
+                outcome.source
+            ),
         );
     }
     if let Some(error) = &outcome.error {
-        eprintln!("exflow: {error}");
+        let offset = match error {
+            InputError::Capture(error) => error.offset(),
+            InputError::UnsupportedLink { .. } => None,
+        };
+        problem(offset, error.to_string());
         damaged = true;
     }
     damaged

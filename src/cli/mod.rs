@@ -269,7 +269,7 @@ pub fn main() -> ExitCode {
     init_logging(cli.verbose, cli.quiet);
 
     let status = match &cli.command {
-        Command::Analyze(args) => analyze::run(args, lang),
+        Command::Analyze(args) => analyze::run(args, lang, cli.quiet),
         Command::Rules(command) => rules::run(command, lang),
         Command::Completions(args) => {
             let mut command = Cli::command();

@@ -94,6 +94,9 @@ pub(crate) struct TcpState {
     first_syn: u8,
     /// The side whose SYN-ACK came first, as `index + 1` (0: none).
     first_syn_ack: u8,
+    /// Both sides had sent FIN before the first accepted RST: the connection
+    /// closed normally and the RST only answered a late segment.
+    reset_after_close: bool,
 }
 
 impl TcpState {
@@ -131,6 +134,11 @@ impl TcpState {
         // text (RFC 9293 §3.5.3), not stream data.
         if flags.rst() {
             if self.rst_acceptable(side, pkt) {
+                let any_reset = self.sides.iter().any(|side| side.has(SENT_RST));
+                let both_closed = self.sides.iter().all(|side| side.has(SENT_FIN));
+                if !any_reset && both_closed {
+                    self.reset_after_close = true;
+                }
                 self.sides[index].flags |= SENT_RST;
             } else {
                 action.rst_ignored = true;
@@ -309,7 +317,7 @@ impl TcpState {
                 return ConnState::S0;
             }
         }
-        if self.sides.iter().any(|side| side.has(SENT_RST)) {
+        if self.sides.iter().any(|side| side.has(SENT_RST)) && !self.reset_after_close {
             return ConnState::Rst;
         }
         if self.sides.iter().all(|side| side.has(SENT_FIN)) {

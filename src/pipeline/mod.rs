@@ -18,6 +18,7 @@ use crate::capture::reader::{self as capture_reader, CaptureInput, FrameSource};
 use crate::capture::{CaptureError, CaptureFormat, CaptureStats, LinkType};
 use crate::decode::{DecodeStats, DecoderConfig, link_supported};
 use crate::flow::{FinishedFlow, FlowConfig, FlowStats};
+use crate::report::stats::{RunStats, StatKey};
 
 pub use engine::{EngineCounters, PacketFilter};
 
@@ -211,4 +212,69 @@ fn run_single(
     outcome.decode = engine.decoder().stats().clone();
     outcome.flow_stats = engine.flows().table().stats().clone();
     outcome.counters = engine.flows().counters();
+}
+
+impl InputOutcome {
+    /// Adds this input's counters to the run statistics.
+    pub fn add_to(&self, stats: &mut RunStats) {
+        use crate::decode::SkipReason;
+
+        if let Some(capture) = &self.capture {
+            stats.add(StatKey::FilesRead, 1);
+            stats.add(StatKey::Frames, capture.frames);
+            stats.add(StatKey::BytesRead, capture.bytes_read);
+            stats.add(StatKey::CorruptBlocksSkipped, capture.corrupt_blocks);
+        }
+        let decode = &self.decode;
+        stats.add(
+            StatKey::TruncatedBySnaplen,
+            decode.truncated + decode.skipped(SkipReason::TruncatedHeader),
+        );
+        stats.add(StatKey::PacketsDecoded, decode.packets);
+        stats.add(StatKey::DecodeErrors, decode.total_errors());
+        let checksums = decode.bad_checksums;
+        stats.add(
+            StatKey::BadChecksums,
+            checksums.ipv4_header + checksums.tcp + checksums.udp,
+        );
+        stats.add(StatKey::Duplicates, self.flow_stats.duplicates);
+        stats.add(StatKey::FragmentsReassembled, decode.fragments.reassembled);
+        stats.add(
+            StatKey::FragmentsDropped,
+            decode.skipped(SkipReason::FragmentDropped),
+        );
+        stats.add(
+            StatKey::SkippedNotIp,
+            decode.skipped(SkipReason::Arp) + decode.skipped(SkipReason::NotIp),
+        );
+        let not_tcp_udp: u64 = [
+            SkipReason::Icmp,
+            SkipReason::Icmpv6,
+            SkipReason::Esp,
+            SkipReason::NoNextHeader,
+            SkipReason::OtherIpProtocol,
+            SkipReason::UnsupportedTunnel,
+            SkipReason::TunnelNotDecapsulated,
+            SkipReason::TunnelTooDeep,
+        ]
+        .into_iter()
+        .map(|reason| decode.skipped(reason))
+        .sum();
+        stats.add(StatKey::SkippedNotTcpUdp, not_tcp_udp);
+        let unsupported: u64 = self
+            .unsupported_frames
+            .iter()
+            .map(|(_, frames)| frames)
+            .sum();
+        stats.add(StatKey::SkippedLinkType, unsupported);
+        stats.add(StatKey::SkippedFiltered, self.counters.filtered_out);
+        stats.add(
+            StatKey::EvictedTableFull,
+            self.flow_stats.finished.evicted_table_full,
+        );
+        stats.add(
+            StatKey::EvictedMemory,
+            self.flow_stats.finished.evicted_memory,
+        );
+    }
 }

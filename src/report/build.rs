@@ -11,6 +11,7 @@ use super::record::{
     Directional, DnsRecord, Endpoint, FlowRecord, HttpRecord, SmtpRecord, TlsRecord,
 };
 use crate::capture::Timestamp;
+use crate::fingerprint::dns::{qtype_name, rcode_name};
 use crate::fingerprint::{AppInfo, WireText};
 use crate::flow::FinishedFlow;
 
@@ -102,8 +103,8 @@ fn dns_record(app: &AppInfo) -> DnsRecord {
     };
     DnsRecord {
         qname: text(&dns.qname),
-        qtype: dns.qtype.map(|qtype| format!("TYPE{qtype}")),
-        rcode: dns.rcode.map(|rcode| format!("RCODE{rcode}")),
+        qtype: dns.qtype.map(|qtype| qtype_name(qtype).into_owned()),
+        rcode: dns.rcode.map(|rcode| rcode_name(rcode).into_owned()),
     }
 }
 

@@ -65,6 +65,8 @@ pub fn engine_configs(engine: &EngineArgs) -> (DecoderConfig, FlowConfig) {
     let decoder = DecoderConfig {
         fragment_timeout: Duration::from_secs(u64::from(engine.fragment_timeout)),
         max_fragment_memory: engine.max_fragment_mib.saturating_mul(1024 * 1024),
+        decapsulate_tunnels: !engine.no_decapsulate,
+        verify_checksums: !engine.no_checksums,
         ..DecoderConfig::default()
     };
     let flows = FlowConfig {

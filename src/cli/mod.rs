@@ -9,7 +9,12 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::decode::DecoderConfig;
+use crate::flow::table as flow_default;
 use crate::i18n::Lang;
+
+/// Bytes in a mebibyte, the unit of the memory options.
+const MIB: usize = 1024 * 1024;
 use crate::policy::PolicyError;
 use analyze::Status;
 
@@ -112,33 +117,43 @@ pub struct EngineArgs {
     pub vlan_in_key: bool,
 
     /// Seconds without a packet before a TCP flow ends, by capture time
-    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    #[arg(long, value_name = "SECONDS", default_value_t = flow_default::DEFAULT_TCP_IDLE_TIMEOUT.as_secs() as u32)]
     pub tcp_timeout: u32,
 
     /// Seconds without a packet before a UDP flow ends, by capture time
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    #[arg(long, value_name = "SECONDS", default_value_t = flow_default::DEFAULT_UDP_IDLE_TIMEOUT.as_secs() as u32)]
     pub udp_timeout: u32,
 
     /// Bytes of each direction reassembled for the fingerprints
-    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024)]
+    #[arg(long, value_name = "BYTES", default_value_t = flow_default::DEFAULT_REASSEMBLY_BUDGET as u32)]
     pub reassembly_budget: u32,
 
     /// Maximum number of flows tracked at once; the oldest idle flows are
     /// evicted first
-    #[arg(long, value_name = "FLOWS", default_value_t = 1_000_000)]
+    #[arg(long, value_name = "FLOWS", default_value_t = flow_default::DEFAULT_MAX_FLOWS)]
     pub max_flows: usize,
 
     /// Maximum memory for reassembly buffers, in MiB
-    #[arg(long, value_name = "MIB", default_value_t = 128)]
+    #[arg(long, value_name = "MIB", default_value_t = flow_default::DEFAULT_REASSEMBLY_MEMORY_CAP / MIB)]
     pub max_reassembly_mib: usize,
 
     /// Seconds an incomplete IP datagram waits for its fragments
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(long, value_name = "SECONDS", default_value_t = DecoderConfig::default().fragment_timeout.as_secs() as u32)]
     pub fragment_timeout: u32,
 
     /// Maximum memory for IP fragments waiting for reassembly, in MiB
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    #[arg(long, value_name = "MIB", default_value_t = DecoderConfig::default().max_fragment_memory / MIB)]
     pub max_fragment_mib: usize,
+
+    /// Keep tunnelled traffic (IP-in-IP, GRE, VXLAN, Geneve, GTP-U, Teredo) as
+    /// the outer flow instead of following it to the innermost packet
+    #[arg(long)]
+    pub no_decapsulate: bool,
+
+    /// Skip IP, TCP and UDP checksum verification (bad checksums are only
+    /// counted, never dropped, so this only saves time)
+    #[arg(long)]
+    pub no_checksums: bool,
 }
 
 #[derive(Debug, Args)]

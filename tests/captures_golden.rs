@@ -12,7 +12,7 @@ mod cli;
 use std::collections::BTreeMap;
 use std::fs;
 
-use cli::{exflow, records, repo_path, stderr};
+use cli::{records, repo_path, stderr};
 use serde_json::Value;
 
 const CAPTURES: [(&str, &str); 3] = [

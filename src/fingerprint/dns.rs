@@ -520,6 +520,31 @@ fn header_prefix_is_plausible(prefix: &[u8]) -> bool {
     prefix.get(4).is_none_or(|&qdcount_high| qdcount_high == 0)
 }
 
+/// Length of a NetBIOS name in first-level encoding (RFC 1001 §14.1): each
+/// of its 16 bytes becomes two letters, `'A'` plus one half of the byte.
+const NETBIOS_ENCODED_NAME_LEN: usize = 32;
+
+/// Tells whether the name right after the header is a NetBIOS name in
+/// first-level encoding: a label of exactly 32 letters from `A` to `P`.
+///
+/// The NetBIOS name service (RFC 1002 §4.1, §4.2, port 137) borrows the DNS
+/// message layout, and each of its messages starts with such a name, which
+/// nothing precedes to compress against. Those names are not DNS names and
+/// its servers are not DNS servers. A DNS name rarely starts with such a
+/// label: even a random 32-character NSEC3 hash label (RFC 5155 §3,
+/// base32hex) uses only these 16 upper-case letters in 2^-32 of cases.
+fn starts_with_netbios_name(message: &[u8]) -> bool {
+    let end = DNS_HEADER_LEN + 1 + NETBIOS_ENCODED_NAME_LEN;
+    let Some((&label_len, letters)) = message
+        .get(DNS_HEADER_LEN..end)
+        .and_then(<[u8]>::split_first)
+    else {
+        return false;
+    };
+    usize::from(label_len) == NETBIOS_ENCODED_NAME_LEN
+        && letters.iter().all(|letter| (b'A'..=b'P').contains(letter))
+}
+
 fn probe_result(answer: ProbeAnswer, header: &DnsHeader) -> ProbeResult {
     ProbeResult {
         answer,
@@ -533,7 +558,8 @@ fn probe_result(answer: ProbeAnswer, header: &DnsHeader) -> ProbeResult {
 ///   question and record parse, filling the datagram exactly.
 /// - [`ProbeAnswer::Unsure`]: a plausible header, but a name or record does
 ///   not parse or bytes are left over (a damaged or cut message).
-/// - [`ProbeAnswer::NotMine`] otherwise.
+/// - [`ProbeAnswer::NotMine`] otherwise, and for a NetBIOS name service
+///   message, which has the DNS layout but a NetBIOS name first.
 ///
 /// A plausible header has a known opcode (QUERY, IQUERY, STATUS, NOTIFY,
 /// UPDATE), at most 16 questions, at least one entry unless it is an error
@@ -580,7 +606,7 @@ fn probe_message(message: &[u8]) -> ProbeResult {
     let Ok((_, header)) = within("header", message, message, parse_dns_header) else {
         return ProbeResult::NOT_MINE;
     };
-    if !header_is_plausible(&header, message.len()) {
+    if !header_is_plausible(&header, message.len()) || starts_with_netbios_name(message) {
         return ProbeResult::NOT_MINE;
     }
     match parse_dns_message(message) {

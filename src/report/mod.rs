@@ -6,6 +6,7 @@ pub mod csv;
 pub mod escape;
 pub mod html;
 pub mod jsonl;
+pub mod messages;
 pub mod progress;
 pub mod record;
 pub mod stats;

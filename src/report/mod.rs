@@ -1,6 +1,7 @@
 //! Flow records and everything that writes output: JSON Lines, CSV, the
 //! terminal summary and the HTML report. The only module that writes output.
 
+pub mod baseline;
 pub mod build;
 pub mod csv;
 pub mod escape;

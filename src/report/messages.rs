@@ -88,14 +88,9 @@ pub fn capture_problem(lang: Lang, kind: &CaptureErrorKind) -> String {
                 ("problem", &problem_text(lang, *problem)),
             ],
         ),
-        CaptureErrorKind::Unsupported { offset, feature } => message(
-            lang,
-            "error.capture.unsupported",
-            &[
-                ("offset", &offset.to_string()),
-                ("feature", &unsupported_text(lang, *feature)),
-            ],
-        ),
+        CaptureErrorKind::Unsupported { offset, feature } => {
+            unsupported_text(lang, *offset, *feature)
+        }
     }
 }
 
@@ -375,8 +370,8 @@ fn problem_text(lang: Lang, problem: Problem) -> String {
     message(lang, key, &args)
 }
 
-/// Renders a capture format version exflow does not read.
-fn unsupported_text(lang: Lang, feature: Unsupported) -> String {
+/// Renders a capture format version exflow does not read, found at `offset`.
+fn unsupported_text(lang: Lang, offset: u64, feature: Unsupported) -> String {
     let (key, major, minor) = match feature {
         Unsupported::PcapVersion { major, minor } => ("error.unsupported.pcap", major, minor),
         Unsupported::PcapngVersion { major, minor } => ("error.unsupported.pcapng", major, minor),
@@ -384,7 +379,11 @@ fn unsupported_text(lang: Lang, feature: Unsupported) -> String {
     message(
         lang,
         key,
-        &[("major", &major.to_string()), ("minor", &minor.to_string())],
+        &[
+            ("offset", &offset.to_string()),
+            ("major", &major.to_string()),
+            ("minor", &minor.to_string()),
+        ],
     )
 }
 
@@ -557,7 +556,7 @@ mod tests {
         };
         assert_eq!(
             capture_problem(Lang::Ja, &kind),
-            "バイト オフセット 1234 のパケット レコードが途中で切れています。\
+            "パケット レコードが途中で切れています (バイト オフセット 1234)。\
              ヘッダーでは 1514 バイトとされていますが、残りは 700 バイトです"
         );
     }

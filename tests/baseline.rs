@@ -235,13 +235,16 @@ fn other_captures_are_added_and_removed() {
         "C",
     );
     assert_exit(&output, 1);
+
     let added = std::fs::read_to_string(now).unwrap().lines().count();
     let removed = fixture.baseline_records().len();
     let stdout = text(&output.stdout);
     assert!(
         stdout.starts_with(&format!(
-            "Compared with baseline {}: 0 changed, {added} added, {removed} removed, 0 unchanged.\n"
-        , fixture.baseline)),
+            "Compared with baseline {}: 0 changed, {added} added, {removed} removed, \
+             0 unchanged.\n",
+            fixture.baseline
+        )),
         "{stdout}"
     );
     assert!(
@@ -252,6 +255,7 @@ fn other_captures_are_added_and_removed() {
         stdout.contains(&format!("Removed (only in the baseline): {removed}\n")),
         "{stdout}"
     );
+
     // Every flow is named once, with what it was judged.
     assert_eq!(
         stdout.matches("\n  flow ").count(),
@@ -287,7 +291,7 @@ fn adding_a_capture_only_adds() {
 }
 
 #[test]
-fn diff_goes_to_stderr_when_records_go_to_stdout() {
+fn diff_on_stderr_beside_stdout_records() {
     let fixture = Fixture::new();
     let site = fixture.site_with_proxy_port();
     let output = run(
@@ -387,7 +391,7 @@ fn missing_baseline_is_an_error() {
 }
 
 #[test]
-fn line_that_is_not_a_flow_record_is_named() {
+fn non_flow_line_names_its_number() {
     let fixture = Fixture::new();
     let mut lines: Vec<String> = std::fs::read_to_string(&fixture.baseline)
         .unwrap()

@@ -1,7 +1,7 @@
-//! The error messages `exflow` prints, in English and Japanese: usage errors,
-//! captures that are not captures, are cut short, corrupt or in a format
-//! exflow does not read, files that cannot be opened or written, and site
-//! files that cannot be read. Damaged captures are made in a temporary
+//! The error messages `exflow` prints, in English and Japanese. They cover
+//! usage errors and captures that are not captures, are cut short, are
+//! corrupt or are in a format exflow does not read. They also cover files
+//! that cannot be opened or written, and site files that cannot be read. Damaged captures are made in a temporary
 //! directory from the project's own recordings in captures/.
 
 use std::path::{Path, PathBuf};

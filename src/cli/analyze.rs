@@ -399,8 +399,8 @@ fn load_baseline(path: Option<&Path>, lang: Lang) -> Result<Option<Comparison>, 
 }
 
 /// Prints the differences from the baseline: on standard output, or on
-/// standard error when the records go to standard output. `-q` leaves out
-/// the line that says there are none. Returns true when any flow differs.
+/// standard error when the records go to standard output. With `-q`, a run
+/// without differences prints nothing. Returns true when any flow differs.
 fn write_baseline_diff(
     comparison: Comparison,
     records_on_stdout: bool,
@@ -452,8 +452,9 @@ fn verdict_stat(verdict: Verdict) -> StatKey {
 /// be read, which makes the exit status 2.
 fn report_input_problems(outcome: &InputOutcome, stats: &mut RunStats, lang: Lang) -> bool {
     let mut damaged = false;
-    // The statistics name the file beside each message, so the message leaves
-    // it out; standard error has only the line, so it starts with the file.
+    // The statistics keep the file beside each message, so the message leaves
+    // it out. A line on standard error has no such column, so it starts with
+    // the file.
     let mut problem = |offset: Option<u64>, text: String| {
         eprintln!("exflow: {}: {text}", outcome.source);
         stats.push_error(&outcome.source, offset, &text);

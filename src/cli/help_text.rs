@@ -13,9 +13,9 @@
 //!   the command is built, so their texts are replaced after `build()`.
 //!
 //! NOTE: clap still writes the placeholders of the usage line (`[OPTIONS]`,
-//! `<COMMAND>`) in English, and wraps text only at ASCII spaces, so a long
-//! Japanese sentence wraps where it has a space between Japanese and Latin
-//! text or overruns a narrow terminal.
+//! `<COMMAND>`) in English. It also wraps text only at ASCII spaces, so a
+//! long Japanese sentence wraps at a space between Japanese and Latin text,
+//! or overruns a narrow terminal when it has none.
 
 use clap::builder::{PossibleValue, StyledStr};
 use clap::{Arg, Command, CommandFactory};

@@ -2,8 +2,8 @@
 //!
 //! clap writes its errors in English. In Japanese, the common kinds are
 //! rendered here from the error's context (the argument, the value, the
-//! suggestions, the usage line), with the `cli.usage.*` tables in
-//! `locales/cli.yml`; a kind without context, or a rare one, keeps clap's
+//! suggestions, the usage line) with the `cli.usage.*` tables in
+//! `locales/cli.yml`. A kind without context, or a rare one, keeps clap's
 //! English text. The layout follows clap's: the error, tips, the usage line,
 //! and where to read more.
 
@@ -258,7 +258,7 @@ fn validation_reason(error: &clap::Error, lang: Lang) -> String {
         return message(lang, key, &[]);
     }
 
-    // clap's ranged integer parsers say "VALUE is not in MIN..=MAX".
+    // clap's ranged integer parsers report "VALUE is not in MIN..=MAX".
     let text = source.to_string();
     let range = text
         .split_once(" is not in ")

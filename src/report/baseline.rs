@@ -56,7 +56,7 @@ pub const MAX_BASELINE_FLOWS: usize = 10_000_000;
 /// counted.
 pub const MAX_LISTED_CHANGES: usize = 1000;
 
-/// What `--baseline` compares in a flow.
+/// The fields of a flow that `--baseline` compares.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     pub verdict: String,
@@ -123,7 +123,7 @@ pub enum LineProblem {
     DuplicateFlowId { flow_id: String, first_line: u64 },
 }
 
-/// Why a baseline could not be used.
+/// An error reading a baseline.
 #[derive(Debug)]
 pub enum BaselineError {
     /// The file could not be opened or read.
@@ -135,7 +135,7 @@ pub enum BaselineError {
         line: u64,
         problem: LineProblem,
     },
-    /// The file holds more than [`MAX_BASELINE_FLOWS`] flow records.
+    /// The file contains more than [`MAX_BASELINE_FLOWS`] flow records.
     TooManyFlows { path: PathBuf },
 }
 

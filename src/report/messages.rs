@@ -2,9 +2,9 @@
 //! structured error values of the capture readers, the pipeline, the policy
 //! loader and the operating system.
 //!
-//! The English text of an error that has a `Display` impl is that impl, so it
-//! stays the one English wording the library owns; the Japanese comes from the
-//! `error.*` tables in `locales/errors.yml`. Messages that exist only here (a
+//! The English text of an error that has a `Display` impl is that impl, which
+//! keeps one English wording per error. The Japanese comes from the `error.*`
+//! tables in `locales/errors.yml`. Messages that exist only here (a
 //! skipped block, frames of an unsupported link type) have both languages in
 //! the tables. Values (file names, offsets, lengths) are inserted as they are
 //! and never translated.
@@ -442,7 +442,7 @@ mod tests {
         ]
     }
 
-    /// One error of every kind, each with distinctive numbers.
+    /// Builds one error of every kind, each with distinctive numbers.
     fn all_kinds() -> Vec<CaptureErrorKind> {
         let mut kinds = vec![
             CaptureErrorKind::Io {

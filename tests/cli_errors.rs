@@ -154,6 +154,30 @@ fn not_a_capture_in_both_languages() {
 }
 
 #[test]
+fn standard_input_is_named_in_japanese() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_exflow"))
+        .args(["analyze", "-"])
+        .env("LANG", JA)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("failed to start exflow");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"GIF89a").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).starts_with(
+            "exflow: 標準入力: pcap ファイルでも pcapng ファイルでもありません。先頭のバイトは 0x47494638 です。"
+        ),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn empty_input_in_japanese() {
     let dir = TempDir::new().unwrap();
     let path = write_file(&dir, "empty.pcap", b"");

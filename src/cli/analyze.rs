@@ -455,9 +455,10 @@ fn report_input_problems(outcome: &InputOutcome, stats: &mut RunStats, lang: Lan
     // The statistics keep the file beside each message, so the message leaves
     // it out. A line on standard error has no such column, so it starts with
     // the file.
+    let source = messages::input_name(lang, &outcome.source);
     let mut problem = |offset: Option<u64>, text: String| {
-        eprintln!("exflow: {}: {text}", outcome.source);
-        stats.push_error(&outcome.source, offset, &text);
+        eprintln!("exflow: {source}: {text}");
+        stats.push_error(&source, offset, &text);
     };
     if let Some(capture) = &outcome.capture {
         for note in &capture.corrupt_notes {

@@ -298,6 +298,8 @@ pub fn main() -> ExitCode {
             Status::Success
         }
         Command::Man => {
+            // NOTE: clap_mangen writes the section headings (NAME, SYNOPSIS,
+            // OPTIONS) in English; with --lang ja only the texts are Japanese.
             match clap_mangen::Man::new(help_text::command(lang)).render(&mut std::io::stdout()) {
                 Ok(()) => Status::Success,
                 Err(error) => {

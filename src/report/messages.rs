@@ -14,15 +14,29 @@ use std::path::Path;
 
 use crate::capture::error::{IoOperation, Problem, RecordKind, TruncatedPart, Unsupported};
 use crate::capture::pcapng::BlockType;
+use crate::capture::reader::STDIN_NAME;
 use crate::capture::stats::CorruptBlock;
 use crate::capture::{CaptureError, CaptureErrorKind, LinkType};
 use crate::i18n::{Lang, message};
 use crate::pipeline::InputError;
 use crate::policy::{MAX_POLICY_FILE_BYTES, PolicyError};
 
+/// Names an input for people: its path as given, or standard input in `lang`.
+pub fn input_name(lang: Lang, name: &str) -> String {
+    if name == STDIN_NAME {
+        message(lang, "error.stdin", &[])
+    } else {
+        name.to_string()
+    }
+}
+
 /// Renders a capture error with the input it came from: `a.pcap: ...`.
 pub fn capture_error(lang: Lang, error: &CaptureError) -> String {
-    format!("{}: {}", error.input, capture_problem(lang, &error.kind))
+    format!(
+        "{}: {}",
+        input_name(lang, &error.input),
+        capture_problem(lang, &error.kind)
+    )
 }
 
 /// Renders what went wrong in a capture, without the input's name.
@@ -99,7 +113,11 @@ pub fn input_error(lang: Lang, error: &InputError) -> String {
     match error {
         InputError::Capture(error) => capture_error(lang, error),
         InputError::UnsupportedLink { input, .. } => {
-            format!("{input}: {}", input_problem(lang, error))
+            format!(
+                "{}: {}",
+                input_name(lang, input),
+                input_problem(lang, error)
+            )
         }
     }
 }

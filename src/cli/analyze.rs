@@ -12,13 +12,15 @@ use super::{AnalyzeArgs, EngineArgs, FormatArg, VerdictArg};
 use crate::decode::DecoderConfig;
 use crate::filter::Filter;
 use crate::flow::{FinishedFlow, FlowConfig};
-use crate::i18n::{Lang, message};
+use crate::i18n::Lang;
 use crate::pipeline::{self, AnalyzeConfig, InputError, InputOutcome};
 use crate::policy::{Judgement, Policy, Verdict};
+use crate::report::baseline::{Baseline, Comparison};
 use crate::report::build::{Judged, flow_record};
 use crate::report::csv::CsvWriter;
 use crate::report::html::HtmlReport;
 use crate::report::jsonl::JsonLinesWriter;
+use crate::report::messages;
 use crate::report::progress::Progress;
 use crate::report::record::FlowRecord;
 use crate::report::stats::{RunStats, StatKey};
@@ -147,14 +149,7 @@ fn open_output(path: Option<&Path>, lang: Lang) -> Result<Box<dyn Write>, Status
         Err(error) => {
             eprintln!(
                 "exflow: {}",
-                message(
-                    lang,
-                    "cli.error.output",
-                    &[
-                        ("path", &path.display().to_string()),
-                        ("error", &error.to_string())
-                    ]
-                )
+                messages::output_open_failed(lang, path, &error)
             );
             Err(Status::Error)
         }
@@ -170,6 +165,7 @@ struct Outputs {
     lang: Lang,
     fail_on: Option<VerdictArg>,
     failed_on: bool,
+    baseline: Option<Comparison>,
 }
 
 impl Outputs {
@@ -181,6 +177,9 @@ impl Outputs {
         }
         if let Some(records) = &mut self.records {
             records.write(record)?;
+        }
+        if let Some(baseline) = &mut self.baseline {
+            baseline.add(record);
         }
         if self.summary.is_some() || self.html.is_some() {
             let localized;
@@ -219,9 +218,15 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             return Status::Error;
         }
     };
-    for warning in policy.warnings() {
-        eprintln!("{}", warning.render(lang));
+    if !quiet {
+        for warning in policy.warnings() {
+            eprintln!("{}", warning.render(lang));
+        }
     }
+    let baseline = match load_baseline(args.baseline.as_deref(), lang) {
+        Ok(baseline) => baseline,
+        Err(status) => return status,
+    };
 
     let filter = match args.filter.as_deref().map(Filter::parse).transpose() {
         Ok(filter) => filter,
@@ -271,6 +276,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         lang,
         fail_on: args.fail_on,
         failed_on: false,
+        baseline,
     };
 
     let (decoder, flows) = engine_configs(&args.engine);
@@ -317,7 +323,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             }
         }
         outcome.add_to(&mut stats);
-        if report_input_problems(&outcome, &mut stats) {
+        if report_input_problems(&outcome, &mut stats, lang) {
             status = Status::Error;
         }
     }
@@ -337,14 +343,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         if let Err(error) = written {
             eprintln!(
                 "exflow: {}",
-                message(
-                    lang,
-                    "cli.error.output",
-                    &[
-                        ("path", &path.display().to_string()),
-                        ("error", &error.to_string())
-                    ]
-                )
+                messages::output_open_failed(lang, path, &error)
             );
             status = Status::Error;
         }
@@ -372,10 +371,56 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         }
     }
 
+    if let Some(comparison) = outputs.baseline.take() {
+        let records_on_stdout = outputs.records.is_some() && !to_file;
+        match write_baseline_diff(comparison, records_on_stdout, quiet, lang) {
+            Ok(true) if status == Status::Success => status = Status::Findings,
+            Ok(_) => {}
+            Err(error) => return output_failed(error, lang),
+        }
+    }
     if status == Status::Success && outputs.failed_on {
         status = Status::Findings;
     }
     status
+}
+
+/// Reads `--baseline FILE`. On failure, prints the error and returns the exit
+/// status.
+fn load_baseline(path: Option<&Path>, lang: Lang) -> Result<Option<Comparison>, Status> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    match Baseline::read(path) {
+        Ok(baseline) => Ok(Some(Comparison::new(baseline))),
+        Err(error) => {
+            eprintln!("exflow: {}", error.render(lang));
+            Err(Status::Error)
+        }
+    }
+}
+
+/// Prints the differences from the baseline: on standard output, or on
+/// standard error when the records go to standard output. With `-q`, a run
+/// without differences prints nothing. Returns true when any flow differs.
+fn write_baseline_diff(
+    comparison: Comparison,
+    records_on_stdout: bool,
+    quiet: bool,
+    lang: Lang,
+) -> io::Result<bool> {
+    let diff = comparison.finish();
+    if diff.is_empty() && quiet {
+        return Ok(false);
+    }
+    let mut out: Box<dyn Write> = if records_on_stdout {
+        Box::new(io::stderr().lock())
+    } else {
+        Box::new(io::stdout().lock())
+    };
+    diff.write(&mut out, lang)?;
+    out.flush()?;
+    Ok(!diff.is_empty())
 }
 
 /// Forwards pipeline progress to the progress bar.
@@ -405,41 +450,37 @@ fn verdict_stat(verdict: Verdict) -> StatKey {
 }
 
 /// Prints what went wrong while reading an input and lists it in the run
-/// statistics. Returns true when the input was damaged or could not be read,
-/// which makes the exit status 2.
-fn report_input_problems(outcome: &InputOutcome, stats: &mut RunStats) -> bool {
+/// statistics, in `lang`. Returns true when the input was damaged or could not
+/// be read, which makes the exit status 2.
+fn report_input_problems(outcome: &InputOutcome, stats: &mut RunStats, lang: Lang) -> bool {
     let mut damaged = false;
+    // The statistics keep the file beside each message, so the message leaves
+    // it out. A line on standard error has no such column, so it starts with
+    // the file.
+    let source = messages::input_name(lang, &outcome.source);
     let mut problem = |offset: Option<u64>, text: String| {
-        eprintln!("exflow: {text}");
-        stats.push_error(&outcome.source, offset, &text);
+        eprintln!("exflow: {source}: {text}");
+        stats.push_error(&source, offset, &text);
     };
     if let Some(capture) = &outcome.capture {
         for note in &capture.corrupt_notes {
-            let text = format!(
-                "{}; skipped, reading went on at byte offset {}",
-                note.to_error(&outcome.source),
-                note.resumed_at
+            problem(
+                Some(note.offset),
+                messages::corrupt_block_skipped(lang, note),
             );
-            problem(Some(note.offset), text);
         }
         let unlisted = capture
             .corrupt_blocks
             .saturating_sub(capture.corrupt_notes.len() as u64);
         if unlisted > 0 {
-            problem(
-                None,
-                format!("{}: {unlisted} more corrupt blocks skipped", outcome.source),
-            );
+            problem(None, messages::corrupt_blocks_unlisted(lang, unlisted));
         }
         damaged |= capture.corrupt_blocks > 0;
     }
     for (link, frames) in &outcome.unsupported_frames {
         problem(
             None,
-            format!(
-                "{}: {frames} frames of {link} skipped: the link type is not supported",
-                outcome.source
-            ),
+            messages::unsupported_link_frames(lang, *link, *frames),
         );
     }
     if let Some(error) = &outcome.error {
@@ -447,7 +488,7 @@ fn report_input_problems(outcome: &InputOutcome, stats: &mut RunStats) -> bool {
             InputError::Capture(error) => error.offset(),
             InputError::UnsupportedLink { .. } => None,
         };
-        problem(offset, error.to_string());
+        problem(offset, messages::input_problem(lang, error));
         damaged = true;
     }
     damaged
@@ -467,9 +508,6 @@ fn output_failed(error: io::Error, lang: Lang) -> Status {
     if error.kind() == io::ErrorKind::BrokenPipe {
         return Status::Success;
     }
-    eprintln!(
-        "exflow: {}",
-        message(lang, "cli.error.write", &[("error", &error.to_string())])
-    );
+    eprintln!("exflow: {}", messages::output_write_failed(lang, &error));
     Status::Error
 }

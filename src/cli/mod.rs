@@ -2,12 +2,15 @@
 //! crate sees one validated configuration per command.
 
 pub mod analyze;
+mod help_text;
 mod rules;
+mod usage_error;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::decode::DecoderConfig;
 use crate::flow::table as flow_default;
@@ -16,6 +19,7 @@ use crate::i18n::Lang;
 /// Bytes in a mebibyte, the unit of the memory options.
 const MIB: usize = 1024 * 1024;
 use crate::policy::PolicyError;
+use crate::report::messages;
 use analyze::Status;
 
 const EXAMPLES: &str = "\
@@ -26,6 +30,13 @@ Examples:
   tcpdump -i eth1 -w - | exflow analyze --site site.toml -
   exflow rules check --site site.toml
   exflow rules show --site site.toml";
+
+const ANALYZE_EXAMPLES: &str = "\
+Examples:
+  exflow analyze capture.pcap --site site.toml
+  exflow analyze --site site.toml -o flows.jsonl --report report.html a.pcap b.pcapng
+  exflow analyze --site site.toml --baseline last.jsonl -o now.jsonl *.pcap
+  exflow analyze --site site.toml --filter 'host 10.20.0.10 and port 25' capture.pcapng";
 
 /// Passive traffic classifier for Exchange Server 2013 networks.
 ///
@@ -61,6 +72,7 @@ pub enum LangArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read capture files and write one record per flow
+    #[command(after_help = ANALYZE_EXAMPLES)]
     Analyze(AnalyzeArgs),
     /// Watch live interfaces (a span port) and write records as flows end
     Live(LiveArgs),
@@ -249,8 +261,10 @@ pub struct RulesCheckArgs {
 
 #[derive(Debug, Args)]
 pub struct RulesDiffArgs {
+    /// The first site file
     #[arg(value_name = "A.toml")]
     pub first: PathBuf,
+    /// The second site file, compared with the first
     #[arg(value_name = "B.toml")]
     pub second: PathBuf,
 }
@@ -275,11 +289,18 @@ pub struct CompletionsArgs {
 
 /// Parses the command line, runs the command and returns its exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // The language must be known before clap renders help or an error, so
+    // `--lang` is read from the raw arguments first.
+    let lang = lang_from_args(&args).unwrap_or_else(Lang::from_env);
+    let cli = match parse_from(args, lang) {
+        Ok(cli) => cli,
+        Err(error) => return usage_failed(&error, lang),
+    };
     let lang = match cli.lang {
         Some(LangArg::En) => Lang::En,
         Some(LangArg::Ja) => Lang::Ja,
-        None => Lang::from_env(),
+        None => lang,
     };
     init_logging(cli.verbose, cli.quiet);
 
@@ -287,15 +308,17 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args, lang, cli.quiet),
         Command::Rules(command) => rules::run(command, lang),
         Command::Completions(args) => {
-            let mut command = Cli::command();
+            let mut command = help_text::command(lang);
             clap_complete::generate(args.shell, &mut command, "exflow", &mut std::io::stdout());
             Status::Success
         }
         Command::Man => {
-            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+            // NOTE: clap_mangen writes the section headings (NAME, SYNOPSIS,
+            // OPTIONS) in English; with --lang ja only the texts are Japanese.
+            match clap_mangen::Man::new(help_text::command(lang)).render(&mut std::io::stdout()) {
                 Ok(()) => Status::Success,
                 Err(error) => {
-                    eprintln!("exflow: {error}");
+                    eprintln!("exflow: {}", messages::output_write_failed(lang, &error));
                     Status::Error
                 }
             }
@@ -309,6 +332,53 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(status as u8)
+}
+
+/// Parses `args` (program name first) with the help and errors of `lang`.
+pub fn parse_from(args: Vec<OsString>, lang: Lang) -> Result<Cli, clap::Error> {
+    let mut command = help_text::command(lang);
+    let mut matches = command.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches_mut(&mut matches).map_err(|error| error.format(&mut command))
+}
+
+/// Returns the language `--lang` selects in raw arguments, if any: the last
+/// `--lang VALUE` or `--lang=VALUE` before `--`. A value clap will reject
+/// selects nothing, so its error comes in the environment's language.
+fn lang_from_args(args: &[OsString]) -> Option<Lang> {
+    let mut lang = None;
+    let mut args = args.iter().skip(1);
+    while let Some(arg) = args.next() {
+        let Some(arg) = arg.to_str() else {
+            continue;
+        };
+        if arg == "--" {
+            break;
+        }
+        let value = if arg == "--lang" {
+            args.next().and_then(|value| value.to_str())
+        } else {
+            arg.strip_prefix("--lang=")
+        };
+        if let Some(value) = value {
+            lang = Lang::from_code(value);
+        }
+    }
+    lang
+}
+
+/// Prints a usage error, or the help or version output clap reports as one,
+/// and returns the exit status clap chose for it (2 for errors).
+fn usage_failed(error: &clap::Error, lang: Lang) -> ExitCode {
+    match usage_error::render(error, lang) {
+        Some(text) => {
+            anstream::eprint!("{text}");
+            ExitCode::from(Status::Error as u8)
+        }
+        None => {
+            let _ = error.print();
+            ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(Status::Error as u8))
+        }
+    }
 }
 
 /// Sends `log` records to standard error: warnings by default, errors only
@@ -333,8 +403,8 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 /// Prints a rules or site file error: each diagnostic on its own line.
 fn report_policy_error(error: &PolicyError, lang: Lang) {
-    if error.diagnostics().is_empty() {
-        eprintln!("exflow: {error}");
+    if let Some(text) = messages::policy_error(lang, error) {
+        eprintln!("exflow: {text}");
         return;
     }
     for diagnostic in error.diagnostics() {
@@ -346,9 +416,46 @@ fn report_policy_error(error: &PolicyError, lang: Lang) {
 mod tests {
     use super::*;
 
+    use clap::CommandFactory;
+
+    fn os_args(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lang_is_read_before_parsing() {
+        let cases: [(&[&str], Option<Lang>); 7] = [
+            (&["exflow", "--help"], None),
+            (&["exflow", "--lang", "ja", "--help"], Some(Lang::Ja)),
+            (
+                &["exflow", "analyze", "--help", "--lang=ja"],
+                Some(Lang::Ja),
+            ),
+            (
+                &["exflow", "--lang", "ja", "analyze", "--lang", "en"],
+                Some(Lang::En),
+            ),
+            (&["exflow", "--lang", "fr", "--help"], None),
+            (&["exflow", "--lang"], None),
+            (&["exflow", "analyze", "--", "--lang", "ja"], None),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(lang_from_args(&os_args(args)), expected, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn parse_from_reads_both_languages() {
+        for lang in [Lang::En, Lang::Ja] {
+            let cli = parse_from(os_args(&["exflow", "--lang", "ja", "man"]), lang).unwrap();
+            assert!(matches!(cli.command, Command::Man));
+            assert_eq!(cli.lang, Some(LangArg::Ja));
+        }
     }
 
     #[test]

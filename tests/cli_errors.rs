@@ -1,0 +1,431 @@
+//! The error messages `exflow` prints, in English and Japanese. They cover
+//! usage errors and captures that are not captures, are cut short, are
+//! corrupt or are in a format exflow does not read. They also cover files
+//! that cannot be opened or written, and site files that cannot be read. Damaged captures are made in a temporary
+//! directory from the project's own recordings in captures/.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+/// Runs exflow with `args`; `lang` goes into LANG, so the environment path
+/// of language selection is what these tests exercise.
+fn run(args: &[&str], lang: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_exflow"))
+        .args(args)
+        .env("LANG", lang)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("failed to start exflow")
+}
+
+const EN: &str = "C";
+const JA: &str = "ja_JP.UTF-8";
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("stderr is not UTF-8")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is not UTF-8")
+}
+
+fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Writes `bytes` to `name` in `dir` and returns the path as a string.
+fn write_file(dir: &TempDir, name: &str, bytes: &[u8]) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// A classic pcap file header, little-endian, with the given version and
+/// link type.
+fn pcap_header(major: u16, minor: u16, link: u32) -> Vec<u8> {
+    let mut header = Vec::new();
+    header.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    header.extend_from_slice(&major.to_le_bytes());
+    header.extend_from_slice(&minor.to_le_bytes());
+    header.extend_from_slice(&0i32.to_le_bytes());
+    header.extend_from_slice(&0u32.to_le_bytes());
+    header.extend_from_slice(&65535u32.to_le_bytes());
+    header.extend_from_slice(&link.to_le_bytes());
+    header
+}
+
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stderr: {}",
+        stderr(output)
+    );
+}
+
+#[test]
+fn usage_error_in_japanese() {
+    let output = run(&["analyze", "--formt", "csv", "a.pcap"], JA);
+    assert_exit(&output, 2);
+    let text = stderr(&output);
+    assert!(
+        text.starts_with("エラー: 予期しない引数 '--formt' があります"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ヒント: 似た引数があります: '--format'"),
+        "{text}"
+    );
+    assert!(
+        text.contains("詳しくは '--help' を付けて実行してください。"),
+        "{text}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn usage_error_in_english_is_clap_text() {
+    let output = run(&["analyze", "--formt", "csv", "a.pcap"], EN);
+    assert_exit(&output, 2);
+    let text = stderr(&output);
+    assert!(
+        text.starts_with("error: unexpected argument '--formt' found"),
+        "{text}"
+    );
+    assert!(
+        text.contains("For more information, try '--help'."),
+        "{text}"
+    );
+}
+
+#[test]
+fn lang_flag_localises_usage_error() {
+    let output = run(&["--lang", "ja", "analyse"], EN);
+    assert_exit(&output, 2);
+    let text = stderr(&output);
+    assert!(
+        text.starts_with("エラー: サブコマンド 'analyse' はありません"),
+        "{text}"
+    );
+}
+
+#[test]
+fn invalid_lang_value_is_reported_in_environment_language() {
+    let output = run(&["--lang", "fr", "rules", "show"], JA);
+    assert_exit(&output, 2);
+    let text = stderr(&output);
+    assert!(
+        text.starts_with("エラー: 'fr' は '--lang <LANG>' に指定できない値です"),
+        "{text}"
+    );
+    assert!(text.contains("[指定できる値: en、ja]"), "{text}");
+}
+
+#[test]
+fn not_a_capture_in_both_languages() {
+    let dir = TempDir::new().unwrap();
+    let path = write_file(&dir, "notes.txt", b"hello, world\n");
+
+    let output = run(&["analyze", &path], EN);
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).starts_with(&format!(
+            "exflow: {path}: not a pcap or pcapng file: first bytes are 0x68656c6c;"
+        )),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = run(&["analyze", &path], JA);
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: {path}: pcap ファイルでも pcapng ファイルでもありません。\
+             先頭のバイトは 0x68656c6c です。exflow が読み込めるのは pcap と pcapng です \
+             (ほかの形式は `editcap -F pcapng` で変換してください)\n"
+        )
+    );
+}
+
+#[test]
+fn standard_input_is_named_in_japanese() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_exflow"))
+        .args(["analyze", "-"])
+        .env("LANG", JA)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("failed to start exflow");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"GIF89a").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).starts_with(
+            "exflow: 標準入力: pcap ファイルでも pcapng ファイルでもありません。先頭のバイトは 0x47494638 です。"
+        ),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn empty_input_in_japanese() {
+    let dir = TempDir::new().unwrap();
+    let path = write_file(&dir, "empty.pcap", b"");
+    let output = run(&["analyze", &path], JA);
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        format!("exflow: {path}: pcap ファイルでも pcapng ファイルでもありません。入力が空です\n")
+    );
+}
+
+#[test]
+fn missing_capture_in_japanese() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("absent.pcap");
+    let path = path.to_str().unwrap();
+    let output = run(&["analyze", path], JA);
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: {path}: ファイルを開けません: \
+             ファイルまたはディレクトリが見つかりません (OS エラー 2)\n"
+        )
+    );
+}
+
+/// Returns the byte offset and captured length of the last record of a
+/// little-endian pcap file.
+fn last_pcap_record(bytes: &[u8]) -> (usize, usize) {
+    let mut offset = 24;
+    let mut last = (0, 0);
+    while offset + 16 <= bytes.len() {
+        let captured =
+            u32::from_le_bytes(bytes[offset + 8..offset + 12].try_into().unwrap()) as usize;
+        last = (offset, captured);
+        offset += 16 + captured;
+    }
+    assert_eq!(
+        offset,
+        bytes.len(),
+        "the records do not end at the end of the file"
+    );
+    last
+}
+
+#[test]
+fn truncated_capture_keeps_flows_and_says_where() {
+    let dir = TempDir::new().unwrap();
+    let original = std::fs::read(repo_path("captures/exchange-edge.pcap")).unwrap();
+    // Cut the last record 10 bytes short: its header is whole, its data is not.
+    let path = write_file(&dir, "cut.pcap", &original[..original.len() - 10]);
+
+    let (offset, captured) = last_pcap_record(&original);
+
+    let output = run(&["analyze", &path, "--format", "jsonl"], JA);
+    assert_exit(&output, 2);
+    assert!(
+        !output.stdout.is_empty(),
+        "flows read before the cut are lost"
+    );
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: {path}: パケット レコードが途中で切れています (バイト オフセット {offset})。\
+             ヘッダーでは {captured} バイトとされていますが、残りは {} バイトです\n",
+            captured - 10
+        )
+    );
+
+    let output = run(&["analyze", &path, "--format", "jsonl"], EN);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: {path}: truncated packet record at byte offset {offset}: \
+             header says {captured} bytes, {} remain\n",
+            captured - 10
+        )
+    );
+}
+
+#[test]
+fn summary_lists_error_once_in_japanese() {
+    let dir = TempDir::new().unwrap();
+    let original = std::fs::read(repo_path("captures/exchange-edge.pcap")).unwrap();
+    let path = write_file(&dir, "cut.pcap", &original[..original.len() - 10]);
+
+    let output = run(&["analyze", &path, "--format", "summary"], JA);
+    assert_exit(&output, 2);
+    let summary = stdout(&output);
+    assert!(summary.contains("エラー: 1 件"), "{summary}");
+    let line = summary
+        .lines()
+        .find(|line| line.contains("途中で切れています"))
+        .unwrap_or_else(|| panic!("no error line in {summary}"));
+    assert_eq!(line.matches("cut.pcap").count(), 1, "{line}");
+    assert!(line.contains("(オフセット "), "{line}");
+}
+
+#[test]
+fn unsupported_pcap_version_in_japanese() {
+    let dir = TempDir::new().unwrap();
+    let path = write_file(&dir, "v3.pcap", &pcap_header(3, 1, 1));
+    let output = run(&["analyze", &path], JA);
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: {path}: pcap バージョン 3.1 には対応していません \
+             (読み込めるのは 2.x だけです。バイト オフセット 4)。\
+             `editcap -F pcapng` でファイルを変換してください\n"
+        )
+    );
+}
+
+#[test]
+fn unsupported_link_type_in_both_languages() {
+    let dir = TempDir::new().unwrap();
+    // 105 is IEEE 802.11, which exflow does not decode.
+    let path = write_file(&dir, "wifi.pcap", &pcap_header(2, 4, 105));
+
+    let output = run(&["analyze", &path], JA);
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).starts_with(&format!(
+            "exflow: {path}: リンク タイプ 105 には対応していません。\
+             exflow がデコードできるのは Ethernet、"
+        )),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = run(&["analyze", &path], EN);
+    assert!(
+        stderr(&output).starts_with(&format!(
+            "exflow: {path}: link type 105 is not supported; exflow decodes Ethernet,"
+        )),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Returns the byte offsets of the blocks of a little-endian pcapng file.
+fn pcapng_blocks(bytes: &[u8]) -> Vec<usize> {
+    let mut offsets = Vec::new();
+    let mut offset = 0;
+    while offset + 12 <= bytes.len() {
+        offsets.push(offset);
+        let length = u32::from_le_bytes(bytes[offset + 4..offset + 8].try_into().unwrap());
+        offset += length as usize;
+    }
+    offsets
+}
+
+#[test]
+fn corrupt_block_is_skipped_and_named_in_japanese() {
+    let dir = TempDir::new().unwrap();
+    let mut bytes = std::fs::read(repo_path("captures/exchange-clients.pcapng")).unwrap();
+    assert_eq!(
+        &bytes[8..12],
+        &0x1a2b_3c4du32.to_le_bytes(),
+        "not little-endian"
+    );
+    let blocks = pcapng_blocks(&bytes);
+    // The fifth block is a packet block well after the section and interface
+    // headers; spoil its trailing length.
+    let offset = blocks[4];
+    let block_type = u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap());
+    assert_eq!(
+        block_type, 6,
+        "block {offset} is not an enhanced packet block"
+    );
+    let length = u32::from_le_bytes(bytes[offset + 4..offset + 8].try_into().unwrap()) as usize;
+    bytes[offset + length - 4..offset + length].copy_from_slice(&7u32.to_le_bytes());
+    let path = write_file(&dir, "spoilt.pcapng", &bytes);
+
+    let output = run(&["analyze", &path, "--format", "jsonl"], JA);
+    assert_exit(&output, 2);
+    assert!(!output.stdout.is_empty());
+    let text = stderr(&output);
+    let expected = format!(
+        "exflow: {path}: 拡張パケット ブロックが正しくありません (バイト オフセット {offset})。\
+         先頭のブロック全長 {length} が末尾のブロック全長 7 と一致しません。\
+         このブロックをスキップし、バイト オフセット "
+    );
+    assert!(text.starts_with(&expected), "{text}");
+    assert!(text.contains(" から読み込みを続けました"), "{text}");
+}
+
+#[test]
+fn output_that_cannot_be_created_in_japanese() {
+    let dir = TempDir::new().unwrap();
+    let target = dir.path().join("missing-dir/flows.jsonl");
+    let target = target.to_str().unwrap();
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let output = run(&["analyze", capture.to_str().unwrap(), "-o", target], JA);
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: 出力先 {target} を開けません: \
+             ファイルまたはディレクトリが見つかりません (OS エラー 2)\n"
+        )
+    );
+}
+
+#[test]
+fn report_that_cannot_be_written_in_japanese() {
+    let dir = TempDir::new().unwrap();
+    let capture = repo_path("captures/exchange-edge.pcap");
+    // The directory itself is not a file that can be created.
+    let report = dir.path().to_str().unwrap();
+    let output = run(
+        &[
+            "analyze",
+            capture.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "--report",
+            report,
+        ],
+        JA,
+    );
+    assert_exit(&output, 2);
+    assert!(
+        !output.stdout.is_empty(),
+        "records are written before the report"
+    );
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: 出力先 {report} を開けません: ファイルではなくディレクトリです (OS エラー 21)\n"
+        )
+    );
+}
+
+#[test]
+fn missing_site_file_in_japanese() {
+    let dir = TempDir::new().unwrap();
+    let site = dir.path().join("site.toml");
+    let site = site.to_str().unwrap();
+    let output = run(&["rules", "show", "--site", site], JA);
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: {site} を読み込めません: ファイルまたはディレクトリが見つかりません \
+             (OS エラー 2)。パスとアクセス許可を確認してください\n"
+        )
+    );
+}

@@ -603,7 +603,7 @@ fn protocol_mismatch_reason() {
     );
     assert_eq!(
         ssh.reason.render(Lang::Ja),
-        "ポート 443/tcp では TLS が期待されますが、ペイロードは SSH です (最も近い行: client.https)"
+        "ポート 443/tcp では TLS を想定していますが、ペイロードは SSH でした (最も近い行: client.https)"
     );
 
     let ldap = policy(edge_site()).judge(&tcp(MAILBOX, EDGE, 50636, App::Ldap));
@@ -614,7 +614,7 @@ fn protocol_mismatch_reason() {
     );
     assert_eq!(
         ldap.reason.render(Lang::Ja),
-        "ポート 50636/tcp では TLS が期待されますが、ペイロードは 平文の LDAP です (最も近い行: edge.edgesync)"
+        "ポート 50636/tcp では TLS を想定していますが、ペイロードは LDAP (平文) でした (最も近い行: edge.edgesync)"
     );
 
     let unknown =

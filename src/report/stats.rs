@@ -207,7 +207,7 @@ pub struct FileError {
     pub file: String,
     /// Byte offset in the file, when the error has one.
     pub offset: Option<u64>,
-    /// The error message, in English (error messages are not translated).
+    /// The error message, in the language of the run.
     pub message: String,
 }
 

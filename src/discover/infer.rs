@@ -1,0 +1,766 @@
+//! From observations to an inventory: signals per host and role, confidence,
+//! the rounds that let roles lean on each other, topology, features and
+//! networks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::observe::{Flavour, Observations, Usage, UsageKey, block_of, is_private};
+use super::signal::{CLIENT_TLS_PORTS, Context, Evidence, Side, Signal, Strength, signals_of};
+use crate::decode::Transport;
+use crate::fingerprint::App;
+use crate::policy::{Role, Site};
+
+/// Maximum number of rounds of assignment. Each round may use the roles of
+/// the round before (a Mailbox server is found through the Client Access
+/// server that proxies to it); real traffic settles in two or three.
+pub const MAX_ROUNDS: usize = 8;
+
+/// Distinct peers that corroborate a role on their own.
+pub const CORROBORATING_PEERS: usize = 3;
+
+/// How sure discovery is of a role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Confidence {
+    /// Too little evidence: the role is not assigned, only listed as a comment.
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+/// The evidence for one role of one host, and the confidence it gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assessment {
+    pub address: IpAddr,
+    pub role: Role,
+    pub confidence: Confidence,
+    /// Every signal seen, strongest first.
+    pub evidence: Vec<Evidence>,
+}
+
+impl Assessment {
+    fn new(address: IpAddr, role: Role, mut evidence: Vec<Evidence>) -> Assessment {
+        evidence.sort_by(|a, b| {
+            (b.signal.strength(), a.signal, a.key).cmp(&(a.signal.strength(), b.signal, b.key))
+        });
+        let confidence = confidence(&evidence);
+        Assessment {
+            address,
+            role,
+            confidence,
+            evidence,
+        }
+    }
+
+    /// Returns the number of distinct peers across the evidence; `None` when
+    /// some peers are not listed (more than the cap).
+    pub fn peers(&self) -> Option<usize> {
+        if self.evidence.iter().any(|evidence| evidence.more_peers) {
+            return None;
+        }
+        let peers: BTreeSet<IpAddr> = self
+            .evidence
+            .iter()
+            .flat_map(|evidence| evidence.peers.iter().copied())
+            .collect();
+        Some(peers.len())
+    }
+
+    /// Returns the number of flows behind the evidence, each service counted once.
+    pub fn flows(&self) -> u64 {
+        distinct_flows(&self.evidence)
+    }
+}
+
+/// Returns the number of flows behind a list of evidence. Two signals read off
+/// the same service (IMAP and a shared name on TLS 993) count its flows once.
+fn distinct_flows(evidence: &[Evidence]) -> u64 {
+    let mut by_service: BTreeMap<(Side, UsageKey), u64> = BTreeMap::new();
+    for item in evidence {
+        let flows = by_service
+            .entry((item.signal.side(), item.key))
+            .or_default();
+        *flows = (*flows).max(item.flows);
+    }
+    by_service.values().sum()
+}
+
+/// Computes the confidence that a list of evidence gives a role.
+///
+/// - low: no primary signal (every signal is [`Strength::Supporting`]), or a
+///   single [`Strength::Generic`] signal from fewer than
+///   [`CORROBORATING_PEERS`] peers;
+/// - high: a [`Strength::Specific`] signal, corroborated by a second signal
+///   or by [`CORROBORATING_PEERS`] distinct peers, over at least two flows;
+/// - medium: every other case with a primary signal.
+pub fn confidence(evidence: &[Evidence]) -> Confidence {
+    let strongest = evidence
+        .iter()
+        .map(|evidence| evidence.signal.strength())
+        .max();
+    let signals: BTreeSet<Signal> = evidence.iter().map(|evidence| evidence.signal).collect();
+    let mut peers = BTreeSet::new();
+    let mut many_peers = false;
+    for item in evidence {
+        peers.extend(item.peers.iter().copied());
+        many_peers |= item.more_peers;
+    }
+    let corroborated = signals.len() > 1 || many_peers || peers.len() >= CORROBORATING_PEERS;
+    let flows = distinct_flows(evidence);
+
+    match strongest {
+        Some(Strength::Specific) if corroborated && flows >= 2 => Confidence::High,
+        Some(Strength::Specific) => Confidence::Medium,
+        Some(Strength::Generic) if corroborated => Confidence::Medium,
+        _ => Confidence::Low,
+    }
+}
+
+/// Why a host with evidence holds no role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unassigned {
+    /// The evidence gives low confidence.
+    TooLittleEvidence,
+    /// The role needs an internal address (private, or given with
+    /// `--internal`), and this one is not.
+    OutsideInternal,
+    /// No Client Access, Mailbox or Edge Transport server was found, and the
+    /// role only matters next to one.
+    NoExchangeServer,
+    /// Edge Transport evidence on a host that also has Client Access or
+    /// Mailbox evidence of the same confidence: the two never share a host.
+    EdgeConflict,
+    /// The host answered services, none of them a signal of any role.
+    NoSignal,
+}
+
+impl Unassigned {
+    pub fn id(self) -> &'static str {
+        match self {
+            Unassigned::TooLittleEvidence => "too_little_evidence",
+            Unassigned::OutsideInternal => "outside_internal",
+            Unassigned::NoExchangeServer => "no_exchange_server",
+            Unassigned::EdgeConflict => "edge_conflict",
+            Unassigned::NoSignal => "no_signal",
+        }
+    }
+}
+
+/// A host listed as a comment, with why it holds no role.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    pub address: IpAddr,
+    pub reason: Unassigned,
+    /// The assessments that were not assigned; empty for [`Unassigned::NoSignal`].
+    pub assessments: Vec<Assessment>,
+    /// For [`Unassigned::NoSignal`]: the services the host answered, each as
+    /// (transport, port, app, flows).
+    pub services: Vec<(Transport, u16, App, u64)>,
+}
+
+/// A feature turned on, or worth a comment, with its evidence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeatureFinding {
+    /// The `[features]` key.
+    pub key: &'static str,
+    /// Whether the site file turns the feature on. `false` with evidence when
+    /// the traffic shows the behaviour but the feature does not apply (the
+    /// front end proxy with an Edge Transport server).
+    pub enabled: bool,
+    /// The Client Access host, and what it did.
+    pub evidence: Vec<(IpAddr, Evidence)>,
+}
+
+/// What discovery concluded from the traffic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inventory {
+    /// The site file's content.
+    pub site: Site,
+    /// Every role assigned, by role in site file order, then by address.
+    pub assignments: Vec<Assessment>,
+    /// Hosts with evidence or services but no role.
+    pub candidates: Vec<Candidate>,
+    /// Features, in site file order, that the traffic gave evidence for.
+    pub features: Vec<FeatureFinding>,
+    /// Rounds until the roles settled.
+    pub rounds: usize,
+}
+
+impl Inventory {
+    /// Returns true when no Client Access, Mailbox or Edge Transport server was
+    /// found (the inventory lists no roles).
+    pub fn is_empty(&self) -> bool {
+        self.site.roles.is_empty()
+    }
+}
+
+/// Runs the inference over everything observed.
+pub fn infer(observations: &Observations) -> Inventory {
+    let is_internal = |address: IpAddr| observations.is_internal(address);
+    let exchange_names = exchange_names(observations);
+
+    let mut roles: BTreeMap<IpAddr, BTreeSet<Role>> = BTreeMap::new();
+    let mut anchors: BTreeSet<IpAddr> = BTreeSet::new();
+    let mut rounds = 0;
+    let mut decided;
+    loop {
+        rounds += 1;
+        let cas_names = cas_names(observations, &anchors);
+        let context = Context {
+            roles: &roles,
+            exchange_names: &exchange_names,
+            cas_names: &cas_names,
+            is_internal: &is_internal,
+        };
+        let assessments = assess(observations, &context);
+        decided = decide(assessments, &is_internal);
+        let next = decided.roles();
+        anchors = name_anchors(&decided);
+        if next == roles || rounds >= MAX_ROUNDS {
+            if next != roles {
+                log::debug!("discover: roles still changing after {rounds} rounds");
+            }
+            break;
+        }
+        roles = next;
+    }
+
+    require_exchange_server(&mut decided);
+    add_unsignalled_hosts(observations, &mut decided);
+    let site_roles = decided.roles();
+    let features = features(observations, &decided, &site_roles);
+    let site = build_site(observations, &decided, &features);
+
+    let mut assignments = decided.assigned;
+    assignments.sort_by_key(|assessment| (role_order(assessment.role), assessment.address));
+    let mut candidates: Vec<Candidate> = decided.candidates.into_values().collect();
+    candidates.sort_by_key(|candidate| candidate.address);
+    Inventory {
+        site,
+        assignments,
+        candidates,
+        features,
+        rounds,
+    }
+}
+
+fn role_order(role: Role) -> usize {
+    Role::LISTED
+        .iter()
+        .position(|listed| *listed == role)
+        .unwrap_or(Role::LISTED.len())
+}
+
+/// Collects the names of Exchange web services seen in the traffic.
+fn exchange_names(observations: &Observations) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for host in observations.hosts.values() {
+        for (key, usage) in &host.served {
+            if let Flavour::ExchangeWeb(_) = key.flavour {
+                names.extend(usage.names.iter().cloned());
+            }
+            if key.app == App::Tls {
+                // Outlook looks up autodiscover.<domain> (Microsoft's
+                // "Autodiscover for Exchange" documentation), so the name
+                // itself points at the Client Access server.
+                let autodiscover = usage
+                    .names
+                    .iter()
+                    .filter(|name| name.starts_with("autodiscover."));
+                names.extend(autodiscover.cloned());
+            }
+        }
+    }
+    names
+}
+
+/// Returns the Client Access hosts whose role stands without a shared name:
+/// only their names may lend the role to other hosts, so that a name never
+/// lends a host the confidence it lent out itself.
+fn name_anchors(decided: &Decided) -> BTreeSet<IpAddr> {
+    decided
+        .assigned
+        .iter()
+        .filter(|assessment| assessment.role == Role::ClientAccess)
+        .filter(|assessment| {
+            assessment.evidence.iter().any(|evidence| {
+                evidence.signal != Signal::CasSharedName
+                    && evidence.signal.strength() > Strength::Supporting
+            })
+        })
+        .map(|assessment| assessment.address)
+        .collect()
+}
+
+/// Collects the names each anchoring Client Access host answered on a client
+/// port.
+fn cas_names(
+    observations: &Observations,
+    anchors: &BTreeSet<IpAddr>,
+) -> BTreeMap<IpAddr, BTreeSet<String>> {
+    let mut names = BTreeMap::new();
+    for address in anchors {
+        let Some(host) = observations.hosts.get(address) else {
+            continue;
+        };
+        let served: BTreeSet<String> = host
+            .served
+            .iter()
+            .filter(|(key, _)| {
+                key.transport == Transport::Tcp && CLIENT_TLS_PORTS.contains(&key.port)
+            })
+            .flat_map(|(_, usage)| usage.names.iter().cloned())
+            .collect();
+        if !served.is_empty() {
+            names.insert(*address, served);
+        }
+    }
+    names
+}
+
+/// Assesses every role of every host that shows at least one signal.
+fn assess(observations: &Observations, context: &Context<'_>) -> Vec<Assessment> {
+    let mut assessments = Vec::new();
+    for (address, host) in &observations.hosts {
+        let mut by_role: BTreeMap<Role, Vec<Evidence>> = BTreeMap::new();
+        let sides = [(Side::Served, &host.served), (Side::Opened, &host.opened)];
+        for (side, usages) in sides {
+            for (key, usage) in usages {
+                for evidence in signals_of(context, *address, side, key, usage) {
+                    by_role
+                        .entry(evidence.signal.role())
+                        .or_default()
+                        .push(evidence);
+                }
+            }
+        }
+        for (role, evidence) in by_role {
+            assessments.push(Assessment::new(*address, role, evidence));
+        }
+    }
+    assessments
+}
+
+/// The roles of one round: what was assigned and what was not.
+#[derive(Default)]
+struct Decided {
+    assigned: Vec<Assessment>,
+    candidates: BTreeMap<IpAddr, Candidate>,
+}
+
+impl Decided {
+    fn roles(&self) -> BTreeMap<IpAddr, BTreeSet<Role>> {
+        let mut roles: BTreeMap<IpAddr, BTreeSet<Role>> = BTreeMap::new();
+        for assessment in &self.assigned {
+            roles
+                .entry(assessment.address)
+                .or_default()
+                .insert(assessment.role);
+        }
+        roles
+    }
+
+    fn reject(&mut self, assessment: Assessment, reason: Unassigned) {
+        let candidate = self
+            .candidates
+            .entry(assessment.address)
+            .or_insert_with(|| Candidate {
+                address: assessment.address,
+                reason,
+                assessments: Vec::new(),
+                services: Vec::new(),
+            });
+        // The strongest reason is the one worth reading first.
+        candidate.reason = candidate.reason.min(reason);
+        candidate.assessments.push(assessment);
+    }
+}
+
+/// Returns true when a role may go to an address outside the internal
+/// networks. The Edge Transport server sits in a perimeter network that may
+/// have public addresses, and the proxy of sender reputation faces the
+/// internet; every other role is an internal server.
+fn allowed_outside(role: Role) -> bool {
+    matches!(role, Role::EdgeTransport | Role::Proxy)
+}
+
+/// Assigns the roles with medium or high confidence, keeping an Edge
+/// Transport server off the hosts of Client Access and Mailbox servers.
+fn decide(assessments: Vec<Assessment>, is_internal: &dyn Fn(IpAddr) -> bool) -> Decided {
+    let mut decided = Decided::default();
+    let mut by_host: BTreeMap<IpAddr, Vec<Assessment>> = BTreeMap::new();
+    for assessment in assessments {
+        by_host
+            .entry(assessment.address)
+            .or_default()
+            .push(assessment);
+    }
+
+    for (address, assessments) in by_host {
+        let mut kept = Vec::new();
+        for assessment in assessments {
+            if assessment.confidence == Confidence::Low {
+                decided.reject(assessment, Unassigned::TooLittleEvidence);
+            } else if !allowed_outside(assessment.role) && !is_internal(address) {
+                decided.reject(assessment, Unassigned::OutsideInternal);
+            } else {
+                kept.push(assessment);
+            }
+        }
+
+        let confidence_of = |kept: &[Assessment], roles: &[Role]| {
+            kept.iter()
+                .filter(|assessment| roles.contains(&assessment.role))
+                .map(|assessment| assessment.confidence)
+                .max()
+        };
+        let edge = confidence_of(&kept, &[Role::EdgeTransport]);
+        let internal = confidence_of(&kept, &[Role::ClientAccess, Role::Mailbox]);
+        let (drop_edge, drop_internal) = match (edge, internal) {
+            (Some(edge), Some(internal)) if edge > internal => (false, true),
+            (Some(edge), Some(internal)) if edge < internal => (true, false),
+            (Some(_), Some(_)) => (true, true),
+            _ => (false, false),
+        };
+        // The Edge does not relay for itself through a proxy on its own host.
+        let drop_proxy = edge.is_some() && !drop_edge;
+
+        for assessment in kept {
+            let dropped = match assessment.role {
+                Role::EdgeTransport => drop_edge,
+                Role::ClientAccess | Role::Mailbox => drop_internal,
+                Role::Proxy => drop_proxy,
+                _ => false,
+            };
+            if dropped {
+                decided.reject(assessment, Unassigned::EdgeConflict);
+            } else {
+                decided.assigned.push(assessment);
+            }
+        }
+    }
+
+    // Hosts with a role are not listed for the roles they missed.
+    let assigned: BTreeSet<IpAddr> = decided
+        .assigned
+        .iter()
+        .map(|assessment| assessment.address)
+        .collect();
+    decided.candidates.retain(|address, candidate| {
+        !assigned.contains(address) || candidate.reason == Unassigned::EdgeConflict
+    });
+    decided
+}
+
+/// Without a Client Access, Mailbox or Edge Transport server, no matrix row
+/// uses the other roles, so the inventory is left empty.
+fn require_exchange_server(decided: &mut Decided) {
+    let exchange = decided
+        .assigned
+        .iter()
+        .any(|assessment| assessment.role.is_exchange());
+    if exchange {
+        return;
+    }
+    for assessment in std::mem::take(&mut decided.assigned) {
+        decided.reject(assessment, Unassigned::NoExchangeServer);
+    }
+}
+
+/// Lists the internal hosts that answered services but hold no role and
+/// showed no signal (an SSH server on 443, a web server), so that the reader
+/// sees every internal server the traffic shows.
+fn add_unsignalled_hosts(observations: &Observations, decided: &mut Decided) {
+    let roles = decided.roles();
+    for (address, host) in &observations.hosts {
+        if host.served.is_empty()
+            || roles.contains_key(address)
+            || decided.candidates.contains_key(address)
+            || !observations.is_internal(*address)
+        {
+            continue;
+        }
+        let mut services: BTreeMap<(Transport, u16, App), u64> = BTreeMap::new();
+        for (key, usage) in &host.served {
+            let flows = usage.total().map_or(0, |total| total.flows);
+            *services
+                .entry((key.transport, key.port, key.app))
+                .or_default() += flows;
+        }
+        decided.candidates.insert(
+            *address,
+            Candidate {
+                address: *address,
+                reason: Unassigned::NoSignal,
+                assessments: Vec::new(),
+                services: services
+                    .into_iter()
+                    .map(|((transport, port, app), flows)| (transport, port, app, flows))
+                    .collect(),
+            },
+        );
+    }
+
+    // A public host is worth a comment only for a role-specific signal (an
+    // internet resolver that Exchange servers query); the rest is the
+    // ordinary internet. An internal host with nothing but supporting signals
+    // of what it opened is a client (a workstation that sends mail itself),
+    // which the verdicts of `exflow analyze` cover.
+    decided.candidates.retain(|address, candidate| {
+        let evidence = || candidate.assessments.iter().flat_map(|a| a.evidence.iter());
+        let specific = evidence().any(|item| item.signal.strength() == Strength::Specific);
+        let primary = evidence().any(|item| item.signal.strength() > Strength::Supporting);
+        let served = evidence().any(|item| item.signal.side() == Side::Served);
+        if !observations.is_internal(*address) {
+            return specific;
+        }
+        candidate.reason != Unassigned::TooLittleEvidence || primary || served
+    });
+}
+
+/// Finds the features the Client Access hosts show.
+fn features(
+    observations: &Observations,
+    decided: &Decided,
+    roles: &BTreeMap<IpAddr, BTreeSet<Role>>,
+) -> Vec<FeatureFinding> {
+    let has_edge = roles
+        .values()
+        .any(|host_roles| host_roles.contains(&Role::EdgeTransport));
+    let exchange_server = |address: &IpAddr| {
+        roles
+            .get(address)
+            .is_some_and(|host_roles| host_roles.iter().any(|role| role.is_exchange()))
+    };
+
+    let mut imap = Vec::new();
+    let mut pop3 = Vec::new();
+    let mut proxy = Vec::new();
+    let mut submission_25 = Vec::new();
+    for assessment in &decided.assigned {
+        if assessment.role != Role::ClientAccess {
+            continue;
+        }
+        let address = assessment.address;
+        for evidence in &assessment.evidence {
+            match evidence.signal {
+                Signal::CasImap => imap.push((address, evidence.clone())),
+                Signal::CasPop3 => pop3.push((address, evidence.clone())),
+                _ => {}
+            }
+        }
+        let Some(host) = observations.hosts.get(&address) else {
+            continue;
+        };
+
+        // features.front_end_proxy: the Client Access server itself opens
+        // SMTP to internet hosts (a send connector with
+        // -FrontEndProxyEnabled routes outbound mail through it).
+        for (key, usage) in &host.opened {
+            if key.transport != Transport::Tcp || key.port != 25 || key.app != App::Smtp {
+                continue;
+            }
+            if let Some(evidence) = peer_evidence(Signal::EdgeOutbound, key, usage, |peer| {
+                !observations.is_internal(peer)
+            }) {
+                proxy.push((address, evidence));
+            }
+        }
+
+        // features.submission_on_port_25: a client that is no Exchange server
+        // authenticated on port 25 before TLS.
+        for (key, usage) in &host.served {
+            let auth_on_25 = key.transport == Transport::Tcp
+                && key.port == 25
+                && key.app == App::Smtp
+                && key.flavour == Flavour::SmtpAuth;
+            if !auth_on_25 {
+                continue;
+            }
+            if let Some(evidence) = peer_evidence(Signal::CasSubmission, key, usage, |peer| {
+                !exchange_server(&peer)
+            }) {
+                submission_25.push((address, evidence));
+            }
+        }
+    }
+
+    let mut findings = Vec::new();
+    for (key, evidence, enabled) in [
+        ("imap4", imap, true),
+        ("pop3", pop3, true),
+        ("front_end_proxy", proxy, !has_edge),
+        ("submission_on_port_25", submission_25, true),
+    ] {
+        if !evidence.is_empty() {
+            findings.push(FeatureFinding {
+                key,
+                enabled,
+                evidence,
+            });
+        }
+    }
+    findings
+}
+
+/// Builds evidence from the peers of a service that `wanted` accepts.
+fn peer_evidence(
+    signal: Signal,
+    key: &UsageKey,
+    usage: &Usage,
+    wanted: impl Fn(IpAddr) -> bool,
+) -> Option<Evidence> {
+    let mut evidence: Option<Evidence> = None;
+    for (peer, stats) in &usage.peers {
+        if !wanted(*peer) {
+            continue;
+        }
+        match &mut evidence {
+            Some(evidence) => {
+                evidence.peers.push(*peer);
+                evidence.flows = evidence.flows.saturating_add(stats.flows);
+                evidence.first = evidence.first.min(stats.first);
+                evidence.last = evidence.last.max(stats.last);
+            }
+            None => {
+                evidence = Some(Evidence {
+                    signal,
+                    key: *key,
+                    flows: stats.flows,
+                    peers: vec![*peer],
+                    more_peers: false,
+                    first: stats.first,
+                    last: stats.last,
+                    names: usage.names.iter().cloned().collect(),
+                });
+            }
+        }
+    }
+    evidence
+}
+
+/// Writes the site: roles, topology, features, sender reputation and networks.
+fn build_site(observations: &Observations, decided: &Decided, features: &[FeatureFinding]) -> Site {
+    let mut site = Site::default();
+    for assessment in &decided.assigned {
+        let net = IpNet::from(assessment.address);
+        let list = match assessment.role {
+            Role::ClientAccess => &mut site.roles.client_access,
+            Role::Mailbox => &mut site.roles.mailbox,
+            Role::EdgeTransport => &mut site.roles.edge_transport,
+            Role::Dns => &mut site.roles.dns,
+            Role::DomainController => &mut site.roles.domain_controller,
+            Role::Lync => &mut site.roles.lync,
+            Role::Proxy => &mut site.roles.proxy,
+            Role::Internet | Role::Internal => continue,
+        };
+        list.push(net);
+
+        // The proxy ports are the ports the Edge used for its proxy requests.
+        if assessment.role == Role::Proxy {
+            for evidence in &assessment.evidence {
+                if evidence.signal == Signal::ProxyReputation {
+                    site.sender_reputation.proxy_ports.push(evidence.key.port);
+                }
+            }
+        }
+    }
+    for list in [
+        &mut site.roles.client_access,
+        &mut site.roles.mailbox,
+        &mut site.roles.edge_transport,
+        &mut site.roles.dns,
+        &mut site.roles.domain_controller,
+        &mut site.roles.lync,
+        &mut site.roles.proxy,
+    ] {
+        sort_nets(list);
+    }
+    site.sender_reputation.proxy_ports.sort_unstable();
+    site.sender_reputation.proxy_ports.dedup();
+
+    site.topology.edge_transport = !site.roles.edge_transport.is_empty();
+    for finding in features {
+        let flag = match finding.key {
+            "imap4" => &mut site.features.imap4,
+            "pop3" => &mut site.features.pop3,
+            "front_end_proxy" => &mut site.features.front_end_proxy,
+            "submission_on_port_25" => &mut site.features.submission_on_port_25,
+            _ => continue,
+        };
+        *flag = finding.enabled;
+    }
+
+    site.networks = networks(observations, &site);
+    site
+}
+
+fn sort_nets(nets: &mut Vec<IpNet>) {
+    nets.sort_by_key(|net| (net.addr().is_ipv6(), net.addr(), net.prefix_len()));
+    nets.dedup();
+}
+
+/// Infers `[networks]`.
+///
+/// - perimeter: the /24 (IPv4) or /64 (IPv6) block of each private Edge
+///   Transport address, or the Edge's own address when it is public or when
+///   its block also holds an internal role;
+/// - internal: the blocks of every private address seen, apart from the
+///   perimeter blocks, plus the networks given with `--internal`.
+///
+/// NOTE: the block sizes are a guess. A site whose networks are wider has
+/// addresses the capture never showed, and those fall outside the inferred
+/// networks (so they count as `internet`) until the file is widened.
+pub fn networks(observations: &Observations, site: &Site) -> crate::policy::Networks {
+    let internal_roles: Vec<IpNet> = [
+        &site.roles.client_access,
+        &site.roles.mailbox,
+        &site.roles.dns,
+        &site.roles.domain_controller,
+    ]
+    .into_iter()
+    .flatten()
+    .copied()
+    .collect();
+
+    let mut perimeter = Vec::new();
+    for edge in &site.roles.edge_transport {
+        let address = edge.addr();
+        let block = block_of(address);
+        let shared = internal_roles.iter().any(|net| block.contains(net));
+        if is_private(address) && !shared {
+            perimeter.push(block);
+        } else {
+            perimeter.push(*edge);
+        }
+    }
+
+    let mut internal: Vec<IpNet> = observations
+        .private_blocks
+        .iter()
+        .filter(|block| !perimeter.contains(block))
+        .copied()
+        .collect();
+    internal.extend(observations.extra_internal.iter().copied());
+
+    let mut internal = IpNet::aggregate(&internal);
+    let mut perimeter = IpNet::aggregate(&perimeter);
+    sort_nets(&mut internal);
+    sort_nets(&mut perimeter);
+    crate::policy::Networks {
+        internal,
+        perimeter,
+    }
+}

@@ -764,3 +764,86 @@ pub fn networks(observations: &Observations, site: &Site) -> crate::policy::Netw
         perimeter,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Timestamp;
+
+    fn evidence(signal: Signal, port: u16, flows: u64, peers: &[&str]) -> Evidence {
+        Evidence {
+            signal,
+            key: UsageKey {
+                transport: Transport::Tcp,
+                port,
+                app: App::Smtp,
+                flavour: Flavour::Plain,
+            },
+            flows,
+            peers: peers.iter().map(|peer| peer.parse().unwrap()).collect(),
+            more_peers: false,
+            first: Timestamp(0),
+            last: Timestamp(1),
+            names: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn supporting_signals_alone_are_low() {
+        let items = [
+            evidence(
+                Signal::CasImap,
+                143,
+                5,
+                &["10.0.0.1", "10.0.0.2", "10.0.0.3"],
+            ),
+            evidence(Signal::CasPop3, 110, 5, &["10.0.0.1"]),
+            evidence(Signal::CasHttps, 443, 9, &["10.0.0.4"]),
+        ];
+        assert_eq!(confidence(&items), Confidence::Low);
+    }
+
+    #[test]
+    fn generic_signal_needs_corroboration() {
+        let alone = [evidence(
+            Signal::CasSubmission,
+            587,
+            4,
+            &["10.0.0.1", "10.0.0.2"],
+        )];
+        assert_eq!(confidence(&alone), Confidence::Low);
+
+        let with_peers = [evidence(
+            Signal::CasSubmission,
+            587,
+            3,
+            &["10.0.0.1", "10.0.0.2", "10.0.0.3"],
+        )];
+        assert_eq!(confidence(&with_peers), Confidence::Medium);
+
+        let with_signal = [
+            evidence(Signal::CasSubmission, 587, 1, &["10.0.0.1"]),
+            evidence(Signal::CasImap, 143, 1, &["10.0.0.1"]),
+        ];
+        assert_eq!(confidence(&with_signal), Confidence::Medium);
+    }
+
+    #[test]
+    fn specific_signal_confidence() {
+        let alone = [evidence(Signal::EdgeSync, 50636, 5, &["10.0.0.20"])];
+        assert_eq!(confidence(&alone), Confidence::Medium);
+
+        let backed = [
+            evidence(Signal::EdgeSync, 50636, 1, &["10.0.0.20"]),
+            evidence(Signal::EdgeInternetSmtp, 25, 1, &["192.0.2.1"]),
+        ];
+        assert_eq!(confidence(&backed), Confidence::High);
+
+        // Two signals read off one flow are not two flows.
+        let one_flow = [
+            evidence(Signal::CasSharedName, 993, 1, &["192.0.2.1"]),
+            evidence(Signal::CasImap, 993, 1, &["192.0.2.1"]),
+        ];
+        assert_eq!(confidence(&one_flow), Confidence::Medium);
+    }
+}

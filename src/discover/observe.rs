@@ -397,6 +397,104 @@ fn host_name(text: &WireText) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::VlanIds;
+    use crate::fingerprint::{AppEvidence, AppInfo};
+    use crate::flow::{ConnState, DirectionCounters, DirectionEvidence, EndReason};
+    use std::net::{Ipv4Addr, SocketAddr};
+
+    /// An answered SMTP flow from `client` to port 25 of `server`.
+    fn smtp_flow(client: IpAddr, server: IpAddr) -> FinishedFlow {
+        let payload = DirectionCounters {
+            packets: 1,
+            bytes: 60,
+            payload_bytes: 20,
+        };
+        FinishedFlow {
+            transport: Transport::Tcp,
+            ip_version: 4,
+            client: SocketAddr::new(client, 40000),
+            server: SocketAddr::new(server, 25),
+            direction_evidence: DirectionEvidence::Syn,
+            conn_state: ConnState::Sf,
+            vlan: VlanIds::default(),
+            ts_start: Timestamp(1),
+            ts_end: Timestamp(2),
+            to_server: payload,
+            to_client: payload,
+            missed_bytes: 0,
+            app: AppInfo {
+                app: App::Smtp,
+                evidence: AppEvidence::Both,
+                ..AppInfo::default()
+            },
+            end: EndReason::Closed,
+            first_offset: 0,
+            duplicates: 0,
+        }
+    }
+
+    fn v4(index: u32) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(index))
+    }
+
+    #[test]
+    fn peers_past_the_cap_are_counted() {
+        let server: IpAddr = "10.0.0.25".parse().unwrap();
+        let mut observations = Observations::default();
+        let peers = MAX_PEERS_PER_USAGE as u32 + 3;
+        for index in 0..peers {
+            observations.add(&smtp_flow(v4(0xc000_0200 + index), server));
+        }
+        let usage = observations.hosts[&server].served.values().next().unwrap();
+        assert_eq!(usage.peers.len(), MAX_PEERS_PER_USAGE);
+        assert_eq!(usage.unlisted.map(|stats| stats.flows), Some(3));
+        assert_eq!(
+            usage.total().map(|stats| stats.flows),
+            Some(u64::from(peers))
+        );
+    }
+
+    #[test]
+    fn hosts_past_the_cap_leave_no_evidence() {
+        let client: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut observations = Observations::default();
+        let servers = MAX_HOSTS as u32 + 5;
+        for index in 0..servers {
+            observations.add(&smtp_flow(client, v4(0x0a00_0000 + index)));
+        }
+        assert_eq!(observations.hosts.len(), MAX_HOSTS);
+        assert_eq!(observations.flows_untracked, 5);
+        assert_eq!(observations.answered_flows, u64::from(servers));
+        // A known host still gets its flows.
+        observations.add(&smtp_flow(client, v4(0x0a00_0000)));
+        assert_eq!(observations.flows_untracked, 5);
+    }
+
+    #[test]
+    fn blocks_past_the_cap_are_counted() {
+        let client: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut observations = Observations::default();
+        let blocks = MAX_NETWORK_BLOCKS as u32 + 2;
+        for index in 0..blocks {
+            // One address in each /24 of 10.0.0.0/8.
+            observations.add(&smtp_flow(client, v4(0x0a00_0000 + (index << 8))));
+        }
+        assert_eq!(observations.private_blocks.len(), MAX_NETWORK_BLOCKS);
+        assert_eq!(observations.blocks_dropped, 2);
+    }
+
+    #[test]
+    fn unanswered_flows_are_no_evidence() {
+        let server: IpAddr = "10.0.0.25".parse().unwrap();
+        let mut flow = smtp_flow("10.0.0.1".parse().unwrap(), server);
+        flow.to_client.payload_bytes = 0;
+        let mut observations = Observations::default();
+        observations.add(&flow);
+        assert_eq!(observations.flows, 1);
+        assert!(observations.hosts.is_empty());
+        // The addresses still count for the internal networks.
+        assert_eq!(observations.private_blocks.len(), 1);
+    }
 
     #[test]
     fn private_ranges() {

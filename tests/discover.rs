@@ -340,11 +340,111 @@ fn clients_capture_roles() {
 }
 
 #[test]
+fn roles_capture_roles() {
+    let discovery = discover(&[&repo_path("captures/exchange-roles.pcap")]);
+    let inventory = discovery.inventory();
+    let site = hand_written("exchange-roles");
+
+    check_roles(
+        &inventory,
+        &site,
+        &[
+            RoleExpectation {
+                role: Role::ClientAccess,
+                // TLS for autodiscover.example.com (R01) and SMTP on the
+                // outbound proxy port 717 (R03).
+                evidenced: &["10.20.0.10"],
+                silent: &[
+                    ("fd00:20::10", "no flow reaches the IPv6 address"),
+                    ("10.20.0.11", "no flow reaches it"),
+                ],
+            },
+            RoleExpectation {
+                role: Role::Mailbox,
+                // The front end's SMTP on 2525 (R02) and its own SMTP to
+                // port 717 of the CAS (R03).
+                evidenced: &["10.20.0.20"],
+                silent: &[],
+            },
+            RoleExpectation {
+                role: Role::Dns,
+                evidenced: &[],
+                silent: &[("10.20.0.53", "no flow reaches it")],
+            },
+            RoleExpectation {
+                role: Role::DomainController,
+                evidenced: &[],
+                silent: &[("10.20.0.2", "no flow reaches it")],
+            },
+        ],
+    );
+    assert_eq!(
+        confidence_of(&inventory, "10.20.0.10", Role::ClientAccess),
+        Confidence::High
+    );
+    assert_eq!(
+        confidence_of(&inventory, "10.20.0.20", Role::Mailbox),
+        Confidence::High
+    );
+    let signals: Vec<&str> = inventory
+        .assignments
+        .iter()
+        .find(|assessment| assessment.role == Role::Mailbox)
+        .unwrap()
+        .evidence
+        .iter()
+        .map(|evidence| evidence.signal.id())
+        .collect();
+    assert_eq!(
+        signals,
+        ["mailbox_outbound_proxy", "mailbox_front_end_relay"]
+    );
+
+    // R04 authenticates on 25 before TLS: submission on port 25 is in use.
+    assert_eq!(inventory.site.topology, site.topology);
+    assert_eq!(inventory.site.features, site.features);
+    let finding = inventory
+        .features
+        .iter()
+        .find(|finding| finding.key == "submission_on_port_25")
+        .unwrap();
+    let peers: Vec<IpAddr> = finding
+        .evidence
+        .iter()
+        .flat_map(|(_, evidence)| evidence.peers.iter().copied())
+        .collect();
+    assert_eq!(peers, [ip("10.20.0.100")]);
+}
+
+#[test]
+fn kerberos_alone_is_port_only() {
+    // A Kerberos server with no LDAP: exflow has no Kerberos dissector, so
+    // port 88 is port-only evidence, never enough for a role.
+    let path = corpus_dir().join("ndpi__kerberos.pcap");
+    let inventory = discover(&[&path]).inventory();
+    assert!(inventory.is_empty());
+    let candidate = inventory
+        .candidates
+        .iter()
+        .find(|candidate| candidate.address == ip("172.16.8.8"))
+        .expect("the Kerberos server is listed");
+    assert_eq!(candidate.reason.id(), "too_little_evidence");
+    let [assessment] = candidate.assessments.as_slice() else {
+        panic!("{:?}", candidate.assessments);
+    };
+    assert_eq!(assessment.role, Role::DomainController);
+    assert_eq!(assessment.confidence, Confidence::Low);
+    let signals: Vec<&str> = assessment.evidence.iter().map(|e| e.signal.id()).collect();
+    assert_eq!(signals, ["dc_kerberos"]);
+}
+
+#[test]
 fn rendered_file_parses_to_the_site() {
     for name in [
         "exchange-no-edge.pcap",
         "exchange-edge.pcap",
         "exchange-clients.pcapng",
+        "exchange-roles.pcap",
     ] {
         let discovery = discover(&[&repo_path(&format!("captures/{name}"))]);
         let inventory = discovery.inventory();
@@ -378,7 +478,11 @@ fn rendered_file_parses_to_the_site() {
 #[test]
 fn discovered_file_passes_rules_check() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, assignments) in [("exchange-no-edge", 5), ("exchange-edge", 6)] {
+    for (name, assignments) in [
+        ("exchange-no-edge", 5),
+        ("exchange-edge", 6),
+        ("exchange-roles", 2),
+    ] {
         let capture = repo_path(&format!("captures/{name}.pcap"));
         let out = dir.path().join(format!("{name}.toml"));
         let output = exflow(&[
@@ -502,6 +606,13 @@ fn clients_verdicts_match() {
     // C10 and C12 stay allowed, by mail.inbound instead of
     // client.submission-25: the traffic cannot show submission on 25.
     assert_eq!(rule, set(&["C10", "C12"]));
+}
+
+#[test]
+fn roles_verdicts_match() {
+    let (verdict, rule) = verdict_differences("exchange-roles.pcap");
+    assert!(verdict.is_empty(), "{verdict:?}");
+    assert!(rule.is_empty(), "{rule:?}");
 }
 
 #[test]

@@ -428,10 +428,11 @@ fn kerberos_alone_is_port_only() {
         .iter()
         .find(|candidate| candidate.address == ip("172.16.8.8"))
         .expect("the Kerberos server is listed");
-    assert_eq!(candidate.reason.id(), "too_little_evidence");
-    let [assessment] = candidate.assessments.as_slice() else {
-        panic!("{:?}", candidate.assessments);
+    let [rejected] = candidate.rejected.as_slice() else {
+        panic!("{:?}", candidate.rejected);
     };
+    assert_eq!(rejected.reason.id(), "too_little_evidence");
+    let assessment = &rejected.assessment;
     assert_eq!(assessment.role, Role::DomainController);
     assert_eq!(assessment.confidence, Confidence::Low);
     let signals: Vec<&str> = assessment.evidence.iter().map(|e| e.signal.id()).collect();
@@ -660,13 +661,12 @@ fn internal_resolver_without_exchange_is_a_comment() {
         .iter()
         .find(|candidate| candidate.address == resolver)
         .expect("the resolver is listed");
-    assert_eq!(candidate.reason.id(), "too_little_evidence");
-    let roles: Vec<(Role, Confidence)> = candidate
-        .assessments
+    let roles: Vec<(Role, Confidence, &str)> = candidate
+        .rejected
         .iter()
-        .map(|assessment| (assessment.role, assessment.confidence))
+        .map(|r| (r.assessment.role, r.assessment.confidence, r.reason.id()))
         .collect();
-    assert_eq!(roles, [(Role::Dns, Confidence::Low)]);
+    assert_eq!(roles, [(Role::Dns, Confidence::Low, "too_little_evidence")]);
 }
 
 #[test]

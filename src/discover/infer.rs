@@ -140,10 +140,9 @@ pub enum Unassigned {
     /// role only matters next to one.
     NoExchangeServer,
     /// Edge Transport evidence on a host that also has Client Access or
-    /// Mailbox evidence of the same confidence: the two never share a host.
+    /// Mailbox evidence: the two never share a host, so the side with the
+    /// lower confidence (both sides on a tie) is left out.
     EdgeConflict,
-    /// The host answered services, none of them a signal of any role.
-    NoSignal,
 }
 
 impl Unassigned {
@@ -153,21 +152,37 @@ impl Unassigned {
             Unassigned::OutsideInternal => "outside_internal",
             Unassigned::NoExchangeServer => "no_exchange_server",
             Unassigned::EdgeConflict => "edge_conflict",
-            Unassigned::NoSignal => "no_signal",
         }
     }
 }
 
-/// A host listed as a comment, with why it holds no role.
+/// A role of a host that was not assigned, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    pub assessment: Assessment,
+    pub reason: Unassigned,
+}
+
+/// A host listed as a comment: the roles it was not given, or the services
+/// it answered when none of them is a signal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
     pub address: IpAddr,
-    pub reason: Unassigned,
-    /// The assessments that were not assigned; empty for [`Unassigned::NoSignal`].
-    pub assessments: Vec<Assessment>,
-    /// For [`Unassigned::NoSignal`]: the services the host answered, each as
+    /// The roles not assigned; empty when the host showed no signal.
+    pub rejected: Vec<Rejected>,
+    /// When the host showed no signal: the services it answered, each as
     /// (transport, port, app, flows).
     pub services: Vec<(Transport, u16, App, u64)>,
+}
+
+impl Candidate {
+    /// Returns why the host was not given `role`, when it had evidence for it.
+    pub fn reason_for(&self, role: Role) -> Option<Unassigned> {
+        self.rejected
+            .iter()
+            .find(|rejected| rejected.assessment.role == role)
+            .map(|rejected| rejected.reason)
+    }
 }
 
 /// A feature turned on, or worth a comment, with its evidence.
@@ -378,13 +393,10 @@ impl Decided {
             .entry(assessment.address)
             .or_insert_with(|| Candidate {
                 address: assessment.address,
-                reason,
-                assessments: Vec::new(),
+                rejected: Vec::new(),
                 services: Vec::new(),
             });
-        // The strongest reason is the one worth reading first.
-        candidate.reason = candidate.reason.min(reason);
-        candidate.assessments.push(assessment);
+        candidate.rejected.push(Rejected { assessment, reason });
     }
 }
 
@@ -452,15 +464,23 @@ fn decide(assessments: Vec<Assessment>, is_internal: &dyn Fn(IpAddr) -> bool) ->
         }
     }
 
-    // Hosts with a role are not listed for the roles they missed.
+    // Hosts with a role are listed only for a role lost to the Edge
+    // Transport rule, not for the roles they had too little evidence for.
     let assigned: BTreeSet<IpAddr> = decided
         .assigned
         .iter()
         .map(|assessment| assessment.address)
         .collect();
-    decided.candidates.retain(|address, candidate| {
-        !assigned.contains(address) || candidate.reason == Unassigned::EdgeConflict
-    });
+    for (address, candidate) in &mut decided.candidates {
+        if assigned.contains(address) {
+            candidate
+                .rejected
+                .retain(|rejected| rejected.reason == Unassigned::EdgeConflict);
+        }
+    }
+    decided
+        .candidates
+        .retain(|_, candidate| !candidate.rejected.is_empty());
     decided
 }
 
@@ -503,8 +523,7 @@ fn add_unsignalled_hosts(observations: &Observations, decided: &mut Decided) {
             *address,
             Candidate {
                 address: *address,
-                reason: Unassigned::NoSignal,
-                assessments: Vec::new(),
+                rejected: Vec::new(),
                 services: services
                     .into_iter()
                     .map(|((transport, port, app), flows)| (transport, port, app, flows))
@@ -519,14 +538,23 @@ fn add_unsignalled_hosts(observations: &Observations, decided: &mut Decided) {
     // of what it opened is a client (a workstation that sends mail itself),
     // which the verdicts of `exflow analyze` cover.
     decided.candidates.retain(|address, candidate| {
-        let evidence = || candidate.assessments.iter().flat_map(|a| a.evidence.iter());
+        let evidence = || {
+            candidate
+                .rejected
+                .iter()
+                .flat_map(|rejected| rejected.assessment.evidence.iter())
+        };
         let specific = evidence().any(|item| item.signal.strength() == Strength::Specific);
         let primary = evidence().any(|item| item.signal.strength() > Strength::Supporting);
         let served = evidence().any(|item| item.signal.side() == Side::Served);
         if !observations.is_internal(*address) {
             return specific;
         }
-        candidate.reason != Unassigned::TooLittleEvidence || primary || served
+        let weak = candidate
+            .rejected
+            .iter()
+            .all(|rejected| rejected.reason == Unassigned::TooLittleEvidence);
+        candidate.rejected.is_empty() || !weak || primary || served
     });
 }
 
@@ -769,6 +797,121 @@ pub fn networks(observations: &Observations, site: &Site) -> crate::policy::Netw
 mod tests {
     use super::*;
     use crate::capture::Timestamp;
+    use crate::decode::VlanIds;
+    use crate::fingerprint::{AppEvidence, AppInfo, ExchangeService, HttpInfo};
+    use crate::flow::{ConnState, DirectionCounters, DirectionEvidence, EndReason, FinishedFlow};
+    use std::net::SocketAddr;
+
+    /// An answered flow from `client` to `port` of `server`.
+    fn flow(client: &str, server: &str, port: u16, app: AppInfo) -> FinishedFlow {
+        let payload = DirectionCounters {
+            packets: 1,
+            bytes: 60,
+            payload_bytes: 20,
+        };
+        FinishedFlow {
+            transport: Transport::Tcp,
+            ip_version: 4,
+            client: SocketAddr::new(client.parse().unwrap(), 40000),
+            server: SocketAddr::new(server.parse().unwrap(), port),
+            direction_evidence: DirectionEvidence::Syn,
+            conn_state: ConnState::Sf,
+            vlan: VlanIds::default(),
+            ts_start: Timestamp(1),
+            ts_end: Timestamp(2),
+            to_server: payload,
+            to_client: payload,
+            missed_bytes: 0,
+            app,
+            end: EndReason::Closed,
+            first_offset: 0,
+            duplicates: 0,
+        }
+    }
+
+    fn app(app: App) -> AppInfo {
+        AppInfo {
+            app,
+            evidence: AppEvidence::Both,
+            ..AppInfo::default()
+        }
+    }
+
+    fn owa() -> AppInfo {
+        AppInfo {
+            http: Some(Box::new(HttpInfo {
+                method: Some(b"GET".as_slice().into()),
+                path: Some(b"/owa/".as_slice().into()),
+                status: Some(200),
+                service: Some(ExchangeService::Owa),
+                ..HttpInfo::default()
+            })),
+            ..app(App::Http)
+        }
+    }
+
+    #[test]
+    fn edge_and_client_access_never_share_a_host() {
+        // 10.0.0.5 answers EdgeSync and OWA with the same confidence, so it
+        // gets neither role, and both are listed with the reason.
+        let mut observations = Observations::default();
+        observations.add(&flow("10.0.0.20", "10.0.0.5", 50636, app(App::Tls)));
+        observations.add(&flow("10.0.0.100", "10.0.0.5", 80, owa()));
+        let inventory = infer(&observations);
+        assert!(
+            inventory.assignments.is_empty(),
+            "{:?}",
+            inventory.assignments
+        );
+        let candidate = &inventory.candidates[0];
+        assert_eq!(
+            candidate.reason_for(Role::EdgeTransport),
+            Some(Unassigned::EdgeConflict)
+        );
+        assert_eq!(
+            candidate.reason_for(Role::ClientAccess),
+            Some(Unassigned::EdgeConflict)
+        );
+
+        // A second OWA client and a second Exchange service raise the Client
+        // Access side to high: it wins, and the Edge side is listed.
+        observations.add(&flow("10.0.0.101", "10.0.0.5", 443, app(App::Tls)));
+        observations.add(&flow("10.0.0.102", "10.0.0.5", 80, owa()));
+        let inventory = infer(&observations);
+        let roles: Vec<(Role, Confidence)> = inventory
+            .assignments
+            .iter()
+            .map(|assessment| (assessment.role, assessment.confidence))
+            .collect();
+        assert_eq!(roles, [(Role::ClientAccess, Confidence::High)]);
+        assert_eq!(
+            inventory.candidates[0].reason_for(Role::EdgeTransport),
+            Some(Unassigned::EdgeConflict)
+        );
+        assert!(!inventory.site.topology.edge_transport);
+    }
+
+    #[test]
+    fn mailbox_found_through_its_client_access_server() {
+        // The Mailbox signal needs the CAS, which the first round finds.
+        let mut observations = Observations::default();
+        observations.add(&flow("10.0.0.100", "10.0.0.10", 80, owa()));
+        observations.add(&flow("10.0.0.101", "10.0.0.10", 80, owa()));
+        observations.add(&flow("10.0.0.10", "10.0.0.20", 444, app(App::Tls)));
+        let inventory = infer(&observations);
+        assert_eq!(inventory.site.roles.mailbox, [IpNet::from(ip("10.0.0.20"))]);
+        assert_eq!(inventory.rounds, 3);
+
+        // Without it the same flow is no evidence.
+        let mut observations = Observations::default();
+        observations.add(&flow("10.0.0.10", "10.0.0.20", 444, app(App::Tls)));
+        let inventory = infer(&observations);
+        assert!(inventory.is_empty());
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
 
     fn evidence(signal: Signal, port: u16, flows: u64, peers: &[&str]) -> Evidence {
         Evidence {

@@ -95,7 +95,9 @@ pub mod signal;
 
 use ipnet::IpNet;
 
-pub use infer::{Assessment, Candidate, Confidence, FeatureFinding, Inventory, Unassigned};
+pub use infer::{
+    Assessment, Candidate, Confidence, FeatureFinding, Inventory, Rejected, Unassigned,
+};
 pub use observe::Observations;
 pub use signal::{Evidence, Signal, Strength};
 

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::FormatItem;
 use time::macros::format_description;
 
-use super::infer::{Assessment, Candidate, Confidence, FeatureFinding, Inventory, Unassigned};
+use super::infer::{Assessment, Candidate, Confidence, FeatureFinding, Inventory};
 use super::observe::{MAX_HOSTS, MAX_NETWORK_BLOCKS, Observations, ServiceName};
 use super::signal::{Evidence, Signal};
 use crate::capture::Timestamp;
@@ -314,7 +314,7 @@ fn candidates(out: &mut Output, candidates: &[Candidate]) {
 
 fn candidate_lines(out: &mut Output, candidate: &Candidate) {
     let host = candidate.address.to_string();
-    if candidate.reason == Unassigned::NoSignal {
+    if candidate.rejected.is_empty() {
         let services: Vec<String> = candidate
             .services
             .iter()
@@ -337,15 +337,17 @@ fn candidate_lines(out: &mut Output, candidate: &Candidate) {
         return;
     }
 
-    let reason = out.text(&format!("unassigned.{}", candidate.reason.id()), &[]);
-    out.comment(2, &format!("{host}: {reason}"));
-    for assessment in &candidate.assessments {
+    out.comment(2, &format!("{host}:"));
+    for rejected in &candidate.rejected {
+        let assessment = &rejected.assessment;
         let confidence = confidence_name(out, assessment.confidence);
+        let reason = out.text(&format!("unassigned.{}", rejected.reason.id()), &[]);
         let text = out.text(
             "candidates.role",
             &[
                 ("role", assessment.role.as_str()),
                 ("confidence", &confidence),
+                ("reason", &reason),
             ],
         );
         out.comment(4, &text);

@@ -1,9 +1,12 @@
-//! `exflow discover` on the project's recorded captures: every role the
-//! traffic gives evidence for is recovered, no address gets a wrong role, the
-//! topology and features are right, the proposed file passes `rules check`
-//! and judges the capture as the hand-written site does (apart from the
-//! differences listed here, each with its reason), and a capture without
-//! Exchange traffic gives an empty inventory that says so.
+//! `exflow discover` on the project's recorded captures. Every role the
+//! traffic gives evidence for is recovered, no address gets a wrong role, and
+//! the topology and features are right. The proposed file passes `rules
+//! check` and judges the capture as the hand-written site does, apart from the
+//! differences listed here, each with its reason. A capture without Exchange
+//! traffic gives an empty inventory and states it.
+//!
+//! Session ids (N01, E05, C10, R02) name the rows of the expectation tables
+//! `captures/*.expected.tsv`, which captures/README.md describes.
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -75,10 +78,10 @@ struct RoleExpectation {
     silent: &'static [(&'static str, &'static str)],
 }
 
-/// Checks the discovered roles against the hand-written site: the
-/// expectations account for every address the hand-written site lists, the
-/// discovered list of each role is exactly the evidenced addresses, and no
-/// address holds a role the hand-written site does not give it.
+/// Checks the discovered roles against the hand-written site. The
+/// expectations must account for every address the hand-written site lists,
+/// the discovered list of each role must be exactly the evidenced addresses,
+/// and no address may get a role the hand-written site does not give it.
 fn check_roles(inventory: &Inventory, site: &Site, expectations: &[RoleExpectation]) {
     for role in Role::LISTED {
         let listed = addresses(site.roles.get(role));
@@ -127,10 +130,10 @@ fn no_edge_capture_roles() {
         &[
             RoleExpectation {
                 role: Role::ClientAccess,
-                // 10.20.0.10 answers HTTP for every Exchange service on 80
+                // 10.20.0.10 serves HTTP for every Exchange service on 80
                 // (N16-N24), which also names mail.example.com and
                 // autodiscover.example.com as Exchange web names; fd00:20::10
-                // answers TLS on 443 for mail.example.com (N14).
+                // serves TLS on 443 for mail.example.com (N14).
                 evidenced: &["10.20.0.10", "fd00:20::10"],
                 silent: &[(
                     "10.20.0.11",
@@ -145,7 +148,7 @@ fn no_edge_capture_roles() {
             },
             RoleExpectation {
                 role: Role::Dns,
-                // Answers the CAS and the Mailbox (N25-N27). The internet
+                // Serves the CAS and the Mailbox (N25-N27). The internet
                 // resolver 203.0.113.53 (N38) is outside the site.
                 evidenced: &["10.20.0.53"],
                 silent: &[],
@@ -176,11 +179,13 @@ fn no_edge_capture_roles() {
     // N06: the CAS sends to an internet MX, the front end proxy at work.
     assert!(inventory.site.features.front_end_proxy);
     assert!(!inventory.site.features.submission_on_port_25);
-    // The traffic departs from the hand-written site here: the CAS answered
-    // IMAP (N34) and POP3S (N35), which the site says are off. Discovery
+    // The traffic departs from the hand-written site here: the CAS served
+    // IMAP (N34) and POP3S (N35), which the site turns off. Discovery
     // reports what the traffic shows.
-    assert!(!site.features.imap4 && inventory.site.features.imap4);
-    assert!(!site.features.pop3 && inventory.site.features.pop3);
+    assert!(!site.features.imap4);
+    assert!(inventory.site.features.imap4);
+    assert!(!site.features.pop3);
+    assert!(inventory.site.features.pop3);
 
     let networks = &inventory.site.networks;
     let internal: Vec<String> = networks.internal.iter().map(|n| n.to_string()).collect();
@@ -300,7 +305,7 @@ fn clients_capture_roles() {
                 role: Role::ClientAccess,
                 // 10.20.0.10: submission on 587 (C11) backed by IMAP, POP3
                 // and internet SMTP. fd00:20::10: IMAPS for mail.example.com
-                // (C05), the name 10.20.0.10 answers on its client ports.
+                // (C05), the name 10.20.0.10 serves on its client ports.
                 evidenced: &["10.20.0.10", "fd00:20::10"],
                 silent: &[("10.20.0.11", "no flow reaches it")],
             },
@@ -331,7 +336,9 @@ fn clients_capture_roles() {
 
     assert_eq!(inventory.site.topology, site.topology);
     let features = &inventory.site.features;
-    assert!(features.imap4 && features.pop3 && !features.front_end_proxy);
+    assert!(features.imap4);
+    assert!(features.pop3);
+    assert!(!features.front_end_proxy);
     // C10 authenticates on 25 only after STARTTLS, so on the wire it is an
     // SMTP session like C12's: the traffic gives no evidence for
     // submission_on_port_25.
@@ -449,6 +456,13 @@ fn rendered_file_parses_to_the_site() {
     ] {
         let discovery = discover(&[&repo_path(&format!("captures/{name}"))]);
         let inventory = discovery.inventory();
+        // Roles lean on the roles of the round before, and the last round
+        // changes nothing.
+        assert!(
+            (2..=4).contains(&inventory.rounds),
+            "{name}: {}",
+            inventory.rounds
+        );
         for lang in [Lang::En, Lang::Ja] {
             let text = discovery.render_inventory(&inventory, lang);
             let (site, warnings) = Site::parse(name, &text)
@@ -653,7 +667,7 @@ fn internal_resolver_without_exchange_is_a_comment() {
     let path = corpus_dir().join("ndpi__dns.pcap");
     let inventory = discover(&[&path]).inventory();
     assert!(inventory.is_empty());
-    // The private resolver answers a workstation only. A DNS server matters
+    // The private resolver serves a workstation only. A DNS server matters
     // to the matrix only for Exchange servers, so it stays a comment.
     let resolver = ip("192.168.170.20");
     let candidate = inventory
@@ -689,12 +703,13 @@ fn several_captures_make_one_inventory() {
     // The clients capture adds nothing new to the roles of the no-edge one.
     let no_edge = discover(&refs[..1]).inventory();
     assert_eq!(inventory.site.roles, no_edge.site.roles);
-    assert!(inventory.site.features.imap4 && inventory.site.features.pop3);
+    assert!(inventory.site.features.imap4);
+    assert!(inventory.site.features.pop3);
 }
 
 #[test]
 fn internal_option_admits_public_servers() {
-    // The internet resolver of the no-edge capture answers the Mailbox
+    // The internet resolver of the no-edge capture serves the Mailbox
     // server (N38). Declared internal, it becomes a site DNS server.
     let capture = repo_path("captures/exchange-no-edge.pcap");
     let output = exflow(&[

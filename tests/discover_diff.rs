@@ -23,7 +23,7 @@ fn diff(first: &Path, second: &Path, lang: &str) -> (Option<i32>, String, String
     (output.status.code(), stdout, stderr(&output))
 }
 
-/// The lines of a diff after the `A:` and `B:` header.
+/// Returns the lines of a diff after the `A:` and `B:` header.
 fn body(stdout: &str) -> Vec<&str> {
     stdout.lines().skip(2).collect()
 }
@@ -262,10 +262,8 @@ fn invalid_files_name_file_and_line() {
     assert_eq!(status, Some(2));
     assert!(stdout.is_empty(), "{stdout}");
     let bad_name = bad.display().to_string();
-    assert!(
-        stderr.contains(&format!("{bad_name}:2:")) && stderr.contains("10.0.0.300"),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&format!("{bad_name}:2:")), "{stderr}");
+    assert!(stderr.contains("10.0.0.300"), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "{bad_name}:3:1: error: roles.cas: unknown role `cas`"

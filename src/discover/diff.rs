@@ -3,9 +3,9 @@
 //! Address lists are compared by the addresses they cover, so `10.0.0.0/25`
 //! plus `10.0.0.128/25` equals `10.0.0.0/24`, and the difference between two
 //! lists is written as the addresses only one side covers. Port lists are
-//! compared by the ports they cover; an empty `proxy_ports` means any port and
-//! an empty `edge_subscribed_mailbox` means every Mailbox server, so those are
-//! compared by what they stand for. `[[allow]]` entries are matched by name.
+//! compared by the ports they cover. An empty `proxy_ports` means any port and
+//! an empty `edge_subscribed_mailbox` means every Mailbox server, so those two
+//! are compared by their meaning. `[[allow]]` entries are matched by name.
 
 use std::cmp::Ordering;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -187,6 +187,15 @@ fn address_difference(key: &str, first: &[IpNet], second: &[IpNet]) -> Option<Di
 
 /// `edge_subscribed_mailbox`, empty meaning every Mailbox server of its file.
 fn subscribed_difference(first: &Site, second: &Site) -> Option<Difference> {
+    let key = "roles.edge_subscribed_mailbox";
+    let first_empty = first.roles.edge_subscribed_mailbox.is_empty();
+    let second_empty = second.roles.edge_subscribed_mailbox.is_empty();
+    // Both empty means every Mailbox server on both sides: the same setting,
+    // whatever roles.mailbox lists.
+    if first_empty && second_empty {
+        return None;
+    }
+
     let effective = |site: &Site| {
         if site.roles.edge_subscribed_mailbox.is_empty() {
             site.roles.mailbox.clone()
@@ -194,35 +203,26 @@ fn subscribed_difference(first: &Site, second: &Site) -> Option<Difference> {
             site.roles.edge_subscribed_mailbox.clone()
         }
     };
-    let key = "roles.edge_subscribed_mailbox";
-    let (a, b) = (
-        first.roles.edge_subscribed_mailbox.is_empty(),
-        second.roles.edge_subscribed_mailbox.is_empty(),
-    );
-    // Both empty means every Mailbox server on both sides: the same setting,
-    // whatever roles.mailbox lists.
-    if a && b {
-        return None;
-    }
     let difference = address_difference(key, &effective(first), &effective(second))?;
-    // When one side lists every Mailbox server by leaving the key empty, the
-    // address difference already shows in roles.mailbox; say what each side
-    // means instead of repeating it.
-    if a != b {
-        let describe = |site: &Site, empty: bool| {
-            if empty {
-                EVERY_MAILBOX.to_string()
-            } else {
-                list_text(&site.roles.edge_subscribed_mailbox)
-            }
-        };
-        return Some(Difference::Value {
-            key: key.to_string(),
-            first: describe(first, a),
-            second: describe(second, b),
-        });
+    if first_empty == second_empty {
+        return Some(difference);
     }
-    Some(difference)
+
+    // When one side means every Mailbox server by leaving the key empty, the
+    // address difference already shows in roles.mailbox, so the line states
+    // what each side means instead of repeating the addresses.
+    let describe = |site: &Site, empty: bool| {
+        if empty {
+            EVERY_MAILBOX.to_string()
+        } else {
+            list_text(&site.roles.edge_subscribed_mailbox)
+        }
+    };
+    Some(Difference::Value {
+        key: key.to_string(),
+        first: describe(first, first_empty),
+        second: describe(second, second_empty),
+    })
 }
 
 fn proxy_ports_difference(first: &Site, second: &Site) -> Option<Difference> {
@@ -361,8 +361,8 @@ fn endpoint_difference(key: &str, first: &[Endpoint], second: &[Endpoint]) -> Op
     })
 }
 
-/// Compares port lists by the ports each transport covers; `any` stands
-/// apart, because it also matches transports other than TCP and UDP.
+/// Compares port lists by the ports each transport covers. `any` is compared
+/// on its own, because it also matches transports other than TCP and UDP.
 fn port_difference(key: &str, first: &[PortSpec], second: &[PortSpec]) -> Option<Difference> {
     let ranges = |specs: &[PortSpec]| {
         let ranges: Vec<Range> = specs

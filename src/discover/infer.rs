@@ -14,14 +14,15 @@ use crate::fingerprint::App;
 use crate::policy::{Role, Site};
 
 /// Maximum number of rounds of assignment. Each round may use the roles of
-/// the round before (a Mailbox server is found through the Client Access
-/// server that proxies to it); real traffic settles in two or three.
+/// the round before, because a Mailbox server is found through the Client
+/// Access server that proxies to it. The recorded captures settle within
+/// four rounds (the last one changes nothing).
 pub const MAX_ROUNDS: usize = 8;
 
 /// Distinct peers that corroborate a role on their own.
 pub const CORROBORATING_PEERS: usize = 3;
 
-/// How sure discovery is of a role.
+/// The degree of certainty of a role assignment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Confidence {
     /// Too little evidence: the role is not assigned, only listed as a comment.
@@ -128,7 +129,7 @@ pub fn confidence(evidence: &[Evidence]) -> Confidence {
     }
 }
 
-/// Why a host with evidence holds no role.
+/// The reason a host with evidence was not given a role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Unassigned {
     /// The evidence gives low confidence.
@@ -164,13 +165,13 @@ pub struct Rejected {
 }
 
 /// A host listed as a comment: the roles it was not given, or the services
-/// it answered when none of them is a signal.
+/// it served when none of them is a signal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
     pub address: IpAddr,
     /// The roles not assigned; empty when the host showed no signal.
     pub rejected: Vec<Rejected>,
-    /// When the host showed no signal: the services it answered, each as
+    /// When the host showed no signal: the services it served, each as
     /// (transport, port, app, flows).
     pub services: Vec<(Transport, u16, App, u64)>,
 }
@@ -198,7 +199,7 @@ pub struct FeatureFinding {
     pub evidence: Vec<(IpAddr, Evidence)>,
 }
 
-/// What discovery concluded from the traffic.
+/// The conclusions of discovery: the site and the reasons behind it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Inventory {
     /// The site file's content.
@@ -301,9 +302,9 @@ fn exchange_names(observations: &Observations) -> BTreeSet<String> {
     names
 }
 
-/// Returns the Client Access hosts whose role stands without a shared name:
-/// only their names may lend the role to other hosts, so that a name never
-/// lends a host the confidence it lent out itself.
+/// Returns the Client Access hosts whose role rests on more than a shared
+/// name. Only their names may lend the role to other hosts, so that a name
+/// never lends a host the confidence it lent out itself.
 fn name_anchors(decided: &Decided) -> BTreeSet<IpAddr> {
     decided
         .assigned
@@ -319,7 +320,7 @@ fn name_anchors(decided: &Decided) -> BTreeSet<IpAddr> {
         .collect()
 }
 
-/// Collects the names each anchoring Client Access host answered on a client
+/// Collects the names each anchoring Client Access host served on a client
 /// port.
 fn cas_names(
     observations: &Observations,
@@ -403,7 +404,7 @@ impl Decided {
 /// Returns true when a role may go to an address outside the internal
 /// networks. The Edge Transport server sits in a perimeter network that may
 /// have public addresses, and the proxy of sender reputation faces the
-/// internet; every other role is an internal server.
+/// internet. Every other role is an internal server.
 fn allowed_outside(role: Role) -> bool {
     matches!(role, Role::EdgeTransport | Role::Proxy)
 }
@@ -499,7 +500,7 @@ fn require_exchange_server(decided: &mut Decided) {
     }
 }
 
-/// Lists the internal hosts that answered services but hold no role and
+/// Lists the internal hosts that served services but hold no role and
 /// showed no signal (an SSH server on 443, a web server), so that the reader
 /// sees every internal server the traffic shows.
 fn add_unsignalled_hosts(observations: &Observations, decided: &mut Decided) {
@@ -744,7 +745,7 @@ fn sort_nets(nets: &mut Vec<IpNet>) {
 ///
 /// - perimeter: the /24 (IPv4) or /64 (IPv6) block of each private Edge
 ///   Transport address, or the Edge's own address when it is public or when
-///   its block also holds an internal role;
+///   its block also contains an internal role;
 /// - internal: the blocks of every private address seen, apart from the
 ///   perimeter blocks, plus the networks given with `--internal`.
 ///
@@ -802,7 +803,7 @@ mod tests {
     use crate::flow::{ConnState, DirectionCounters, DirectionEvidence, EndReason, FinishedFlow};
     use std::net::SocketAddr;
 
-    /// An answered flow from `client` to `port` of `server`.
+    /// Builds a flow, with a reply, from `client` to `port` of `server`.
     fn flow(client: &str, server: &str, port: u16, app: AppInfo) -> FinishedFlow {
         let payload = DirectionCounters {
             packets: 1,
@@ -852,7 +853,7 @@ mod tests {
 
     #[test]
     fn edge_and_client_access_never_share_a_host() {
-        // 10.0.0.5 answers EdgeSync and OWA with the same confidence, so it
+        // 10.0.0.5 serves EdgeSync and OWA with the same confidence, so it
         // gets neither role, and both are listed with the reason.
         let mut observations = Observations::default();
         observations.add(&flow("10.0.0.20", "10.0.0.5", 50636, app(App::Tls)));

@@ -5,13 +5,14 @@
 //!
 //! Discovery reads flows, not bytes. [`Discovery::add`] takes each
 //! [`FinishedFlow`] as the pipeline hands it out and keeps per-host aggregates
-//! only, so a caller can feed it for as long as it likes (a capture file, or a
-//! time window of a live capture) and ask for the inventory at any point.
+//! only. A caller can therefore feed it for as long as it likes (a capture
+//! file, or a time window of a live capture) and ask for the inventory at any
+//! point.
 //!
 //! # Evidence
 //!
-//! Only flows whose server answered with a payload count (a refused or silent
-//! connection shows no service). Each answered flow adds to one service of its
+//! Only flows whose server replied with a payload count (a refused or silent
+//! connection shows no service). Each such flow adds to one service of its
 //! server (transport, server port, protocol in the payload, and whether it was
 //! an HTTP request for an Exchange service, a proxy request or an SMTP session
 //! with `AUTH` in the clear) and, when the client is internal, to the same
@@ -20,25 +21,25 @@
 //!
 //! | role | signal | strength |
 //! | --- | --- | --- |
-//! | client_access | answers HTTP requests for Exchange services (Autodiscover, EWS, OWA, ECP, ActiveSync, OAB, MAPI, RPC over HTTP) | specific |
-//! | client_access | answers TLS on 443 for an Exchange web name: an `autodiscover.` name, or the Host of an HTTP request for an Exchange service | specific |
-//! | client_access | answers TLS (direct or after STARTTLS) on 443, 587, 143, 993, 110 or 995 for a name another Client Access host answers there | specific |
-//! | client_access | answers SMTP on 717 (the outbound proxy port of Front End Transport) | specific |
-//! | client_access | answers SMTP on 587 | generic |
-//! | client_access | answers TLS on 443; IMAP or TLS on 993; POP3 or TLS on 995; SMTP on 25 from the internet; opens TLS to 444 of an internal host | supporting |
-//! | mailbox | answers TLS on 444 to a Client Access host (the back end site) | specific |
+//! | client_access | serves HTTP requests for Exchange services (Autodiscover, EWS, OWA, ECP, ActiveSync, OAB, MAPI, RPC over HTTP) | specific |
+//! | client_access | serves TLS on 443 for an Exchange web name: an `autodiscover.` name, or the Host of an HTTP request for an Exchange service | specific |
+//! | client_access | serves TLS (direct or after STARTTLS) on 443, 587, 143, 993, 110 or 995 for a name another Client Access host serves there | specific |
+//! | client_access | serves SMTP on 717 (the outbound proxy port of Front End Transport) | specific |
+//! | client_access | serves SMTP on 587 | generic |
+//! | client_access | serves TLS on 443; IMAP or TLS on 993; POP3 or TLS on 995; SMTP on 25 to internet hosts; opens TLS to 444 of an internal host | supporting |
+//! | mailbox | serves TLS on 444 to a Client Access host (the back end site) | specific |
 //! | mailbox | opens SMTP to 717 of a Client Access host | specific |
 //! | mailbox | opens TLS or LDAP to 50636 of an Edge Transport host (EdgeSync) | specific |
-//! | mailbox | answers SMTP on 25 or 2525 from a Client Access host; answers SMTP on 25 from an Edge Transport host | generic |
+//! | mailbox | serves SMTP on 25 or 2525 to a Client Access host; serves SMTP on 25 to an Edge Transport host | generic |
 //! | mailbox | opens SMTP to 25 of an Edge Transport host | supporting |
-//! | edge_transport | answers TLS or LDAP on 50636 (EdgeSync, AD LDS secure LDAP) | specific |
-//! | edge_transport | answers SMTP on 25 from the internet; opens SMTP to 25 of internal hosts; opens SMTP to 25 of internet hosts | supporting |
-//! | dns | answers DNS on 53 for Client Access, Mailbox or Edge Transport hosts | specific |
-//! | dns | answers DNS on 53 for other hosts | supporting |
-//! | domain_controller | answers LDAP on 3268 or TLS on 3269 (global catalog) | specific |
-//! | domain_controller | answers LDAP on 389 or TLS on 636 | generic |
-//! | domain_controller | answers on 88 (Kerberos, port only); answers LDAP, GC or Kerberos for Client Access or Mailbox hosts | supporting |
-//! | proxy | answers proxy requests (HTTP CONNECT, absolute URI) from an Edge Transport host | specific |
+//! | edge_transport | serves TLS or LDAP on 50636 (EdgeSync, AD LDS secure LDAP) | specific |
+//! | edge_transport | serves SMTP on 25 to internet hosts; opens SMTP to 25 of internal hosts; opens SMTP to 25 of internet hosts | supporting |
+//! | dns | serves DNS on 53 for Client Access, Mailbox or Edge Transport hosts | specific |
+//! | dns | serves DNS on 53 for other hosts | supporting |
+//! | domain_controller | serves LDAP on 3268 or TLS on 3269 (global catalog) | specific |
+//! | domain_controller | serves LDAP on 389 or TLS on 636 | generic |
+//! | domain_controller | replies on 88 (Kerberos, port only); serves LDAP, GC or Kerberos for Client Access or Mailbox hosts | supporting |
+//! | proxy | serves proxy requests (HTTP CONNECT, absolute URI) to an Edge Transport host | specific |
 //!
 //! # Confidence
 //!
@@ -73,11 +74,11 @@
 //! # Topology, features and networks
 //!
 //! - `topology.edge_transport` is true when an Edge Transport server is found.
-//! - `imap4` / `pop3`: a Client Access host answered IMAP (or TLS on 993) /
+//! - `imap4` / `pop3`: a Client Access host served IMAP (or TLS on 993) /
 //!   POP3 (or TLS on 995).
 //! - `front_end_proxy`: no Edge Transport server, and a Client Access host
 //!   opened SMTP to an internet host on 25.
-//! - `submission_on_port_25`: a Client Access host answered SMTP on 25 in
+//! - `submission_on_port_25`: a Client Access host served SMTP on 25 in
 //!   which a client that is no Exchange server sent `AUTH` before any TLS.
 //!   NOTE: a client that authenticates after STARTTLS looks like any sender on
 //!   25, so this feature is found only where some client authenticates in the

@@ -1,5 +1,5 @@
-//! What each address did in the traffic: the services it answered as a server
-//! and the services it used as a client, each with its peers, flow counts and
+//! The activity of each address in the traffic: the services it served as a
+//! server and the services it used as a client, each with its peers, flow counts and
 //! first and last time seen. Discovery reads flows, never bytes, and keeps only
 //! these aggregates, so memory grows with the number of hosts and services,
 //! not with the number of flows.
@@ -31,16 +31,16 @@ pub const MAX_NAMES_PER_USAGE: usize = 8;
 /// [`Observations::blocks_dropped`].
 pub const MAX_NETWORK_BLOCKS: usize = 4096;
 
-/// Prefix length of the block an IPv4 private address stands for in the
+/// Prefix length of the block that an IPv4 private address adds to the
 /// inferred internal networks.
 pub const IPV4_BLOCK_PREFIX: u8 = 24;
 
-/// Prefix length of the block an IPv6 unique local address stands for: a
+/// Prefix length of the block that an IPv6 unique local address adds: a
 /// subnet, as RFC 4291 section 2.5.4 sizes them.
 pub const IPV6_BLOCK_PREFIX: u8 = 64;
 
-/// What a service's flows carried beyond the protocol, as far as discovery
-/// tells flows apart.
+/// The kind of exchange a service's flows carried beyond the protocol, as
+/// far as discovery distinguishes flows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Flavour {
     Plain,
@@ -181,10 +181,10 @@ impl Usage {
     }
 }
 
-/// What one address did.
+/// The activity of one address.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostActivity {
-    /// Services the address answered as the server, keyed by service; peers
+    /// Services the address served as the server, keyed by service; peers
     /// are the clients.
     pub served: BTreeMap<UsageKey, Usage>,
     /// Services the address used as the client, keyed by the server's
@@ -198,9 +198,9 @@ pub struct Observations {
     pub hosts: BTreeMap<IpAddr, HostActivity>,
     /// Flows read.
     pub flows: u64,
-    /// Flows whose server answered with a payload, which is what evidence is
+    /// Flows whose server replied with a payload, which is what evidence is
     /// made of.
-    pub answered_flows: u64,
+    pub replied_flows: u64,
     /// Flows that left no evidence because [`MAX_HOSTS`] addresses were
     /// already tracked.
     pub flows_untracked: u64,
@@ -244,12 +244,12 @@ impl Observations {
         self.note_block(client);
         self.note_block(server);
 
-        // Evidence is made of what a server answered: a refused or unanswered
+        // Evidence is made of what a server replied: a refused or unanswered
         // connection, or a server that never sent a byte, shows no service.
         if flow.to_client.payload_bytes == 0 || flow.app.app == App::None {
             return;
         }
-        self.answered_flows = self.answered_flows.saturating_add(1);
+        self.replied_flows = self.replied_flows.saturating_add(1);
 
         let key = usage_key(flow);
         let name = flow_name(flow);
@@ -304,7 +304,7 @@ impl Observations {
 ///
 /// NOTE: a site that numbers its own hosts with public addresses, or uses the
 /// shared address space of RFC 6598 (100.64.0.0/10), looks like the internet
-/// here; `exflow discover --internal` names such networks.
+/// here. `exflow discover --internal` names such networks.
 pub fn is_private(address: IpAddr) -> bool {
     match address {
         IpAddr::V4(v4) => v4.is_private(),
@@ -312,7 +312,7 @@ pub fn is_private(address: IpAddr) -> bool {
     }
 }
 
-/// Returns the /24 (IPv4) or /64 (IPv6) block that holds an address.
+/// Returns the /24 (IPv4) or /64 (IPv6) block that contains an address.
 pub fn block_of(address: IpAddr) -> IpNet {
     let prefix = match address {
         IpAddr::V4(_) => IPV4_BLOCK_PREFIX,
@@ -402,7 +402,7 @@ mod tests {
     use crate::flow::{ConnState, DirectionCounters, DirectionEvidence, EndReason};
     use std::net::{Ipv4Addr, SocketAddr};
 
-    /// An answered SMTP flow from `client` to port 25 of `server`.
+    /// Builds an SMTP flow, with a reply, from `client` to port 25 of `server`.
     fn smtp_flow(client: IpAddr, server: IpAddr) -> FinishedFlow {
         let payload = DirectionCounters {
             packets: 1,
@@ -464,7 +464,7 @@ mod tests {
         }
         assert_eq!(observations.hosts.len(), MAX_HOSTS);
         assert_eq!(observations.flows_untracked, 5);
-        assert_eq!(observations.answered_flows, u64::from(servers));
+        assert_eq!(observations.replied_flows, u64::from(servers));
         // A known host still gets its flows.
         observations.add(&smtp_flow(client, v4(0x0a00_0000)));
         assert_eq!(observations.flows_untracked, 5);
@@ -484,7 +484,7 @@ mod tests {
     }
 
     #[test]
-    fn unanswered_flows_are_no_evidence() {
+    fn unreplied_flows_are_no_evidence() {
         let server: IpAddr = "10.0.0.25".parse().unwrap();
         let mut flow = smtp_flow("10.0.0.1".parse().unwrap(), server);
         flow.to_client.payload_bytes = 0;

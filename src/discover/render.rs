@@ -113,7 +113,7 @@ fn header(
                 "header.flows",
                 &[
                     ("flows", &observations.flows.to_string()),
-                    ("answered", &observations.answered_flows.to_string()),
+                    ("replied", &observations.replied_flows.to_string()),
                     ("first", &timestamp(first)),
                     ("last", &timestamp(last)),
                 ],

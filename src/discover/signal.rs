@@ -1,7 +1,7 @@
 //! The signals: each behaviour that counts as evidence for a role, how strong
 //! it is, and which of a host's services show it.
 //!
-//! A signal is read off one service of one host (a [`UsageKey`] it answered or
+//! A signal is read off one service of one host (a [`UsageKey`] it served or
 //! used), sometimes only for the peers that already hold a role. The module
 //! documentation of [`crate::discover`] lists them in a table.
 
@@ -14,7 +14,7 @@ use crate::decode::Transport;
 use crate::fingerprint::App;
 use crate::policy::Role;
 
-/// How much one signal says about a role.
+/// The weight of one signal as evidence for a role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Strength {
     /// Raises the confidence of a role that a primary signal gave, and is never
@@ -28,7 +28,7 @@ pub enum Strength {
     Specific,
 }
 
-/// Whether the host answered the service or used it.
+/// Whether the host served the service or used it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Side {
     Served,
@@ -38,66 +38,66 @@ pub enum Side {
 /// One behaviour that counts as evidence for one role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Signal {
-    /// Answered HTTP requests whose path names an Exchange service.
+    /// Served HTTP requests whose path names an Exchange service.
     CasExchangeWeb,
-    /// Answered TLS on 443 for a name of Exchange web services.
+    /// Served TLS on 443 for a name of Exchange web services.
     CasExchangeName,
-    /// Answered TLS, directly or after STARTTLS, on a client port for a name
-    /// that a Client Access host answers on a client port.
+    /// Served TLS, directly or after STARTTLS, on a client port for a name
+    /// that a Client Access host serves on a client port.
     CasSharedName,
-    /// Answered SMTP on 717, the Front End Transport outbound proxy port.
+    /// Served SMTP on 717, the Front End Transport outbound proxy port.
     CasOutboundProxy,
-    /// Answered SMTP on 587.
+    /// Served SMTP on 587.
     CasSubmission,
-    /// Answered TLS on 443 for no name known to be Exchange's.
+    /// Served TLS on 443 for no name known to be Exchange's.
     CasHttps,
-    /// Answered IMAP, or TLS on 993.
+    /// Served IMAP, or TLS on 993.
     CasImap,
-    /// Answered POP3, or TLS on 995.
+    /// Served POP3, or TLS on 995.
     CasPop3,
-    /// Answered SMTP on 25 from internet hosts.
+    /// Served SMTP on 25 to internet hosts.
     CasInternetSmtp,
     /// Opened TLS to port 444 of an internal host.
     CasBackEndClient,
 
-    /// Answered TLS on 444 to a Client Access host.
+    /// Served TLS on 444 to a Client Access host.
     MailboxBackEnd,
     /// Opened SMTP to port 717 of a Client Access host.
     MailboxOutboundProxy,
     /// Opened TLS or LDAP to port 50636 of an Edge Transport host.
     MailboxEdgeSync,
-    /// Answered SMTP on 25 or 2525 from a Client Access host.
+    /// Served SMTP on 25 or 2525 to a Client Access host.
     MailboxFrontEndRelay,
-    /// Answered SMTP on 25 from an Edge Transport host.
+    /// Served SMTP on 25 to an Edge Transport host.
     MailboxEdgeRelay,
     /// Opened SMTP to port 25 of an Edge Transport host.
     MailboxToEdge,
 
-    /// Answered TLS or LDAP on 50636.
+    /// Served TLS or LDAP on 50636.
     EdgeSync,
-    /// Answered SMTP on 25 from internet hosts.
+    /// Served SMTP on 25 to internet hosts.
     EdgeInternetSmtp,
     /// Opened SMTP to port 25 of internal hosts.
     EdgeInboundRelay,
     /// Opened SMTP to port 25 of internet hosts.
     EdgeOutbound,
 
-    /// Answered DNS on 53 for Client Access, Mailbox or Edge Transport hosts.
+    /// Served DNS on 53 for Client Access, Mailbox or Edge Transport hosts.
     DnsExchangeResolver,
-    /// Answered DNS on 53 for other hosts.
+    /// Served DNS on 53 for other hosts.
     DnsResolver,
 
-    /// Answered LDAP on 3268 or TLS on 3269: the global catalog.
+    /// Served LDAP on 3268 or TLS on 3269: the global catalog.
     DcGlobalCatalog,
-    /// Answered LDAP on 389 or TLS on 636.
+    /// Served LDAP on 389 or TLS on 636.
     DcLdap,
-    /// Answered on 88; exflow has no Kerberos dissector, so the port decides.
+    /// Replied on 88. exflow has no Kerberos dissector, so the port decides.
     DcKerberos,
-    /// Answered LDAP, the global catalog or Kerberos for Client Access or
+    /// Served LDAP, the global catalog or Kerberos for Client Access or
     /// Mailbox hosts.
     DcExchangeClients,
 
-    /// Answered proxy requests (HTTP CONNECT or an absolute URI) from an Edge
+    /// Served proxy requests (HTTP CONNECT or an absolute URI) to an Edge
     /// Transport host: the proxy of sender reputation.
     ProxyReputation,
 }
@@ -247,8 +247,8 @@ impl Signal {
 /// service of a Client Access server: HTTPS, submission, IMAP4 and POP3.
 pub const CLIENT_TLS_PORTS: [u16; 6] = [443, 587, 143, 993, 110, 995];
 
-/// What a signal needs to know about the whole traffic and the roles found so
-/// far.
+/// The facts about the whole traffic and the roles found so far that signals
+/// read.
 pub struct Context<'a> {
     /// Roles assigned in the previous round, by address.
     pub roles: &'a BTreeMap<IpAddr, BTreeSet<Role>>,
@@ -256,7 +256,7 @@ pub struct Context<'a> {
     /// Exchange service, and every TLS server name whose first label is
     /// `autodiscover`.
     pub exchange_names: &'a BTreeSet<String>,
-    /// Names that Client Access hosts of the previous round answered on a
+    /// Names that Client Access hosts of the previous round served on a
     /// client port, by host.
     pub cas_names: &'a BTreeMap<IpAddr, BTreeSet<String>>,
     /// Returns true for an internal address.
@@ -391,7 +391,7 @@ pub fn signals_of(
             let ldap = (port == 389 && app == App::Ldap) || (port == 636 && app == App::Tls);
             let global_catalog =
                 (port == 3268 && app == App::Ldap) || (port == 3269 && app == App::Tls);
-            // Kerberos has no dissector: any answered payload on 88 counts.
+            // Kerberos has no dissector: any reply with a payload on 88 counts.
             let kerberos = port == 88 && matches!(app, App::Unknown);
             if tcp && ldap {
                 add(Signal::DcLdap, PeerFilter::All, None);
@@ -433,7 +433,7 @@ pub fn signals_of(
     found
 }
 
-/// Which peers of a service count for a signal.
+/// The peers of a service that count for a signal.
 enum PeerFilter<'f> {
     All,
     Only(&'f dyn Fn(IpAddr) -> bool),

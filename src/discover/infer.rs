@@ -5,9 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use ipnet::IpNet;
-
-use super::observe::{Flavour, Observations, Usage, UsageKey, block_of, is_private};
+use super::build;
+use super::observe::{Flavour, Observations, UsageKey};
 use super::signal::{CLIENT_TLS_PORTS, Context, Evidence, Side, Signal, Strength, signals_of};
 use crate::decode::Transport;
 use crate::fingerprint::App;
@@ -256,8 +255,8 @@ pub fn infer(observations: &Observations) -> Inventory {
     require_exchange_server(&mut decided);
     add_unsignalled_hosts(observations, &mut decided);
     let site_roles = decided.roles();
-    let features = features(observations, &decided, &site_roles);
-    let site = build_site(observations, &decided, &features);
+    let features = build::features(observations, &decided.assigned, &site_roles);
+    let site = build::site(observations, &decided.assigned, &features);
 
     let mut assignments = decided.assigned;
     assignments.sort_by_key(|assessment| (role_order(assessment.role), assessment.address));
@@ -559,241 +558,6 @@ fn add_unsignalled_hosts(observations: &Observations, decided: &mut Decided) {
     });
 }
 
-/// Finds the features the Client Access hosts show.
-fn features(
-    observations: &Observations,
-    decided: &Decided,
-    roles: &BTreeMap<IpAddr, BTreeSet<Role>>,
-) -> Vec<FeatureFinding> {
-    let has_edge = roles
-        .values()
-        .any(|host_roles| host_roles.contains(&Role::EdgeTransport));
-    let exchange_server = |address: &IpAddr| {
-        roles
-            .get(address)
-            .is_some_and(|host_roles| host_roles.iter().any(|role| role.is_exchange()))
-    };
-
-    let mut imap = Vec::new();
-    let mut pop3 = Vec::new();
-    let mut proxy = Vec::new();
-    let mut submission_25 = Vec::new();
-    for assessment in &decided.assigned {
-        if assessment.role != Role::ClientAccess {
-            continue;
-        }
-        let address = assessment.address;
-        for evidence in &assessment.evidence {
-            match evidence.signal {
-                Signal::CasImap => imap.push((address, evidence.clone())),
-                Signal::CasPop3 => pop3.push((address, evidence.clone())),
-                _ => {}
-            }
-        }
-        let Some(host) = observations.hosts.get(&address) else {
-            continue;
-        };
-
-        // features.front_end_proxy: the Client Access server itself opens
-        // SMTP to internet hosts (a send connector with
-        // -FrontEndProxyEnabled routes outbound mail through it).
-        for (key, usage) in &host.opened {
-            if key.transport != Transport::Tcp || key.port != 25 || key.app != App::Smtp {
-                continue;
-            }
-            if let Some(evidence) = peer_evidence(Signal::EdgeOutbound, key, usage, |peer| {
-                !observations.is_internal(peer)
-            }) {
-                proxy.push((address, evidence));
-            }
-        }
-
-        // features.submission_on_port_25: a client that is no Exchange server
-        // authenticated on port 25 before TLS.
-        for (key, usage) in &host.served {
-            let auth_on_25 = key.transport == Transport::Tcp
-                && key.port == 25
-                && key.app == App::Smtp
-                && key.flavour == Flavour::SmtpAuth;
-            if !auth_on_25 {
-                continue;
-            }
-            if let Some(evidence) = peer_evidence(Signal::CasSubmission, key, usage, |peer| {
-                !exchange_server(&peer)
-            }) {
-                submission_25.push((address, evidence));
-            }
-        }
-    }
-
-    let mut findings = Vec::new();
-    for (key, evidence, enabled) in [
-        ("imap4", imap, true),
-        ("pop3", pop3, true),
-        ("front_end_proxy", proxy, !has_edge),
-        ("submission_on_port_25", submission_25, true),
-    ] {
-        if !evidence.is_empty() {
-            findings.push(FeatureFinding {
-                key,
-                enabled,
-                evidence,
-            });
-        }
-    }
-    findings
-}
-
-/// Builds evidence from the peers of a service that `wanted` accepts.
-fn peer_evidence(
-    signal: Signal,
-    key: &UsageKey,
-    usage: &Usage,
-    wanted: impl Fn(IpAddr) -> bool,
-) -> Option<Evidence> {
-    let mut evidence: Option<Evidence> = None;
-    for (peer, stats) in &usage.peers {
-        if !wanted(*peer) {
-            continue;
-        }
-        match &mut evidence {
-            Some(evidence) => {
-                evidence.peers.push(*peer);
-                evidence.flows = evidence.flows.saturating_add(stats.flows);
-                evidence.first = evidence.first.min(stats.first);
-                evidence.last = evidence.last.max(stats.last);
-            }
-            None => {
-                evidence = Some(Evidence {
-                    signal,
-                    key: *key,
-                    flows: stats.flows,
-                    peers: vec![*peer],
-                    more_peers: false,
-                    first: stats.first,
-                    last: stats.last,
-                    names: usage.names.iter().cloned().collect(),
-                });
-            }
-        }
-    }
-    evidence
-}
-
-/// Writes the site: roles, topology, features, sender reputation and networks.
-fn build_site(observations: &Observations, decided: &Decided, features: &[FeatureFinding]) -> Site {
-    let mut site = Site::default();
-    for assessment in &decided.assigned {
-        let net = IpNet::from(assessment.address);
-        let list = match assessment.role {
-            Role::ClientAccess => &mut site.roles.client_access,
-            Role::Mailbox => &mut site.roles.mailbox,
-            Role::EdgeTransport => &mut site.roles.edge_transport,
-            Role::Dns => &mut site.roles.dns,
-            Role::DomainController => &mut site.roles.domain_controller,
-            Role::Lync => &mut site.roles.lync,
-            Role::Proxy => &mut site.roles.proxy,
-            Role::Internet | Role::Internal => continue,
-        };
-        list.push(net);
-
-        // The proxy ports are the ports the Edge used for its proxy requests.
-        if assessment.role == Role::Proxy {
-            for evidence in &assessment.evidence {
-                if evidence.signal == Signal::ProxyReputation {
-                    site.sender_reputation.proxy_ports.push(evidence.key.port);
-                }
-            }
-        }
-    }
-    for list in [
-        &mut site.roles.client_access,
-        &mut site.roles.mailbox,
-        &mut site.roles.edge_transport,
-        &mut site.roles.dns,
-        &mut site.roles.domain_controller,
-        &mut site.roles.lync,
-        &mut site.roles.proxy,
-    ] {
-        sort_nets(list);
-    }
-    site.sender_reputation.proxy_ports.sort_unstable();
-    site.sender_reputation.proxy_ports.dedup();
-
-    site.topology.edge_transport = !site.roles.edge_transport.is_empty();
-    for finding in features {
-        let flag = match finding.key {
-            "imap4" => &mut site.features.imap4,
-            "pop3" => &mut site.features.pop3,
-            "front_end_proxy" => &mut site.features.front_end_proxy,
-            "submission_on_port_25" => &mut site.features.submission_on_port_25,
-            _ => continue,
-        };
-        *flag = finding.enabled;
-    }
-
-    site.networks = networks(observations, &site);
-    site
-}
-
-fn sort_nets(nets: &mut Vec<IpNet>) {
-    nets.sort_by_key(|net| (net.addr().is_ipv6(), net.addr(), net.prefix_len()));
-    nets.dedup();
-}
-
-/// Infers `[networks]`.
-///
-/// - perimeter: the /24 (IPv4) or /64 (IPv6) block of each private Edge
-///   Transport address, or the Edge's own address when it is public or when
-///   its block also contains an internal role;
-/// - internal: the blocks of every private address seen, apart from the
-///   perimeter blocks, plus the networks given with `--internal`.
-///
-/// NOTE: the block sizes are a guess. A site whose networks are wider has
-/// addresses the capture never showed, and those fall outside the inferred
-/// networks (so they count as `internet`) until the file is widened.
-pub fn networks(observations: &Observations, site: &Site) -> crate::policy::Networks {
-    let internal_roles: Vec<IpNet> = [
-        &site.roles.client_access,
-        &site.roles.mailbox,
-        &site.roles.dns,
-        &site.roles.domain_controller,
-    ]
-    .into_iter()
-    .flatten()
-    .copied()
-    .collect();
-
-    let mut perimeter = Vec::new();
-    for edge in &site.roles.edge_transport {
-        let address = edge.addr();
-        let block = block_of(address);
-        let shared = internal_roles.iter().any(|net| block.contains(net));
-        if is_private(address) && !shared {
-            perimeter.push(block);
-        } else {
-            perimeter.push(*edge);
-        }
-    }
-
-    let mut internal: Vec<IpNet> = observations
-        .private_blocks
-        .iter()
-        .filter(|block| !perimeter.contains(block))
-        .copied()
-        .collect();
-    internal.extend(observations.extra_internal.iter().copied());
-
-    let mut internal = IpNet::aggregate(&internal);
-    let mut perimeter = IpNet::aggregate(&perimeter);
-    sort_nets(&mut internal);
-    sort_nets(&mut perimeter);
-    crate::policy::Networks {
-        internal,
-        perimeter,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -801,6 +565,7 @@ mod tests {
     use crate::decode::VlanIds;
     use crate::fingerprint::{AppEvidence, AppInfo, ExchangeService, HttpInfo};
     use crate::flow::{ConnState, DirectionCounters, DirectionEvidence, EndReason, FinishedFlow};
+    use ipnet::IpNet;
     use std::net::SocketAddr;
 
     /// Builds a flow, with a reply, from `client` to `port` of `server`.

@@ -86,8 +86,9 @@
 //! - `networks.internal`: the /24 (IPv4) or /64 (IPv6) blocks of every private
 //!   address seen (RFC 1918, RFC 4193), plus networks given with `--internal`;
 //!   `networks.perimeter`: the block of each Edge Transport server. See
-//!   [`infer::networks`] for the limits.
+//!   `build::networks` for the limits.
 
+mod build;
 pub mod diff;
 pub mod infer;
 pub mod observe;

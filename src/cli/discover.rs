@@ -137,6 +137,15 @@ fn report_input_problems(outcome: &InputOutcome) -> bool {
                 note.resumed_at
             );
         }
+        let unlisted = capture
+            .corrupt_blocks
+            .saturating_sub(capture.corrupt_notes.len() as u64);
+        if unlisted > 0 {
+            eprintln!(
+                "exflow: {}: {unlisted} more corrupt blocks skipped",
+                outcome.source
+            );
+        }
         damaged |= capture.corrupt_blocks > 0;
     }
     for (link, frames) in &outcome.unsupported_frames {

@@ -190,7 +190,9 @@ start_servers() {
     start_dovecot cas1 "imap pop3"
     start_dovecot srv1 pop3
     start_postfix cas1 cas
-    start_postfix mbx1 plain
+    wait_listen cas1 717
+    start_postfix mbx1 mailbox
+    wait_listen mbx1 2525
     start_postfix edge1 plain
     start_postfix mxnet plain
     start_nginx_cas
@@ -275,12 +277,13 @@ main() {
     record exchange-no-edge pcap sessions_no_edge
     record exchange-edge pcap sessions_edge
     record exchange-clients pcapng sessions_clients
+    record exchange-roles pcap sessions_roles
 
     echo "== checking the captures against the expectation tables"
     local name ok=1 readme=()
     # The README's session tables mirror the expectation tables.
     [[ -f $OUT/README.md ]] && readme=(--update-readme "$OUT/README.md")
-    for name in exchange-no-edge.pcap exchange-edge.pcap exchange-clients.pcapng; do
+    for name in exchange-no-edge.pcap exchange-edge.pcap exchange-clients.pcapng exchange-roles.pcap; do
         python3 "$HERE/verify.py" "$OUT/$name" "$OUT/${name%.*}.expected.tsv" --resolve "${readme[@]}" || ok=0
     done
     ((ok)) || { echo "error: a capture does not match its expectation table" >&2; return 1; }

@@ -13,6 +13,7 @@ rust_i18n::i18n!("locales", fallback = "en");
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod discover;
 pub mod filter;
 pub mod fingerprint;
 pub mod flow;

@@ -157,9 +157,13 @@ make_cert() { # make_cert HOST CN SAN
 # queue and log under $T/HOST. Every instance hands accepted mail to the
 # discard agent, so Postfix itself never opens a connection and the capture
 # holds only the sessions the script runs.
-#   cas   Client Access: 25 (front end, AUTH allowed), 587 submission, and
-#         a stray listener on 2525
-#   plain an SMTP server on 25 with STARTTLS (Mailbox, Edge, internet MX)
+#   cas     Client Access: 25 (front end, AUTH allowed), 587 submission,
+#           717 (the outbound proxy port of Front End Transport), and a
+#           stray listener on 2525
+#   mailbox an SMTP server on 25 and 2525 with STARTTLS (the Mailbox
+#           server; Exchange's Transport service takes 2525 when it shares
+#           a host with Front End Transport)
+#   plain   an SMTP server on 25 with STARTTLS (Edge, internet MX)
 start_postfix() {
     local host=$1 profile=$2 d=$T/$1/postfix q=$T/$1/postfix-queue
     local name addrs
@@ -215,6 +219,12 @@ CF
         if [[ $profile == cas ]]; then
             echo "submission inet n       -       n       -       -       smtpd"
             echo "  -o syslog_name=postfix/submission"
+            echo "2525      inet  n       -       n       -       -       smtpd"
+            echo "  -o syslog_name=postfix/2525"
+            echo "717       inet  n       -       n       -       -       smtpd"
+            echo "  -o syslog_name=postfix/717"
+        fi
+        if [[ $profile == mailbox ]]; then
             echo "2525      inet  n       -       n       -       -       smtpd"
             echo "  -o syslog_name=postfix/2525"
         fi

@@ -385,6 +385,33 @@ sessions_clients() {
     flow $mxorg $cas 25 tcp smtp true "$CLOSE_RACE" allowed client.submission-25 - "client rows come first: client.submission-25, not mail.inbound"
 }
 
+# ------------------------------------------------- exchange-roles.pcap
+
+# Transport paths between the Client Access and Mailbox servers that the
+# other captures leave out, and submission on 25 with AUTH in the clear:
+# what `exflow discover` reads the Mailbox role and the
+# submission_on_port_25 feature from.
+sessions_roles() {
+    local cas=10.20.0.10 mbx=10.20.0.20 ws=10.20.0.100
+
+    session R01 ws1 "Outlook looks up Autodiscover over HTTPS" -- \
+        "${CURL[@]}" -4 -A "$UA_OUTLOOK" -H 'Content-Type: text/xml' --data-binary "$AUTOD_REQ" \
+        https://autodiscover.example.com/autodiscover/autodiscover.xml
+    flow $ws $cas 443 tcp tls false SF allowed client.https - "HTTPS to client_access"
+    smtp_args mbx1.corp.example.com 2525 cas1.corp.example.com carol@example.org alice@example.com
+    session R02 cas1 "CAS front end hands inbound mail to the Mailbox transport on 2525" -- \
+        "${SMTP[@]}" -4 --tls --tls-verify
+    flow $cas $mbx 2525 tcp smtp true "$CLOSE_RACE" allowed internal.unrestricted - "client_access to mailbox, any port"
+    smtp_args mail.example.com 717 mbx1.corp.example.com alice@example.com dave@example.net
+    session R03 mbx1 "Mailbox sends outbound mail through the CAS's proxy port 717" -- \
+        "${SMTP[@]}" -4 --tls --tls-verify
+    flow $mbx $cas 717 tcp smtp true "$CLOSE_RACE" allowed internal.unrestricted - "mailbox to client_access, any port"
+    smtp_args mail.example.com 25 ws1.corp.example.com alice@example.com dave@example.net
+    session R04 ws1 "internal client authenticates on 25 without STARTTLS" -- \
+        "${SMTP[@]}" -4 --auth PLAIN --auth-user "$MAIL_USER" --auth-password "$MAIL_PASSWORD"
+    flow $ws $cas 25 tcp smtp false SF allowed client.submission-25 "cleartext_auth,starttls_not_used" "AUTH PLAIN in clear on 25; STARTTLS offered, never issued"
+}
+
 # The Edge's directory in clear on 50636, for the protocol-mismatch case.
 edge_ldap_cleartext() {
     stop_server edge1/slapd

@@ -2,6 +2,7 @@
 //! crate sees one validated configuration per command.
 
 pub mod analyze;
+mod discover;
 mod help_text;
 mod rules;
 mod usage_error;
@@ -29,7 +30,9 @@ Examples:
   exflow analyze --site site.toml --fail-on unexpected --baseline last.jsonl *.pcap
   tcpdump -i eth1 -w - | exflow analyze --site site.toml -
   exflow rules check --site site.toml
-  exflow rules show --site site.toml";
+  exflow rules show --site site.toml
+  exflow discover capture.pcap -o discovered.toml
+  exflow rules diff site.toml discovered.toml";
 
 const ANALYZE_EXAMPLES: &str = "\
 Examples:
@@ -261,10 +264,10 @@ pub struct RulesCheckArgs {
 
 #[derive(Debug, Args)]
 pub struct RulesDiffArgs {
-    /// The first site file
+    /// First site file (A); exit status 1 when the two differ
     #[arg(value_name = "A.toml")]
     pub first: PathBuf,
-    /// The second site file, compared with the first
+    /// Second site file (B)
     #[arg(value_name = "B.toml")]
     pub second: PathBuf,
 }
@@ -278,6 +281,18 @@ pub struct DiscoverArgs {
     /// Write the proposed site file to FILE [default: standard output]
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Count the hosts of this network (address or CIDR block) as internal
+    /// although it is outside the private ranges (repeat for several)
+    #[arg(long, value_name = "CIDR")]
+    pub internal: Vec<String>,
+
+    /// Worker threads [default: all cores]; the result is the same for any number
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -307,6 +322,7 @@ pub fn main() -> ExitCode {
     let status = match &cli.command {
         Command::Analyze(args) => analyze::run(args, lang, cli.quiet),
         Command::Rules(command) => rules::run(command, lang),
+        Command::Discover(args) => discover::run(args, lang, cli.quiet),
         Command::Completions(args) => {
             let mut command = help_text::command(lang);
             clap_complete::generate(args.shell, &mut command, "exflow", &mut std::io::stdout());
@@ -323,7 +339,7 @@ pub fn main() -> ExitCode {
                 }
             }
         }
-        Command::Live(_) | Command::Discover(_) => {
+        Command::Live(_) => {
             eprintln!(
                 "exflow: {}",
                 crate::i18n::message(lang, "cli.error.not_built", &[])

@@ -1,9 +1,10 @@
 //! `exflow rules show|check|diff`.
 
 use super::analyze::Status;
-use super::{RulesCommand, report_policy_error};
+use super::{RulesCommand, RulesDiffArgs, report_policy_error};
+use crate::discover::diff::SiteDiff;
 use crate::i18n::{Lang, message};
-use crate::policy::{self, Policy};
+use crate::policy::{self, Policy, Site};
 
 /// Runs an `exflow rules` subcommand.
 pub fn run(command: &RulesCommand, lang: Lang) -> Status {
@@ -45,9 +46,42 @@ pub fn run(command: &RulesCommand, lang: Lang) -> Status {
                 Status::Error
             }
         },
-        RulesCommand::Diff(_) => {
-            eprintln!("exflow: {}", message(lang, "cli.error.not_built", &[]));
-            Status::Error
+        RulesCommand::Diff(args) => diff(args, lang),
+    }
+}
+
+/// Runs `exflow rules diff`: status 0 when the two site files agree, 1 when
+/// they differ, 2 when either cannot be read or is invalid.
+fn diff(args: &RulesDiffArgs, lang: Lang) -> Status {
+    let first = Site::load(&args.first);
+    let second = Site::load(&args.second);
+    let (first, second) = match (first, second) {
+        (Ok(first), Ok(second)) => (first, second),
+        (first, second) => {
+            for result in [first, second] {
+                if let Err(error) = result {
+                    report_policy_error(&error, lang);
+                }
+            }
+            return Status::Error;
         }
+    };
+
+    for warning in first.1.iter().chain(&second.1) {
+        eprintln!("{}", warning.render(lang));
+    }
+    let difference = SiteDiff::new(&first.0, &second.0);
+    print!(
+        "{}",
+        difference.render(
+            &args.first.display().to_string(),
+            &args.second.display().to_string(),
+            lang
+        )
+    );
+    if difference.is_empty() {
+        Status::Success
+    } else {
+        Status::Findings
     }
 }

@@ -408,7 +408,8 @@ fn verdict_stat(verdict: Verdict) -> StatKey {
 fn report_input_problems(outcome: &InputOutcome, stats: &mut RunStats) -> bool {
     let mut damaged = false;
     let mut problem = |offset: Option<u64>, text: String| {
-        eprintln!("exflow: {text}");
+        // The text names the input, and a file name may hold escape sequences.
+        eprintln!("exflow: {}", crate::report::escape::terminal_text(&text));
         stats.push_error(&outcome.source, offset, &text);
     };
     if let Some(capture) = &outcome.capture {

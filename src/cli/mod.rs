@@ -123,9 +123,9 @@ pub struct EngineArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024)]
     pub reassembly_budget: u32,
 
-    /// Maximum number of flows tracked at once; the oldest idle flows are
-    /// evicted first
-    #[arg(long, value_name = "FLOWS", default_value_t = 1_000_000)]
+    /// Maximum number of flows tracked at once, over all threads; the oldest
+    /// idle flows are evicted first. A flow takes about 400 bytes of the table
+    #[arg(long, value_name = "FLOWS", default_value_t = crate::flow::table::DEFAULT_MAX_FLOWS)]
     pub max_flows: usize,
 
     /// Maximum memory for reassembly buffers, in MiB

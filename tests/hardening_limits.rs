@@ -7,7 +7,8 @@ use exflow::fingerprint::ldap::{LdapParser, MAX_LDAP_MESSAGES};
 use exflow::fingerprint::smtp::MAX_AUTH_MECHANISMS;
 use exflow::fingerprint::ssh::{MAX_SSH_LINES_BEFORE_IDENT, SshParser};
 use exflow::fingerprint::{
-    App, AppInfo, Dissector, MAX_DNS_DATAGRAMS, MAX_PROBE_DATAGRAMS, Progress, Side, StreamParser,
+    App, AppInfo, Dissector, MAX_DNS_DATAGRAMS, MAX_PROBE_DATAGRAMS, MAX_PROBE_WINDOW, Progress,
+    Side, StreamParser,
 };
 use exflow::policy::{MAX_POLICY_FILE_BYTES, Policy};
 
@@ -134,4 +135,20 @@ fn policy_file_over_cap_rejected() {
     site.push('\n');
     std::fs::write(&path, &site).unwrap();
     assert!(Policy::load(None, Some(&path)).is_ok());
+}
+
+#[test]
+fn probe_window_capped() {
+    // An LDAP message header that promises 1 MiB keeps the LDAP probe unsure
+    // however many bytes follow; past the probe window it counts as not LDAP.
+    let mut stream = vec![
+        0x30, 0x84, 0x00, 0x10, 0x00, 0x00, 0x02, 0x01, 0x01, 0x60, 0x84, 0x00, 0x0f, 0xff, 0xf0,
+    ];
+    stream.resize(MAX_PROBE_WINDOW - 1, 0);
+    let mut dissector = Dissector::new(Transport::Tcp, [51_000, 389], Some(Side::Originator));
+    assert_eq!(dissector.on_stream(&stream, b""), Progress::NeedMore);
+
+    stream.resize(MAX_PROBE_WINDOW + 100, 0);
+    assert_eq!(dissector.on_stream(&stream, b""), Progress::Done);
+    assert_eq!(dissector.finish().app, App::Unknown);
 }

@@ -196,8 +196,11 @@ fn rebuild(frame: &[u8], payload: Option<&[u8]>, edit: impl FnOnce(&mut TcpHeade
     rebuilt
 }
 
-/// The addresses, ports, sequence and acknowledgement numbers of a TCP frame.
-fn tcp_facts(frame: &[u8]) -> Option<((Vec<u8>, u16), (Vec<u8>, u16), u32, u32)> {
+/// An address and port, as bytes.
+type Socket = (Vec<u8>, u16);
+
+/// The sender, receiver, sequence and acknowledgement numbers of a TCP frame.
+fn tcp_facts(frame: &[u8]) -> Option<(Socket, Socket, u32, u32)> {
     let headers = PacketHeaders::from_ethernet_slice(frame).ok()?;
     let (source, destination) = match headers.net? {
         NetHeaders::Ipv4(ip, _) => (ip.source.to_vec(), ip.destination.to_vec()),

@@ -128,7 +128,7 @@ fn policy_file_over_cap_rejected() {
     assert_eq!(site.len() as u64, MAX_POLICY_FILE_BYTES + 1);
     std::fs::write(&path, &site).unwrap();
 
-    let error = Policy::load(None, Some(&path)).err().expect("over the cap");
+    let error = Policy::load(None, Some(&path)).expect_err("over the cap");
     assert!(error.to_string().contains("larger than"), "{error}");
 
     site.truncate(site.len() - 2);

@@ -56,7 +56,7 @@ def run(capture, fmt, output):
     """Runs exflow in a child of its own and returns (seconds, peak RSS in MiB)."""
     command = [str(exflow), "analyze", "--site", str(site), "--format", fmt,
                "--no-progress", "-o", str(output), str(capture)]
-    # A fresh interpreter per run, so that RUSAGE_CHILDREN holds this run alone.
+    # A fresh interpreter per run, so that RUSAGE_CHILDREN counts this run alone.
     probe = ("import resource, subprocess, sys, time\n"
              "start = time.monotonic()\n"
              "status = subprocess.run(sys.argv[1:], env={'LANG': 'C', 'NO_COLOR': '1'}).returncode\n"

@@ -199,7 +199,8 @@ fn rebuild(frame: &[u8], payload: Option<&[u8]>, edit: impl FnOnce(&mut TcpHeade
 /// An address and port, as bytes.
 type Socket = (Vec<u8>, u16);
 
-/// The sender, receiver, sequence and acknowledgement numbers of a TCP frame.
+/// Returns the sender, receiver, sequence and acknowledgement numbers of a
+/// TCP frame.
 fn tcp_facts(frame: &[u8]) -> Option<(Socket, Socket, u32, u32)> {
     let headers = PacketHeaders::from_ethernet_slice(frame).ok()?;
     let (source, destination) = match headers.net? {
@@ -218,7 +219,7 @@ fn tcp_facts(frame: &[u8]) -> Option<(Socket, Socket, u32, u32)> {
     ))
 }
 
-/// Whether sequence number `a` lies after `b` (RFC 9293 section 3.4).
+/// Returns whether sequence number `a` lies after `b` (RFC 9293 section 3.4).
 fn seq_after(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) > 0
 }
@@ -439,7 +440,7 @@ fn hostile_capture() -> (Vec<u8>, Injected) {
     (pcap.to_bytes(), injected)
 }
 
-/// A file name with an escape sequence, a line feed, a right-to-left
+/// Returns a file name with an escape sequence, a line feed, a right-to-left
 /// override, markup, a formula start and an invalid UTF-8 byte.
 fn hostile_file_name() -> &'static OsStr {
     OsStr::from_bytes(b"=cmd\x1b[31m\n\xe2\x80\xae<xss-probe>\xff.pcap")
@@ -537,8 +538,26 @@ fn jsonl_is_safe_and_lossless() {
     assert_terminal_safe("stderr", &output.stderr);
     let records = cli::records(&output);
     assert!(records.len() > 30, "{} records", records.len());
-    assert!(injected.sni.len() >= 3 && injected.helo.len() >= 3);
-    assert!(injected.host.len() >= 3 && injected.path.len() >= 3);
+    assert!(
+        injected.sni.len() >= 3,
+        "{} SNIs rewritten",
+        injected.sni.len()
+    );
+    assert!(
+        injected.helo.len() >= 3,
+        "{} EHLOs rewritten",
+        injected.helo.len()
+    );
+    assert!(
+        injected.host.len() >= 3,
+        "{} Hosts rewritten",
+        injected.host.len()
+    );
+    assert!(
+        injected.path.len() >= 3,
+        "{} paths rewritten",
+        injected.path.len()
+    );
     assert!(injected.qname.len() >= 2);
 
     // Every field reads back as exactly the bytes on the wire.
@@ -558,7 +577,8 @@ fn jsonl_is_safe_and_lossless() {
     // The source keeps the file name, escaped but recoverable.
     let source = records[0]["source"].as_str().unwrap();
     assert!(source.contains("<xss-probe>"), "{source:?}");
-    assert!(source.contains('\u{1b}') && source.contains('\u{202e}'));
+    assert!(source.contains('\u{1b}'), "{source:?}");
+    assert!(source.contains('\u{202e}'), "{source:?}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! Caps that no other test overflows: each test goes one past the cap and
-//! checks that the excess is dropped (and counted where the cap says so),
-//! and one at the cap that nothing is lost.
+//! Caps that no other test overflows. Each test goes past the cap and checks
+//! that the excess is dropped (and counted where the cap's documentation
+//! promises it), and stays at or below the cap to check that nothing is lost.
 
 use exflow::decode::Transport;
 use exflow::fingerprint::ldap::{LdapParser, MAX_LDAP_MESSAGES};
@@ -55,7 +55,7 @@ fn ssh_lines_before_ident_capped() {
     assert_eq!(ssh_banner_after(MAX_SSH_LINES_BEFORE_IDENT + 1), None);
 }
 
-/// A DNS query for `example.net` (type A) with the given id.
+/// Returns a DNS query for `example.net` (type A) with the given id.
 fn dns_query(id: u16) -> Vec<u8> {
     let mut query = id.to_be_bytes().to_vec();
     query.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
@@ -95,7 +95,7 @@ fn probe_datagrams_capped() {
     assert_eq!(dissector.finish().app, App::Unknown);
 }
 
-/// `count` LDAP abandonRequest messages (RFC 4511 section 4.11), each
+/// Returns `count` LDAP abandonRequest messages (RFC 4511 section 4.11), each
 /// 8 bytes: SEQUENCE { messageID 1, [APPLICATION 16] 5 }.
 fn ldap_messages(count: usize) -> Vec<u8> {
     [0x30, 0x06, 0x02, 0x01, 0x01, 0x50, 0x01, 0x05].repeat(count)
@@ -140,7 +140,7 @@ fn policy_file_over_cap_rejected() {
 #[test]
 fn probe_window_capped() {
     // An LDAP message header that promises 1 MiB keeps the LDAP probe unsure
-    // however many bytes follow; past the probe window it counts as not LDAP.
+    // however many bytes follow. Past the probe window it counts as not LDAP.
     let mut stream = vec![
         0x30, 0x84, 0x00, 0x10, 0x00, 0x00, 0x02, 0x01, 0x01, 0x60, 0x84, 0x00, 0x0f, 0xff, 0xf0,
     ];

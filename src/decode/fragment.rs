@@ -348,7 +348,7 @@ impl Reassembler {
         evicted
     }
 
-    /// Whether an `order` entry still names a pending datagram (a datagram
+    /// Returns whether an `order` entry still names a pending datagram (a datagram
     /// removed and started again under the same key has a new sequence).
     fn is_live(&self, sequence: u64, key: &FragmentKey) -> bool {
         self.pending
@@ -672,8 +672,8 @@ mod tests {
     #[test]
     fn eviction_order_stays_bounded() {
         // A flood of datagrams that never complete, mixed with datagrams that
-        // do: evictions still take the oldest, and the arrival queue holds
-        // little more than the pending datagrams.
+        // do: evictions still take the oldest, and the arrival queue stays
+        // little longer than the pending datagrams.
         let config = DecoderConfig {
             max_pending_datagrams: 8,
             ..DecoderConfig::default()

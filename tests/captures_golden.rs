@@ -15,10 +15,11 @@ use std::fs;
 use cli::{records, repo_path, stderr};
 use serde_json::Value;
 
-const CAPTURES: [(&str, &str); 3] = [
+const CAPTURES: [(&str, &str); 4] = [
     ("exchange-no-edge", "pcap"),
     ("exchange-edge", "pcap"),
     ("exchange-clients", "pcapng"),
+    ("exchange-roles", "pcap"),
 ];
 
 fn analyze(name: &str, extension: &str) -> std::process::Output {

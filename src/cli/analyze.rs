@@ -459,7 +459,9 @@ fn report_input_problems(outcome: &InputOutcome, stats: &mut RunStats, lang: Lan
     // the file.
     let source = messages::input_name(lang, &outcome.source);
     let mut problem = |offset: Option<u64>, text: String| {
-        eprintln!("exflow: {source}: {text}");
+        // The file name may hold escape sequences, and the text may quote it.
+        let line = format!("{source}: {text}");
+        eprintln!("exflow: {}", crate::report::escape::terminal_text(&line));
         stats.push_error(&source, offset, &text);
     };
     if let Some(capture) = &outcome.capture {

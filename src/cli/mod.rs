@@ -143,8 +143,8 @@ pub struct EngineArgs {
     #[arg(long, value_name = "BYTES", default_value_t = flow_default::DEFAULT_REASSEMBLY_BUDGET as u32)]
     pub reassembly_budget: u32,
 
-    /// Maximum number of flows tracked at once; the oldest idle flows are
-    /// evicted first
+    /// Maximum number of flows tracked at once, over all threads; the oldest
+    /// idle flows are evicted first. A flow takes about 400 bytes of the table
     #[arg(long, value_name = "FLOWS", default_value_t = flow_default::DEFAULT_MAX_FLOWS)]
     pub max_flows: usize,
 

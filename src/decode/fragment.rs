@@ -13,7 +13,7 @@
 //! of one datagram and on the datagrams pending; each is a [`DecoderConfig`]
 //! value and every drop is counted in [`FragmentStats`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 use super::checksum;
@@ -131,6 +131,11 @@ impl Pending {
 #[derive(Default)]
 pub(super) struct Reassembler {
     pending: HashMap<FragmentKey, Pending, ahash::RandomState>,
+    /// Pending datagrams by arrival (sequence, key), oldest first, so that an
+    /// eviction takes O(1) rather than a scan of every pending datagram (a
+    /// flood of fragments evicts once per fragment). Entries of datagrams
+    /// that left `pending` stay until they reach the front or a compaction.
+    order: VecDeque<(u64, FragmentKey)>,
     memory: usize,
     next_sequence: u64,
     /// Earliest capture time at which a pending datagram times out.
@@ -187,6 +192,8 @@ impl Reassembler {
             }
             let sequence = self.next_sequence;
             self.next_sequence += 1;
+            self.order.push_back((sequence, fragment.key));
+            self.compact_order();
             self.pending.insert(
                 fragment.key,
                 Pending {
@@ -322,16 +329,46 @@ impl Reassembler {
     /// Drops the oldest pending datagram other than `keep`; false when there is
     /// none.
     fn evict_oldest(&mut self, keep: Option<&FragmentKey>) -> bool {
-        let oldest = self
-            .pending
-            .iter()
-            .filter(|(key, _)| Some(*key) != keep)
-            .min_by_key(|(_, entry)| entry.sequence)
-            .map(|(key, _)| *key);
-        match oldest {
-            Some(key) => self.remove(&key).is_some(),
-            None => false,
+        let mut kept = None;
+        let mut evicted = false;
+        while let Some((sequence, key)) = self.order.pop_front() {
+            if !self.is_live(sequence, &key) {
+                continue;
+            }
+            if Some(&key) == keep {
+                kept = Some((sequence, key));
+                continue;
+            }
+            evicted = self.remove(&key).is_some();
+            break;
         }
+        if let Some(entry) = kept {
+            self.order.push_front(entry);
+        }
+        evicted
+    }
+
+    /// Returns whether an `order` entry still names a pending datagram (a datagram
+    /// removed and started again under the same key has a new sequence).
+    fn is_live(&self, sequence: u64, key: &FragmentKey) -> bool {
+        self.pending
+            .get(key)
+            .is_some_and(|entry| entry.sequence == sequence)
+    }
+
+    /// Drops the entries of removed datagrams from `order` once they outnumber
+    /// the live ones, so that its length stays within twice the pending
+    /// datagrams (plus a little) at an amortised O(1) per datagram.
+    fn compact_order(&mut self) {
+        if self.order.len() <= 2 * self.pending.len() + 64 {
+            return;
+        }
+        let pending = &self.pending;
+        self.order.retain(|(sequence, key)| {
+            pending
+                .get(key)
+                .is_some_and(|entry| entry.sequence == *sequence)
+        });
     }
 }
 
@@ -630,6 +667,46 @@ mod tests {
         assert_eq!(stats.pending_cap, 1);
         assert_eq!(reassembler.pending(), 2);
         assert!(!reassembler.pending.contains_key(&key(1)));
+    }
+
+    #[test]
+    fn eviction_order_stays_bounded() {
+        // A flood of datagrams that never complete, mixed with datagrams that
+        // do: evictions still take the oldest, and the arrival queue stays
+        // little longer than the pending datagrams.
+        let config = DecoderConfig {
+            max_pending_datagrams: 8,
+            ..DecoderConfig::default()
+        };
+        let mut stats = FragmentStats::default();
+        let mut reassembler = Reassembler::default();
+        let header = header();
+        let data = [0u8; 8];
+        for id in 0..20_000u16 {
+            reassembler.insert(
+                fragment(id, 0, true, &header, &data),
+                at(0),
+                &config,
+                &mut stats,
+            );
+            if id % 3 == 0 {
+                reassembler.insert(
+                    fragment(id, 8, false, &header, &data),
+                    at(0),
+                    &config,
+                    &mut stats,
+                );
+            }
+            assert!(reassembler.order.len() <= 2 * 8 + 64 + 1);
+        }
+        assert_eq!(stats.reassembled, 6_667);
+        assert_eq!(reassembler.pending(), 8);
+        // The survivors are the newest datagrams that did not complete.
+        for id in [19_999u16, 19_997, 19_996, 19_988] {
+            assert!(reassembler.pending.contains_key(&key(id)), "{id}");
+        }
+        assert!(!reassembler.pending.contains_key(&key(19_987)));
+        assert_eq!(stats.pending_cap, 20_000 - 6_667 - 8);
     }
 
     #[test]

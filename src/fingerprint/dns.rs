@@ -18,7 +18,7 @@ use nom::number::streaming::{be_u16, be_u32};
 use nom::{Err, IResult};
 
 use super::tls::offset_in;
-use super::{AppInfo, DnsInfo, ProbeAnswer, ProbeResult, Progress, StreamParser, WireText};
+use super::{AppInfo, DnsInfo, ProbeAnswer, ProbeResult, Progress, StreamParser};
 
 /// Length of the message header (RFC 1035 §4.1.1).
 pub const DNS_HEADER_LEN: usize = 12;
@@ -724,7 +724,10 @@ impl DnsParser {
         let take_question =
             dns.qname.is_none() || (self.question_from_response && !summary.is_response);
         if let (Some(question), true) = (summary.question, take_question) {
-            dns.qname = Some(WireText::from(question.name.to_presentation()));
+            // Escaping a `.` or `\` inside a label can take a 255-byte name
+            // past the wire text cap.
+            let name = question.name.to_presentation();
+            dns.qname = Some(super::copy_wire_text(&name, &mut info.truncated_fields));
             dns.qtype = Some(question.qtype);
             self.question_from_response = summary.is_response;
         }

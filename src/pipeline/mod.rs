@@ -243,6 +243,9 @@ impl InputOutcome {
             StatKey::FragmentsDropped,
             decode.skipped(SkipReason::FragmentDropped),
         );
+        stats.add(StatKey::FragmentsTimedOut, decode.fragments.timed_out);
+        stats.add(StatKey::FragmentsMemoryCap, decode.fragments.memory_cap);
+        stats.add(StatKey::FragmentsPendingCap, decode.fragments.pending_cap);
         stats.add(
             StatKey::SkippedNotIp,
             decode.skipped(SkipReason::Arp) + decode.skipped(SkipReason::NotIp),

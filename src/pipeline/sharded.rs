@@ -14,7 +14,7 @@ use super::{AnalyzeConfig, InputOutcome, PROGRESS_INTERVAL_FRAMES, Progress, che
 use crate::capture::reader::SliceReader;
 use crate::decode::{Decoded, Decoder, Packet, ReassembledDatagram};
 use crate::flow::key::packet_flow_hash;
-use crate::flow::{FinishedFlow, FlowStats};
+use crate::flow::{FinishedFlow, FlowConfig, FlowStats};
 
 /// Packets per batch sent to a worker. Large enough that channel traffic is
 /// negligible, small enough that a batch stays in the cache.
@@ -37,8 +37,12 @@ struct WorkerResult {
     counters: super::EngineCounters,
 }
 
-fn run_worker(batches: Receiver<Vec<WorkItem<'_>>>, config: &AnalyzeConfig<'_>) -> WorkerResult {
-    let mut stage = FlowStage::new(config.flows.clone(), config.filter);
+fn run_worker(
+    batches: Receiver<Vec<WorkItem<'_>>>,
+    flows: FlowConfig,
+    config: &AnalyzeConfig<'_>,
+) -> WorkerResult {
+    let mut stage = FlowStage::new(flows, config.filter);
     let mut flows = Vec::new();
     let mut push = |flow: FinishedFlow| flows.push(flow);
     for batch in batches {
@@ -57,6 +61,16 @@ fn run_worker(batches: Receiver<Vec<WorkItem<'_>>>, config: &AnalyzeConfig<'_>) 
     }
 }
 
+/// Returns the settings of one of `workers` flow tables: the caps are for the
+/// whole run, so each table gets its share of them.
+fn worker_flow_config(flows: &FlowConfig, workers: usize) -> FlowConfig {
+    FlowConfig {
+        max_flows: flows.max_flows.div_ceil(workers).max(1),
+        reassembly_memory_cap: flows.reassembly_memory_cap / workers,
+        ..flows.clone()
+    }
+}
+
 /// Reads `reader` on this thread and tracks its flows on `config.threads`
 /// workers.
 pub(super) fn run<'map>(
@@ -67,6 +81,7 @@ pub(super) fn run<'map>(
 ) {
     let workers = config.threads.max(1);
     let mut decoder = Decoder::new(config.decoder.clone());
+    let worker_flows = worker_flow_config(&config.flows, workers);
 
     let results: Vec<WorkerResult> = std::thread::scope(|scope| {
         let mut senders: Vec<Sender<Vec<WorkItem<'map>>>> = Vec::with_capacity(workers);
@@ -74,7 +89,8 @@ pub(super) fn run<'map>(
         for _ in 0..workers {
             let (sender, receiver) = bounded::<Vec<WorkItem<'map>>>(QUEUE_BATCHES);
             senders.push(sender);
-            handles.push(scope.spawn(move || run_worker(receiver, config)));
+            let flows = worker_flows.clone();
+            handles.push(scope.spawn(move || run_worker(receiver, flows, config)));
         }
 
         let mut batches: Vec<Vec<WorkItem<'map>>> = (0..workers)
@@ -142,5 +158,24 @@ pub(super) fn run<'map>(
         outcome.flows.extend(result.flows);
         outcome.flow_stats.merge(&result.stats);
         outcome.counters.filtered_out += result.counters.filtered_out;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_share_the_caps() {
+        let flows = FlowConfig {
+            max_flows: 1001,
+            reassembly_memory_cap: 1 << 20,
+            ..FlowConfig::default()
+        };
+        let worker = worker_flow_config(&flows, 4);
+        assert_eq!(worker.max_flows, 251);
+        assert_eq!(worker.reassembly_memory_cap, 1 << 18);
+        assert_eq!(worker.reassembly_budget, flows.reassembly_budget);
+        assert_eq!(worker_flow_config(&flows, 1), flows);
     }
 }

@@ -74,8 +74,17 @@ pub enum StatKey {
     Duplicates,
     /// IP datagrams rebuilt from fragments.
     FragmentsReassembled,
-    /// Fragments dropped: timed out, over the memory cap, or inconsistent.
+    /// Fragments dropped on arrival: inconsistent, overlapping, duplicated,
+    /// or too large. Datagrams evicted later count in the three keys below.
     FragmentsDropped,
+    /// Incomplete IP datagrams dropped when their fragments did not all come
+    /// within the fragment timeout.
+    FragmentsTimedOut,
+    /// Incomplete IP datagrams evicted to stay within the fragment memory cap.
+    FragmentsMemoryCap,
+    /// Incomplete IP datagrams evicted to stay within the cap on datagrams
+    /// being reassembled.
+    FragmentsPendingCap,
     /// Frames skipped: not IP (ARP, LLDP, spanning tree ...).
     SkippedNotIp,
     /// Frames skipped: IP, but neither TCP nor UDP (ICMP, ESP, GRE ...).
@@ -100,7 +109,7 @@ pub enum StatKey {
 
 impl StatKey {
     /// Every key, in display order.
-    pub const ALL: [StatKey; 21] = [
+    pub const ALL: [StatKey; 24] = [
         StatKey::FilesRead,
         StatKey::Frames,
         StatKey::BytesRead,
@@ -112,6 +121,9 @@ impl StatKey {
         StatKey::Duplicates,
         StatKey::FragmentsReassembled,
         StatKey::FragmentsDropped,
+        StatKey::FragmentsTimedOut,
+        StatKey::FragmentsMemoryCap,
+        StatKey::FragmentsPendingCap,
         StatKey::SkippedNotIp,
         StatKey::SkippedNotTcpUdp,
         StatKey::SkippedLinkType,
@@ -139,6 +151,9 @@ impl StatKey {
             StatKey::Duplicates => "duplicates",
             StatKey::FragmentsReassembled => "fragments_reassembled",
             StatKey::FragmentsDropped => "fragments_dropped",
+            StatKey::FragmentsTimedOut => "fragments.timed_out",
+            StatKey::FragmentsMemoryCap => "fragments.memory_cap",
+            StatKey::FragmentsPendingCap => "fragments.pending_cap",
             StatKey::SkippedNotIp => "skipped.not_ip",
             StatKey::SkippedNotTcpUdp => "skipped.not_tcp_udp",
             StatKey::SkippedLinkType => "skipped.link_type",
@@ -165,6 +180,9 @@ impl StatKey {
             | StatKey::Duplicates
             | StatKey::FragmentsReassembled
             | StatKey::FragmentsDropped
+            | StatKey::FragmentsTimedOut
+            | StatKey::FragmentsMemoryCap
+            | StatKey::FragmentsPendingCap
             | StatKey::SkippedNotIp
             | StatKey::SkippedNotTcpUdp
             | StatKey::SkippedLinkType
@@ -179,12 +197,15 @@ impl StatKey {
     }
 
     /// Returns true for a counter shown only when it is not zero: the skip
-    /// reasons, of which a capture usually has few. Every other counter is
+    /// reasons and the fragment evictions, of which a capture usually has few. Every other counter is
     /// shown even at zero, because "0 decode errors" is worth reading.
     pub fn hidden_when_zero(self) -> bool {
         matches!(
             self,
-            StatKey::SkippedNotIp
+            StatKey::FragmentsTimedOut
+                | StatKey::FragmentsMemoryCap
+                | StatKey::FragmentsPendingCap
+                | StatKey::SkippedNotIp
                 | StatKey::SkippedNotTcpUdp
                 | StatKey::SkippedLinkType
                 | StatKey::SkippedFiltered

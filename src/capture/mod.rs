@@ -11,6 +11,8 @@
 use std::fmt;
 
 pub mod error;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod pcap;
 pub mod pcapng;
 pub mod reader;

@@ -2,15 +2,15 @@
 //!
 //! [`LiveCapture::open`] sets the interface up (promiscuous mode, buffer size,
 //! snapshot length, immediate mode, nanosecond timestamps where the platform
-//! has them, a BPF filter compiled by libpcap) and [`LiveCapture::dispatch`]
+//! has them, a BPF filter compiled by libpcap) and [`LiveCapture::read`]
 //! hands each packet to a callback as a [`Frame`] that borrows libpcap's buffer.
 //! On Linux that buffer is the kernel's memory-mapped capture ring, so packets
 //! are read without a copy. `pcap_dispatch` is used rather than
 //! `pcap_next_ex`, because libpcap's Linux `pcap_next_ex` copies each packet
 //! out of the ring.
 //!
-//! The capture is non-blocking and waits in `poll(2)` on libpcap's selectable
-//! descriptor. libpcap's own read timeout cannot be relied on: libpcap 1.10 on
+//! The capture is non-blocking; [`wait_readable`] waits in `poll(2)` on
+//! libpcap's selectable descriptors, of one interface or several. libpcap's own read timeout cannot be relied on: libpcap 1.10 on
 //! Linux keeps polling past it until a packet arrives, and the caller must get
 //! control back on a quiet link to move its clock and notice a stop request.
 //!
@@ -22,6 +22,7 @@
 
 use std::fmt;
 use std::os::fd::AsFd;
+use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
@@ -44,10 +45,8 @@ pub const DEFAULT_SNAPLEN: u32 = 262_144;
 /// is 2 MiB, which a busy mirror port fills in a few milliseconds of stall.
 pub const DEFAULT_BUFFER_MIB: u32 = 32;
 
-/// How long [`LiveCapture::dispatch`] waits for a packet before it returns
-/// zero, so the caller can tick its clock, read the statistics and notice a
-/// stop request. It is also libpcap's read timeout, which without immediate
-/// mode bounds how long the kernel holds a partly filled block of packets.
+/// libpcap's read timeout. Without immediate mode it bounds how long the
+/// kernel holds a partly filled block of packets back from the reader.
 pub const READ_TIMEOUT_MS: u16 = 100;
 
 /// Returns the interface index encoded in a live frame's offset.
@@ -227,40 +226,12 @@ impl LiveCapture {
         self.nanosecond
     }
 
-    /// Passes the packets waiting in the capture buffer, at most `max` of them,
-    /// to `handle`, waiting up to [`READ_TIMEOUT_MS`] for the first. Returns
-    /// how many were passed: zero when the wait ran out.
-    pub fn dispatch(
+    /// Passes the packets already in the capture buffer, at most `max` of
+    /// them, to `handle`, without waiting. Returns how many were passed.
+    pub fn read(
         &mut self,
         max: usize,
         mut handle: impl FnMut(&Frame<'_>),
-    ) -> Result<usize, LiveError> {
-        let handled = self.dispatch_ready(max, &mut handle)?;
-        if handled > 0 {
-            return Ok(handled);
-        }
-        self.wait()?;
-        self.dispatch_ready(max, &mut handle)
-    }
-
-    /// Waits until the capture is readable, up to [`READ_TIMEOUT_MS`].
-    fn wait(&self) -> Result<(), LiveError> {
-        let mut fds = [PollFd::new(self.capture.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(READ_TIMEOUT_MS)) {
-            // A signal cut the wait short; the caller looks at its flags.
-            Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
-            Err(errno) => Err(LiveError::Read {
-                interface: self.name.clone(),
-                detail: errno.desc().to_string(),
-            }),
-        }
-    }
-
-    /// Passes the packets already in the buffer, without waiting.
-    fn dispatch_ready(
-        &mut self,
-        max: usize,
-        handle: &mut impl FnMut(&Frame<'_>),
     ) -> Result<usize, LiveError> {
         let Self {
             capture,
@@ -302,6 +273,28 @@ impl LiveCapture {
         self.counters.advance(&self.last_stat, &now);
         self.last_stat = now;
         Ok(self.counters)
+    }
+}
+
+/// Waits until one of `captures` has packets to read, up to `timeout`
+/// (rounded down to milliseconds). Returns early when a signal arrives, so
+/// the caller can look at its flags.
+pub fn wait_readable(captures: &[LiveCapture], timeout: Duration) -> Result<(), LiveError> {
+    let mut fds: Vec<PollFd<'_>> = captures
+        .iter()
+        .map(|capture| PollFd::new(capture.capture.as_fd(), PollFlags::POLLIN))
+        .collect();
+    let millis = timeout.as_millis().min(u128::from(u16::MAX)) as u16;
+    match poll(&mut fds, PollTimeout::from(millis)) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
+        Err(errno) => Err(LiveError::Read {
+            interface: captures
+                .iter()
+                .map(LiveCapture::name)
+                .collect::<Vec<_>>()
+                .join(", "),
+            detail: errno.desc().to_string(),
+        }),
     }
 }
 

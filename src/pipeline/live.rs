@@ -137,7 +137,8 @@ pub struct LiveStats {
     /// Flows ended early because a flow table or memory cap was reached.
     pub evictions: u64,
     pub records: RecordCounts,
-    /// The counters `analyze` shows in its summary, under the same ids.
+    /// The counters `analyze` shows in its summary, under the same ids;
+    /// `bytes_read` counts the captured bytes of the frames.
     pub run: RunStats,
     /// Processing time per packet, over the span [`LiveEngine::stats`] was
     /// asked for.
@@ -204,6 +205,7 @@ pub struct LiveEngine {
     due: Vec<(u64, FlowKey)>,
     frames: u64,
     wire_bytes: u64,
+    captured_bytes: u64,
     unsupported_frames: Vec<(LinkType, u64)>,
     /// Per-packet latency since the last interval summary.
     latency: Histogram<u64>,
@@ -246,6 +248,7 @@ impl LiveEngine {
             due: Vec::new(),
             frames: 0,
             wire_bytes: 0,
+            captured_bytes: 0,
             unsupported_frames: Vec::new(),
             latency_before: latency.clone(),
             latency,
@@ -257,6 +260,7 @@ impl LiveEngine {
         let started = Instant::now();
         self.frames += 1;
         self.wire_bytes += u64::from(frame.orig_len);
+        self.captured_bytes += frame.data.len() as u64;
 
         if check_link(frame.link, &mut self.unsupported_frames) {
             let Self { engine, judge, .. } = self;
@@ -312,7 +316,9 @@ impl LiveEngine {
             error: None,
         };
         let mut run = self.judge.verdicts.clone();
+        // A live capture has no file: the bytes read are the captured bytes.
         run.add(StatKey::Frames, self.frames);
+        run.add(StatKey::BytesRead, self.captured_bytes);
         outcome.add_to(&mut run);
 
         let interval = LatencySummary::of(&self.latency);

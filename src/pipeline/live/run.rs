@@ -1,50 +1,68 @@
-//! The threads of a live capture: one per interface, all feeding one
-//! [`LiveEngine`], so that a flow seen on two interfaces is one flow.
+//! The capture thread of a live run: it reads every interface and runs the
+//! one [`LiveEngine`], so that a flow seen on two interfaces is one flow.
 //!
-//! Each thread reads its interface with [`LiveCapture::dispatch`] and runs the
-//! engine on each frame while it still borrows libpcap's buffer, under the
-//! engine's lock. Records leave through one bounded channel in the order the
-//! engine made them. A full channel (the output is slower than the link) makes
-//! the threads wait, and the kernel then drops packets and counts them, which
-//! the statistics report.
+//! With one interface, each frame goes to the engine while it still borrows
+//! libpcap's buffer, without a copy. With several, the frames of all
+//! interfaces must reach the engine in capture-time order: a network tap that
+//! gives each direction of a link its own port would otherwise let an ACK
+//! overtake the data it acknowledges. So each frame is copied into a queue of
+//! its interface (buffers are reused, not allocated per frame), and the
+//! earliest frame at the queues' heads goes next once no interface can still
+//! deliver an earlier one (see [`Merge`]).
 //!
-//! The engine is only touched under its lock and only by the capture threads
-//! until they end, so the consumer of the channel never waits for the lock while
-//! a thread waits for the consumer. Statistics are asked for with a flag and
-//! come back through the channel, in order with the records.
+//! Records leave through one bounded channel in the order the engine made
+//! them. A full channel (the output is slower than the link) makes the thread
+//! wait, and the kernel then drops packets and counts them, which the
+//! statistics report. Statistics are asked for with a flag and come back
+//! through the same channel, in order with the records.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender};
 
 use super::{LatencyScope, LiveEngine, LiveEvent, LiveStats};
-use crate::capture::Timestamp;
-use crate::capture::live::{InterfaceCounters, LiveCapture, LiveError};
+use crate::capture::live::{InterfaceCounters, LiveCapture, LiveError, wait_readable};
+use crate::capture::{Frame, LinkType, Timestamp};
 
 /// Maximum number of messages waiting for the consumer. At a few hundred
 /// bytes per record it bounds the queue to a few MiB.
 pub const MESSAGE_QUEUE: usize = 16 * 1024;
 
-/// Maximum number of packets one `pcap_dispatch` call hands over, so that
-/// a busy thread still looks at its stop and statistics flags often.
-const DISPATCH_BATCH: usize = 1024;
+/// Maximum number of packets read from one interface at a time, so that the
+/// thread still looks at its stop and statistics flags on a busy link.
+const READ_BATCH: usize = 1024;
 
-/// How far behind the wall clock the quiet-link clock runs. A packet still in
-/// another interface's buffer has a capture time up to this far back, and the
-/// engine must not time its flow out before it is read.
+/// How long the thread waits for a packet before it moves the engine's clock
+/// on and looks at its flags.
+const QUIET_WAIT: Duration = Duration::from_millis(100);
+
+/// How far behind the wall clock the quiet-link clock runs, so that the
+/// engine never times a flow out while a packet of it may still be on its way
+/// through the kernel.
 const QUIET_CLOCK_LAG: Duration = Duration::from_secs(1);
 
-/// How often each thread reads libpcap's counters.
+/// How much later than a frame's capture time an interface must have been
+/// found empty before the frame may go ahead of that interface's next frames.
+/// It covers the time between the kernel's time stamp and the packet's
+/// arrival in the capture buffer.
+const MERGE_MARGIN: Duration = Duration::from_millis(10);
+
+/// Maximum number of frames queued per interface for merging; a full queue
+/// is not read until it shrinks.
+const MAX_QUEUED_FRAMES: usize = 4096;
+
+/// How often the thread reads libpcap's counters.
 const COUNTER_INTERVAL: Duration = Duration::from_secs(1);
 
-/// How long a thread keeps reading the packets already in its buffer after a
-/// stop request.
+/// How long the thread keeps reading the packets already in the buffers
+/// after a stop request.
 const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
-/// What the capture threads send to the consumer.
+/// What the capture thread sends to the consumer.
 #[derive(Debug)]
 pub enum LiveMessage {
     Event(LiveEvent),
@@ -55,58 +73,55 @@ pub enum LiveMessage {
 /// How a live run ended.
 #[derive(Debug)]
 pub struct LiveOutcome {
-    /// Errors that ended capture threads, in interface order.
-    pub errors: Vec<LiveError>,
+    /// The error that ended the capture, if one did.
+    pub error: Option<LiveError>,
     /// Counters after every flow was flushed, latency over the whole run.
     pub stats: LiveStats,
     pub interfaces: Vec<InterfaceCounters>,
 }
 
-/// State the capture threads share.
+/// Flags and counters the capture thread shares with the consumer.
 struct Shared {
-    engine: Mutex<LiveEngine>,
     stop: AtomicBool,
     stats_requested: AtomicBool,
     counters: Mutex<Vec<InterfaceCounters>>,
 }
 
-/// Running capture threads. See the module documentation.
+/// A running capture thread. See the module documentation.
 pub struct LiveRun {
     shared: Arc<Shared>,
-    threads: Vec<JoinHandle<Result<(), LiveError>>>,
+    thread: JoinHandle<(LiveEngine, Result<(), LiveError>)>,
     messages: Receiver<LiveMessage>,
 }
 
 impl LiveRun {
-    /// Starts one thread per capture. The captures' indices must be their
+    /// Starts the capture thread. The captures' indices must be their
     /// positions in `captures`.
     pub fn start(captures: Vec<LiveCapture>, engine: LiveEngine) -> std::io::Result<LiveRun> {
         let shared = Arc::new(Shared {
-            engine: Mutex::new(engine),
             stop: AtomicBool::new(false),
             stats_requested: AtomicBool::new(false),
             counters: Mutex::new(vec![InterfaceCounters::default(); captures.len()]),
         });
         let (sender, messages) = crossbeam_channel::bounded(MESSAGE_QUEUE);
-
-        let mut threads = Vec::with_capacity(captures.len());
-        for (index, capture) in captures.into_iter().enumerate() {
-            let thread_shared = Arc::clone(&shared);
-            let sender = sender.clone();
-            let thread = std::thread::Builder::new()
-                .name(format!("capture {}", capture.name()))
-                .spawn(move || capture_loop(capture, index, &thread_shared, &sender));
-            match thread {
-                Ok(thread) => threads.push(thread),
-                Err(error) => {
-                    shared.stop.store(true, Ordering::Release);
-                    return Err(error);
-                }
-            }
-        }
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("capture".to_string())
+            .spawn(move || {
+                let mut capture = CaptureLoop {
+                    captures,
+                    engine,
+                    shared: thread_shared,
+                    sender,
+                    counters_read: Instant::now(),
+                };
+                let result = capture.run();
+                capture.publish_counters();
+                (capture.engine, result)
+            })?;
         Ok(LiveRun {
             shared,
-            threads,
+            thread,
             messages,
         })
     }
@@ -116,128 +131,380 @@ impl LiveRun {
         &self.messages
     }
 
-    /// Asks for a [`LiveMessage::Stats`]: the next capture thread that runs
-    /// the engine sends one, with the latency since the previous request.
+    /// Asks for a [`LiveMessage::Stats`], with the latency since the
+    /// previous request.
     pub fn request_stats(&self) {
         self.shared.stats_requested.store(true, Ordering::Release);
     }
 
     /// Returns libpcap's counters of each interface, at most a second old.
     pub fn interface_counters(&self) -> Vec<InterfaceCounters> {
-        lock(&self.shared.counters).clone()
+        self.shared
+            .counters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
-    /// Returns true when a capture thread ended without being asked to: its
+    /// Returns true when the capture thread ended without being asked to: an
     /// interface failed.
     pub fn capture_failed(&self) -> bool {
-        self.threads.iter().any(JoinHandle::is_finished)
+        self.thread.is_finished()
     }
 
     /// Stops capturing, passes every message still queued and the records of
     /// every open flow to `out`, and returns the final counters.
     pub fn stop(self, out: &mut impl FnMut(LiveMessage)) -> LiveOutcome {
         self.shared.stop.store(true, Ordering::Release);
-        // The threads drop their senders as they end, which ends this loop.
+        // The thread drops its sender as it ends, which ends this loop.
         for message in self.messages.iter() {
             out(message);
         }
-
-        let mut errors = Vec::new();
-        for thread in self.threads {
-            match thread.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => errors.push(error),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-
-        let mut engine = lock(&self.shared.engine);
-        engine.finish(&mut |event| out(LiveMessage::Event(event)));
-        let stats = engine.stats(LatencyScope::Run);
-        LiveOutcome {
-            errors,
-            stats,
-            interfaces: lock(&self.shared.counters).clone(),
-        }
-    }
-}
-
-/// Reads one interface until a stop request or an error.
-fn capture_loop(
-    mut capture: LiveCapture,
-    index: usize,
-    shared: &Shared,
-    sender: &Sender<LiveMessage>,
-) -> Result<(), LiveError> {
-    // A send fails only when the consumer is gone, and then nobody wants the
-    // record.
-    let mut send = |event| {
-        let _ = sender.send(LiveMessage::Event(event));
-    };
-    let mut counters_read = Instant::now();
-    let mut drain_until: Option<Instant> = None;
-
-    let result = loop {
-        let handled = match capture.dispatch(DISPATCH_BATCH, |frame| {
-            lock(&shared.engine).on_frame(frame, &mut send);
-        }) {
-            Ok(handled) => handled,
-            Err(error) => break Err(error),
+        let (mut engine, result) = match self.thread.join() {
+            Ok(ended) => ended,
+            Err(panic) => std::panic::resume_unwind(panic),
         };
 
-        let quiet = handled == 0;
-        let stats_requested = shared.stats_requested.swap(false, Ordering::AcqRel);
-        if quiet || stats_requested {
-            let mut engine = lock(&shared.engine);
-            if quiet {
-                engine.advance_to(quiet_clock(), &mut send);
-            }
-            if stats_requested {
-                let stats = engine.stats(LatencyScope::Interval);
-                let _ = sender.send(LiveMessage::Stats(stats));
-            }
+        engine.finish(&mut |event| out(LiveMessage::Event(event)));
+        let stats = engine.stats(LatencyScope::Run);
+        let interfaces = self
+            .shared
+            .counters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        LiveOutcome {
+            error: result.err(),
+            stats,
+            interfaces,
         }
-
-        if counters_read.elapsed() >= COUNTER_INTERVAL {
-            counters_read = Instant::now();
-            publish_counters(&mut capture, index, shared);
-        }
-
-        if shared.stop.load(Ordering::Acquire) {
-            let until = *drain_until.get_or_insert_with(|| Instant::now() + DRAIN_LIMIT);
-            if quiet || Instant::now() >= until {
-                break Ok(());
-            }
-        }
-    };
-    publish_counters(&mut capture, index, shared);
-    result
+    }
 }
 
-fn publish_counters(capture: &mut LiveCapture, index: usize, shared: &Shared) {
-    match capture.counters() {
-        Ok(counters) => {
-            if let Some(slot) = lock(&shared.counters).get_mut(index) {
-                *slot = counters;
+/// The capture thread's state.
+struct CaptureLoop {
+    captures: Vec<LiveCapture>,
+    engine: LiveEngine,
+    shared: Arc<Shared>,
+    sender: Sender<LiveMessage>,
+    counters_read: Instant,
+}
+
+impl CaptureLoop {
+    /// Reads until a stop request (after draining the buffers) or an error.
+    fn run(&mut self) -> Result<(), LiveError> {
+        if self.captures.len() == 1 {
+            self.run_single()
+        } else {
+            self.run_merged()
+        }
+    }
+
+    /// Reads one interface, passing each frame to the engine in place.
+    fn run_single(&mut self) -> Result<(), LiveError> {
+        let mut drain_until = None;
+        loop {
+            let mut read = self.read_single()?;
+            if read == 0 {
+                wait_readable(&self.captures, QUIET_WAIT)?;
+                read = self.read_single()?;
+            }
+            let quiet = read == 0;
+            if quiet {
+                self.tick();
+            }
+            self.housekeeping();
+            if self.stop_due(&mut drain_until, quiet) {
+                return Ok(());
             }
         }
-        Err(error) => log::debug!("{error}"),
     }
+
+    /// Passes the frames waiting in the one interface's buffer to the engine.
+    fn read_single(&mut self) -> Result<usize, LiveError> {
+        let Self {
+            captures,
+            engine,
+            sender,
+            ..
+        } = self;
+        captures[0].read(READ_BATCH, |frame| {
+            engine.on_frame(frame, &mut |event| send_event(sender, event));
+        })
+    }
+
+    /// Reads several interfaces and passes their frames to the engine in
+    /// capture-time order.
+    fn run_merged(&mut self) -> Result<(), LiveError> {
+        let mut merge = Merge::new(self.captures.len());
+        let mut drain_until = None;
+        loop {
+            let read = merge.fill(&mut self.captures)?;
+            let stopping = self.shared.stop.load(Ordering::Acquire);
+            let Self { engine, sender, .. } = self;
+            let released = merge.release(stopping && read == 0, |frame| {
+                engine.on_frame(frame, &mut |event| send_event(sender, event));
+            });
+
+            let quiet = read == 0 && released == 0 && merge.is_empty();
+            if read == 0 && released == 0 {
+                let wait = if merge.is_empty() {
+                    QUIET_WAIT
+                } else {
+                    MERGE_MARGIN
+                };
+                wait_readable(&self.captures, wait)?;
+            }
+            if quiet {
+                self.tick();
+            }
+            self.housekeeping();
+            if self.stop_due(&mut drain_until, quiet) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Moves the engine's clock on while no packet arrives.
+    fn tick(&mut self) {
+        let sender = &self.sender;
+        self.engine
+            .advance_to(quiet_clock(), &mut |event| send_event(sender, event));
+    }
+
+    /// Answers a statistics request and reads libpcap's counters when due.
+    fn housekeeping(&mut self) {
+        let stats_requested = self.shared.stats_requested.swap(false, Ordering::AcqRel);
+        if stats_requested || self.counters_read.elapsed() >= COUNTER_INTERVAL {
+            self.publish_counters();
+        }
+        if stats_requested {
+            let stats = self.engine.stats(LatencyScope::Interval);
+            // A send fails only when the consumer is gone.
+            let _ = self.sender.send(LiveMessage::Stats(stats));
+        }
+    }
+
+    /// Returns true when a stop was requested and the buffers are drained,
+    /// or draining took [`DRAIN_LIMIT`].
+    fn stop_due(&self, drain_until: &mut Option<Instant>, quiet: bool) -> bool {
+        if !self.shared.stop.load(Ordering::Acquire) {
+            return false;
+        }
+        let until = *drain_until.get_or_insert_with(|| Instant::now() + DRAIN_LIMIT);
+        quiet || Instant::now() >= until
+    }
+
+    fn publish_counters(&mut self) {
+        self.counters_read = Instant::now();
+        let mut published = self
+            .shared
+            .counters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (capture, slot) in self.captures.iter_mut().zip(published.iter_mut()) {
+            match capture.counters() {
+                Ok(counters) => *slot = counters,
+                Err(error) => log::debug!("{error}"),
+            }
+        }
+    }
+}
+
+fn send_event(sender: &Sender<LiveMessage>, event: LiveEvent) {
+    // A send fails only when the consumer is gone, and then nobody wants the
+    // record.
+    let _ = sender.send(LiveMessage::Event(event));
+}
+
+/// A frame copied out of libpcap's buffer.
+struct QueuedFrame {
+    ts: Timestamp,
+    link: LinkType,
+    data: Vec<u8>,
+    orig_len: u32,
+    interface: u32,
+    offset: u64,
+}
+
+/// Per-interface queues of copied frames, merged by capture time.
+///
+/// The frame with the earliest capture time at the queues' heads may go when
+/// every interface whose queue is empty was found empty at a wall-clock time
+/// more than [`MERGE_MARGIN`] after that capture time: a packet such an
+/// interface delivers later was stamped after the frame, and so belongs
+/// after it.
+struct Merge {
+    queues: Vec<VecDeque<QueuedFrame>>,
+    /// When each interface's buffer was last found empty.
+    empty_at: Vec<Option<Timestamp>>,
+    /// Buffers of frames already passed on, reused for the next copies.
+    spare: Vec<Vec<u8>>,
+}
+
+impl Merge {
+    fn new(interfaces: usize) -> Merge {
+        Merge {
+            queues: (0..interfaces).map(|_| VecDeque::new()).collect(),
+            empty_at: vec![None; interfaces],
+            spare: Vec::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queues.iter().all(VecDeque::is_empty)
+    }
+
+    /// Copies the frames waiting in each interface's buffer into its queue.
+    /// Returns how many were copied.
+    fn fill(&mut self, captures: &mut [LiveCapture]) -> Result<usize, LiveError> {
+        let mut copied = 0;
+        for (index, capture) in captures.iter_mut().enumerate() {
+            let queue = &mut self.queues[index];
+            let room = MAX_QUEUED_FRAMES.saturating_sub(queue.len());
+            if room == 0 {
+                continue;
+            }
+            let spare = &mut self.spare;
+            let read = capture.read(room.min(READ_BATCH), |frame| {
+                let mut data = spare.pop().unwrap_or_default();
+                data.clear();
+                data.extend_from_slice(frame.data);
+                queue.push_back(QueuedFrame {
+                    ts: frame.ts,
+                    link: frame.link,
+                    data,
+                    orig_len: frame.orig_len,
+                    interface: frame.interface,
+                    offset: frame.offset,
+                });
+            })?;
+            if read == 0 {
+                self.empty_at[index] = Some(wall_clock());
+            }
+            copied += read;
+        }
+        Ok(copied)
+    }
+
+    /// Passes the frames that may go, in capture-time order, to `handle`;
+    /// with `all`, every queued frame. Returns how many were passed.
+    fn release(&mut self, all: bool, mut handle: impl FnMut(&Frame<'_>)) -> usize {
+        let margin = MERGE_MARGIN.as_nanos() as i64;
+        let mut released = 0;
+        loop {
+            let earliest = self
+                .queues
+                .iter()
+                .enumerate()
+                .filter_map(|(index, queue)| queue.front().map(|frame| (frame.ts, index)))
+                .min();
+            let Some((ts, index)) = earliest else {
+                break;
+            };
+            let safe = all
+                || self
+                    .queues
+                    .iter()
+                    .zip(&self.empty_at)
+                    .all(|(queue, empty_at)| {
+                        !queue.is_empty()
+                            || empty_at.is_some_and(|empty_at| empty_at.nanos_since(ts) > margin)
+                    });
+            if !safe {
+                break;
+            }
+            let Some(queued) = self.queues[index].pop_front() else {
+                break;
+            };
+            handle(&Frame {
+                ts: queued.ts,
+                link: queued.link,
+                data: &queued.data,
+                orig_len: queued.orig_len,
+                interface: queued.interface,
+                offset: queued.offset,
+            });
+            self.spare.push(queued.data);
+            released += 1;
+        }
+        released
+    }
+}
+
+fn wall_clock() -> Timestamp {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp(now.as_nanos().min(i64::MAX as u128) as i64)
 }
 
 /// Returns the capture time the engine may advance to while no packet
 /// arrives: the wall clock, [`QUIET_CLOCK_LAG`] behind.
 fn quiet_clock() -> Timestamp {
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .saturating_sub(QUIET_CLOCK_LAG);
-    Timestamp(now.as_nanos().min(i64::MAX as u128) as i64)
+    let lag = QUIET_CLOCK_LAG.as_nanos() as i64;
+    Timestamp(wall_clock().0.saturating_sub(lag))
 }
 
-/// Locks a mutex. A thread that panicked while holding it leaves its data as
-/// it was; the panic itself reaches [`LiveRun::stop`] through the thread's
-/// join handle.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued(ts: i64, interface: u32) -> QueuedFrame {
+        QueuedFrame {
+            ts: Timestamp(ts),
+            link: LinkType::ETHERNET,
+            data: vec![interface as u8],
+            orig_len: 1,
+            interface,
+            offset: u64::from(interface),
+        }
+    }
+
+    fn released(merge: &mut Merge, all: bool) -> Vec<(i64, u32)> {
+        let mut order = Vec::new();
+        merge.release(all, |frame| order.push((frame.ts.0, frame.interface)));
+        order
+    }
+
+    #[test]
+    fn merge_orders_by_capture_time() {
+        let mut merge = Merge::new(2);
+        merge.queues[0].extend([queued(10, 0), queued(30, 0)]);
+        merge.queues[1].extend([queued(20, 1), queued(40, 1)]);
+        merge.empty_at = vec![Some(Timestamp(1_000_000_000)); 2];
+        assert_eq!(
+            released(&mut merge, false),
+            [(10, 0), (20, 1), (30, 0), (40, 1)]
+        );
+        assert!(merge.is_empty());
+        assert_eq!(merge.spare.len(), 4, "buffers kept for reuse");
+    }
+
+    #[test]
+    fn merge_waits_for_quiet_interface() {
+        let mut merge = Merge::new(2);
+        let ts = 5_000_000_000;
+        merge.queues[0].push_back(queued(ts, 0));
+
+        // Interface 1 was never found empty: a frame of it may still come
+        // with an earlier time.
+        assert!(released(&mut merge, false).is_empty());
+
+        // Found empty only 5 ms after the frame: within the margin.
+        merge.empty_at[1] = Some(Timestamp(ts + 5_000_000));
+        assert!(released(&mut merge, false).is_empty());
+
+        merge.empty_at[1] = Some(Timestamp(ts + 11_000_000));
+        assert_eq!(released(&mut merge, false), [(ts, 0)]);
+    }
+
+    #[test]
+    fn merge_releases_all_when_stopping() {
+        let mut merge = Merge::new(3);
+        merge.queues[2].extend([queued(7, 2), queued(3, 2)]);
+        merge.queues[0].push_back(queued(5, 0));
+        // Each queue keeps its arrival order; heads are compared.
+        assert_eq!(released(&mut merge, true), [(5, 0), (7, 2), (3, 2)]);
+    }
 }

@@ -2,6 +2,8 @@
 //! crate sees one validated configuration per command.
 
 pub mod analyze;
+#[cfg(feature = "live")]
+mod live;
 mod rules;
 
 use std::path::PathBuf;
@@ -207,6 +209,38 @@ pub struct LiveArgs {
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
 
+    /// Bytes of each packet to capture
+    #[arg(long, value_name = "BYTES", default_value_t = 262_144,
+          value_parser = clap::value_parser!(u32).range(64..=262_144))]
+    pub snaplen: u32,
+
+    /// Kernel capture buffer per interface, in MiB
+    #[arg(long, value_name = "MIB", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=2047))]
+    pub buffer_size: u32,
+
+    /// Capture only the packets addressed to this host (no promiscuous mode)
+    #[arg(long)]
+    pub no_promisc: bool,
+
+    /// Let the kernel deliver packets in batches rather than at once: less CPU
+    /// on a busy link, records up to a tenth of a second later
+    #[arg(long)]
+    pub no_immediate_mode: bool,
+
+    /// User to switch to after the interfaces and the output are open, when
+    /// started as root [default: nobody]
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Seconds between interim records of a flow that stays open; 0 writes none
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub interim_interval: u32,
+
+    /// Seconds between statistics records and lines; 0 writes them only at exit
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub stats_interval: u32,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -285,7 +319,17 @@ pub fn main() -> ExitCode {
                 }
             }
         }
-        Command::Live(_) | Command::Discover(_) => {
+        #[cfg(feature = "live")]
+        Command::Live(args) => live::run(args, lang, cli.quiet),
+        #[cfg(not(feature = "live"))]
+        Command::Live(_) => {
+            eprintln!(
+                "exflow: {}",
+                crate::i18n::message(lang, "live.error.not_built", &[])
+            );
+            Status::Error
+        }
+        Command::Discover(_) => {
             eprintln!(
                 "exflow: {}",
                 crate::i18n::message(lang, "cli.error.not_built", &[])

@@ -386,3 +386,14 @@ fn stats_count_frames_and_records() {
     assert_eq!(run.records.alert, unexpected);
     assert!(PAYLOAD_WAIT <= Duration::from_secs(1));
 }
+
+/// A build without the `live` feature says how to get live capture.
+#[cfg(not(feature = "live"))]
+#[test]
+fn live_needs_the_feature() {
+    let output = cli::exflow(&["live", "-i", "lo"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = cli::stderr(&output);
+    assert!(stderr.contains("--features live"), "{stderr}");
+    assert!(stderr.contains("libpcap-dev"), "{stderr}");
+}

@@ -1099,6 +1099,27 @@ fn sighup_reopens_output() {
     assert_eq!(after.last().unwrap()["final"], true);
 }
 
+/// An interface that disappears ends the run with status 2, its name in the
+/// error, after every flow was written.
+#[test]
+fn interface_removed_ends_with_error() {
+    require_lab!();
+    let mut lab = Lab::single("gone");
+    let namespace = lab.namespace(0).to_string();
+    let output = lab.path("live.jsonl");
+    let index = lab.start_exflow(&namespace, &["-i", "veth1", "-o", output.to_str().unwrap()]);
+    lab.replay_edge_recording(&namespace);
+    lab.run_in(&namespace, &["ip", "link", "del", "veth0"]);
+
+    let status = lab.process(index).wait();
+    assert_eq!(status.code(), Some(2));
+    let stderr = text_of(&lab.process(index).stderr);
+    assert!(stderr.contains("reading from veth1 failed"), "{stderr}");
+    let live = read_records(&output);
+    assert_eq!(of_type(&live, "flow").len(), 24);
+    assert_eq!(live.last().unwrap()["final"], true);
+}
+
 /// A missing interface is named, with no privileges needed to find out.
 #[test]
 fn missing_interface_is_named() {

@@ -1,9 +1,9 @@
 //! Live capture from a network interface through libpcap.
 //!
-//! [`LiveCapture::open`] sets the interface up (promiscuous mode, buffer size,
+//! [`LiveCapture::open`] sets the interface up: promiscuous mode, buffer size,
 //! snapshot length, immediate mode, nanosecond timestamps where the platform
-//! has them, a BPF filter compiled by libpcap) and [`LiveCapture::read`]
-//! hands each packet to a callback as a [`Frame`] that borrows libpcap's buffer.
+//! has them, and a BPF filter compiled by libpcap. [`LiveCapture::read`] hands
+//! each packet to a callback as a [`Frame`] that borrows libpcap's buffer.
 //! On Linux that buffer is the kernel's memory-mapped capture ring, so packets
 //! are read without a copy. `pcap_dispatch` is used rather than
 //! `pcap_next_ex`, because libpcap's Linux `pcap_next_ex` copies each packet
@@ -159,9 +159,9 @@ impl LiveCapture {
     pub fn open(name: &str, index: u8, options: &LiveOptions) -> Result<LiveCapture, LiveError> {
         check_interface_exists(name)?;
 
-        // libpcap offers nanosecond time stamps on every Linux capture; on
+        // libpcap offers nanosecond time stamps on every Linux capture. On
         // other platforms a request it cannot serve would go unnoticed, so
-        // microseconds are asked for there.
+        // exflow requests microseconds there.
         let nanosecond = cfg!(target_os = "linux");
         let precision = if nanosecond {
             Precision::Nano
@@ -298,8 +298,8 @@ pub fn wait_readable(captures: &[LiveCapture], timeout: Duration) -> Result<(), 
     }
 }
 
-/// Converts a libpcap time stamp, whose `tv_usec` field holds nanoseconds when
-/// nanosecond precision was granted.
+/// Converts a libpcap time stamp, whose `tv_usec` field contains nanoseconds
+/// when nanosecond precision was granted.
 fn timestamp(secs: i64, fraction: i64, nanosecond: bool) -> Timestamp {
     let fraction = fraction.clamp(0, 999_999_999);
     let nanos = if nanosecond {

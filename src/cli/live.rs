@@ -6,7 +6,7 @@
 //! capture threads. So a wrong interface, filter, permission or output path
 //! fails before any packet is read, and no packet is read as root.
 //!
-//! The main thread writes what the capture threads send, and watches signals
+//! The main thread writes what the capture thread sends, and watches signals
 //! and the drop counters. SIGINT and SIGTERM stop capturing, flush every open
 //! flow as a record, write the final statistics and exit 0; a second one ends
 //! exflow at once with status 1. SIGHUP reopens the output file.
@@ -179,8 +179,8 @@ pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
     finish(run, &mut writer, status)
 }
 
-/// Writes records until a signal asks to stop, a capture fails or the output
-/// fails. Returns the exit status so far.
+/// Writes records until a signal requests a stop, the capture fails or the
+/// output fails. Returns the exit status so far.
 fn watch(run: &LiveRun, signals: &Signals, writer: &mut Writer, stats_interval: u32) -> Status {
     let stats_every = (stats_interval > 0).then(|| Duration::from_secs(u64::from(stats_interval)));
     let mut next_stats = stats_every.map(|every| Instant::now() + every);
@@ -220,7 +220,9 @@ fn watch(run: &LiveRun, signals: &Signals, writer: &mut Writer, stats_interval: 
         }
         writer.interfaces = run.interface_counters();
         if !writer.quiet {
-            drops.check(&writer.names, &writer.interfaces, writer.lang);
+            for warning in drops.check(&writer.interfaces, Instant::now()) {
+                print_drop_warning(writer.lang, &writer.names, &warning);
+            }
         }
     }
 }
@@ -232,15 +234,15 @@ fn finish(run: LiveRun, writer: &mut Writer, status: Status) -> Status {
         eprintln!("exflow: {}", message(writer.lang, "live.stopping", &[]));
     }
     let outcome = run.stop(&mut |message| writer.message(message));
-    writer.interfaces = outcome.interfaces.clone();
-    writer.stats(&outcome.stats, true);
-    writer.flush();
-
     let mut status = status;
     if let Some(error) = &outcome.error {
         eprintln!("exflow: {error}");
         status = Status::Error;
     }
+    writer.interfaces = outcome.interfaces.clone();
+    writer.stats(&outcome.stats, true);
+    writer.flush();
+
     if let Some(failed) = writer.failed {
         status = status.max(failed);
     }
@@ -263,8 +265,8 @@ impl Signals {
         let stop = Arc::new(AtomicBool::new(false));
         let reopen = Arc::new(AtomicBool::new(false));
         for signal in [SIGINT, SIGTERM] {
-            // Registered first, so it sees the flag before the second handler
-            // sets it: only a second signal ends the process at once.
+            // Registered first, so it reads the flag before the second handler
+            // sets it. Only a second signal ends the process at once.
             flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))?;
             flag::register(signal, Arc::clone(&stop))?;
         }
@@ -273,7 +275,7 @@ impl Signals {
     }
 }
 
-/// Turns the capture threads' messages into records and lines on standard
+/// Turns the capture thread's messages into records and lines on standard
 /// error.
 struct Writer {
     sink: RecordSink,
@@ -447,64 +449,87 @@ impl Writer {
     }
 }
 
-/// Warns when an interface's drop counters rise, at most once per
-/// [`DROP_WARNING_INTERVAL`] per interface.
+/// Decides when an interface's drop counters rose enough to warn about: at
+/// most once per [`DROP_WARNING_INTERVAL`] per interface, with the drops since
+/// the previous warning.
 #[derive(Default)]
 struct DropWatch {
     /// Per interface: the counters at the last warning, and its time.
     warned: Vec<(InterfaceCounters, Option<Instant>)>,
 }
 
+/// Packets an interface dropped since the previous warning about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DropWarning {
+    /// Position of the interface in `-i` order.
+    interface: usize,
+    kernel: u64,
+    interface_drops: u64,
+    /// The counters now, totals since the start.
+    total: InterfaceCounters,
+}
+
 impl DropWatch {
-    fn check(&mut self, names: &[String], counters: &[InterfaceCounters], lang: Lang) {
+    /// Returns the warnings due at `now` for the counters read last.
+    fn check(&mut self, counters: &[InterfaceCounters], now: Instant) -> Vec<DropWarning> {
         self.warned
             .resize(counters.len(), (InterfaceCounters::default(), None));
-        for ((name, now), (last, warned_at)) in names.iter().zip(counters).zip(&mut self.warned) {
-            if warned_at.is_some_and(|at| at.elapsed() < DROP_WARNING_INTERVAL) {
+        let mut warnings = Vec::new();
+        for (interface, (current, (last, warned_at))) in
+            counters.iter().zip(&mut self.warned).enumerate()
+        {
+            if warned_at.is_some_and(|at| now.duration_since(at) < DROP_WARNING_INTERVAL) {
                 continue;
             }
-            let kernel = now.kernel_drops.saturating_sub(last.kernel_drops);
-            let interface = now.interface_drops.saturating_sub(last.interface_drops);
-            if kernel == 0 && interface == 0 {
+            let kernel = current.kernel_drops.saturating_sub(last.kernel_drops);
+            let interface_drops = current.interface_drops.saturating_sub(last.interface_drops);
+            if kernel == 0 && interface_drops == 0 {
                 continue;
             }
-            if kernel > 0 {
-                print_drops(
-                    lang,
-                    "live.warning.kernel_drops",
-                    name,
-                    kernel,
-                    now.kernel_drops,
-                );
-            }
-            if interface > 0 {
-                print_drops(
-                    lang,
-                    "live.warning.interface_drops",
-                    name,
-                    interface,
-                    now.interface_drops,
-                );
-            }
-            *last = *now;
-            *warned_at = Some(Instant::now());
+            warnings.push(DropWarning {
+                interface,
+                kernel,
+                interface_drops,
+                total: *current,
+            });
+            *last = *current;
+            *warned_at = Some(now);
         }
+        warnings
     }
 }
 
-fn print_drops(lang: Lang, key: &str, interface: &str, count: u64, total: u64) {
-    eprintln!(
-        "exflow: {}",
-        message(
-            lang,
-            key,
-            &[
-                ("interface", interface),
-                ("count", &group_digits(count)),
-                ("total", &group_digits(total)),
-            ]
-        )
-    );
+fn print_drop_warning(lang: Lang, names: &[String], warning: &DropWarning) {
+    let name = names.get(warning.interface).map_or("", String::as_str);
+    let lines = [
+        (
+            "live.warning.kernel_drops",
+            warning.kernel,
+            warning.total.kernel_drops,
+        ),
+        (
+            "live.warning.interface_drops",
+            warning.interface_drops,
+            warning.total.interface_drops,
+        ),
+    ];
+    for (key, count, total) in lines {
+        if count == 0 {
+            continue;
+        }
+        eprintln!(
+            "exflow: {}",
+            message(
+                lang,
+                key,
+                &[
+                    ("interface", name),
+                    ("count", &group_digits(count)),
+                    ("total", &group_digits(total)),
+                ]
+            )
+        );
+    }
 }
 
 fn print_start(
@@ -554,4 +579,56 @@ fn report_output_error(lang: Lang, path: &str, error: &io::Error) {
 /// Formats nanoseconds as microseconds with one decimal.
 fn micros(nanos: u64) -> String {
     format!("{:.1} µs", nanos as f64 / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dropped(kernel_drops: u64, interface_drops: u64) -> InterfaceCounters {
+        InterfaceCounters {
+            received: 1_000,
+            kernel_drops,
+            interface_drops,
+        }
+    }
+
+    #[test]
+    fn drop_watch_warns_on_rise() {
+        let mut watch = DropWatch::default();
+        let start = Instant::now();
+        assert!(watch.check(&[dropped(0, 0)], start).is_empty());
+
+        let warnings = watch.check(&[dropped(7, 0)], start);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].kernel, 7);
+        assert_eq!(warnings[0].interface_drops, 0);
+    }
+
+    #[test]
+    fn drop_watch_waits_between_warnings() {
+        let mut watch = DropWatch::default();
+        let start = Instant::now();
+        assert_eq!(watch.check(&[dropped(5, 0)], start).len(), 1);
+
+        // More drops within the interval: no second warning yet.
+        let soon = start + Duration::from_secs(3);
+        assert!(watch.check(&[dropped(9, 2)], soon).is_empty());
+
+        // After the interval, one warning with every drop since the first.
+        let later = start + DROP_WARNING_INTERVAL;
+        let warnings = watch.check(&[dropped(12, 2)], later);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].kernel, 7);
+        assert_eq!(warnings[0].interface_drops, 2);
+        assert_eq!(warnings[0].total.kernel_drops, 12);
+    }
+
+    #[test]
+    fn drop_watch_names_each_interface() {
+        let mut watch = DropWatch::default();
+        let warnings = watch.check(&[dropped(0, 0), dropped(0, 4)], Instant::now());
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].interface, 1);
+    }
 }

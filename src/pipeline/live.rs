@@ -37,8 +37,8 @@ use crate::report::stats::{RunStats, StatKey};
 /// payload, so that its alert names the protocol when the first bytes show it.
 pub const PAYLOAD_WAIT: Duration = Duration::from_secs(1);
 
-/// How often, in capture time, the engine looks for flows due for an interim
-/// record or past [`PAYLOAD_WAIT`].
+/// Interval, in capture time, between two searches for flows due for an
+/// interim record or past [`PAYLOAD_WAIT`].
 const SWEEP_INTERVAL_NANOS: i64 = 1_000_000_000;
 
 /// Highest per-packet latency the histogram tracks; longer ones are counted at
@@ -55,12 +55,12 @@ pub struct LiveConfig {
     pub interim_interval: Option<Duration>,
 }
 
-/// What a live record reports.
+/// The kind of a live record, its `record_type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RecordKind {
     /// A flow was judged `unexpected` while it is still open (or as it ended).
     Alert,
-    /// A long-lived flow as it stands now.
+    /// A long-lived flow as it is at that moment.
     Interim,
     /// The flow ended: the record `analyze` writes.
     Flow,
@@ -81,7 +81,7 @@ impl RecordKind {
 #[derive(Clone, Debug)]
 pub struct LiveEvent {
     pub kind: RecordKind,
-    /// For an alert or interim record, the flow as it stands (see
+    /// For an alert or interim record, the flow as it was at that moment (see
     /// [`OpenFlow::snapshot`]); for a final record, the finished flow.
     pub flow: FinishedFlow,
     pub judgement: Judgement,
@@ -154,8 +154,8 @@ pub enum LatencyScope {
     Run,
 }
 
-/// What the engine still has to decide about a flow's alert, keyed by the
-/// offset of the flow's first packet.
+/// The alert state of an open flow, keyed by the offset of the flow's first
+/// packet.
 #[derive(Clone, Copy, Debug)]
 enum Watch {
     /// No payload yet: judged at its first payload, or [`PAYLOAD_WAIT`] after
@@ -168,8 +168,8 @@ enum Watch {
     Alerted,
 }
 
-/// What the engine needs to know about the flow of the packet it just
-/// tracked.
+/// The state of the flow of the packet just tracked, as the alert decision
+/// reads it.
 #[derive(Clone, Copy, Debug)]
 struct Tracked {
     key: FlowKey,
@@ -218,8 +218,8 @@ pub struct LiveEngine {
 struct Judge {
     policy: Policy,
     /// Flows whose alert is still undecided, and flows already alerted.
-    /// Entries leave when the flow ends, so the map holds at most the flow
-    /// table's flows.
+    /// Entries leave when the flow ends, so the map has no more entries than
+    /// the flow table has flows.
     watch: HashMap<u64, Watch, ahash::RandomState>,
     records: RecordCounts,
     verdicts: RunStats,

@@ -1,6 +1,6 @@
 //! Where the records of `exflow live` go, and the shapes of its JSON records.
 //!
-//! JSON Lines carry four kinds of object, told apart by their first key,
+//! JSON Lines carry four kinds of object, distinguished by their first key,
 //! `record_type`:
 //!
 //! - `flow`: a flow ended. Apart from `record_type` it is the object `analyze`
@@ -31,7 +31,7 @@ use crate::report::jsonl::write_line;
 use crate::report::record::FlowRecord;
 use crate::report::stats::RunStats;
 
-/// Size of the output buffer; it is flushed after each burst of records, so
+/// Size of the output buffer. It is flushed after each burst of records, so
 /// readers of the file see records within a fraction of a second.
 const OUTPUT_BUFFER: usize = 64 * 1024;
 

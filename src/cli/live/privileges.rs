@@ -32,7 +32,7 @@ pub enum PrivilegeError {
     },
 }
 
-/// Who the process runs as after [`drop_privileges`].
+/// The identity of the process after [`drop_privileges`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Identity {
     /// Started as root, now this user.

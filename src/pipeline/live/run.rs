@@ -62,15 +62,15 @@ const COUNTER_INTERVAL: Duration = Duration::from_secs(1);
 /// after a stop request.
 const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
-/// What the capture thread sends to the consumer.
+/// A message from the capture thread to the consumer.
 #[derive(Debug)]
 pub enum LiveMessage {
     Event(LiveEvent),
-    /// The answer to [`LiveRun::request_stats`].
+    /// The reply to [`LiveRun::request_stats`].
     Stats(LiveStats),
 }
 
-/// How a live run ended.
+/// The result of a live run.
 #[derive(Debug)]
 pub struct LiveOutcome {
     /// The error that ended the capture, if one did.
@@ -272,7 +272,8 @@ impl CaptureLoop {
             .advance_to(quiet_clock(), &mut |event| send_event(sender, event));
     }
 
-    /// Answers a statistics request and reads libpcap's counters when due.
+    /// Sends the statistics when they were requested, and reads libpcap's
+    /// counters when due.
     fn housekeeping(&mut self) {
         let stats_requested = self.shared.stats_requested.swap(false, Ordering::AcqRel);
         if stats_requested || self.counters_read.elapsed() >= COUNTER_INTERVAL {
@@ -312,8 +313,8 @@ impl CaptureLoop {
 }
 
 fn send_event(sender: &Sender<LiveMessage>, event: LiveEvent) {
-    // A send fails only when the consumer is gone, and then nobody wants the
-    // record.
+    // A send fails only when the consumer is gone, and then the record has
+    // no reader.
     let _ = sender.send(LiveMessage::Event(event));
 }
 
@@ -329,11 +330,11 @@ struct QueuedFrame {
 
 /// Per-interface queues of copied frames, merged by capture time.
 ///
-/// The frame with the earliest capture time at the queues' heads may go when
-/// every interface whose queue is empty was found empty at a wall-clock time
-/// more than [`MERGE_MARGIN`] after that capture time: a packet such an
-/// interface delivers later was stamped after the frame, and so belongs
-/// after it.
+/// The frame with the earliest capture time at the queues' heads may go once
+/// every interface whose queue is empty was found empty more than
+/// [`MERGE_MARGIN`] (by the wall clock) after that capture time. A packet
+/// such an interface delivers later was stamped after the frame, so it
+/// belongs after it.
 struct Merge {
     queues: Vec<VecDeque<QueuedFrame>>,
     /// When each interface's buffer was last found empty.

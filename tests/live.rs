@@ -28,7 +28,7 @@ use cli::{exflow, records, repo_path, stderr};
 
 const EXFLOW: &str = env!("CARGO_BIN_EXE_exflow");
 
-/// Longest wait for anything a test waits for; a slow CI machine gets there
+/// Maximum wait for anything a test waits for; a slow CI machine gets there
 /// in a fraction of it.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -307,7 +307,7 @@ impl Lab {
 
     /// Makes the kernel stamp each packet once, where it enters the stack, by
     /// holding a socket with SO_TIMESTAMP open (in `namespace`; the switch is
-    /// global). Until some socket on the host asks for time stamps, each
+    /// global). Until some socket on the host requests time stamps, each
     /// capture socket reads the clock as the packet reaches it, so tcpdump's
     /// and exflow's stamps of one packet differ by some nanoseconds and, now
     /// and then, by a microsecond in the records.
@@ -654,9 +654,9 @@ fn replay_matches_tcpdump_capture() {
 
 /// A network tap gives each direction of a link its own port: with one `-i`
 /// per direction, each flow is still one flow. The replay sends every packet
-/// of the recording once, out of one of two veth pairs (split by tcpprep), in
-/// the recording's order; the final records must be `analyze`'s records of
-/// the recording apart from the times, which the replay shifted.
+/// of the recording once, in the recording's order, out of one of two veth
+/// pairs (tcpprep splits them). The final records must be `analyze`'s records
+/// of the recording, apart from the times, which the replay shifted.
 #[test]
 fn two_interfaces_join_directions() {
     require_lab!();
@@ -734,7 +734,8 @@ fn two_interfaces_join_directions() {
     let interfaces = &stats.last().unwrap()["interfaces"];
     let received = |index: usize| interfaces[index]["received"].as_u64().unwrap();
     assert_eq!(received(0) + received(1), 485, "each packet once");
-    assert!(received(0) > 0 && received(1) > 0);
+    assert!(received(0) > 0, "nothing on veth1");
+    assert!(received(1) > 0, "nothing on veth3");
 }
 
 /// Real clients and servers: HTTP on 80 (allowed), HTTP on 8081 and a refused
@@ -985,7 +986,7 @@ fn cap_net_raw_captures_without_root() {
     let mut lab = Lab::single("capraw");
     let namespace = lab.namespace(0).to_string();
     let output = lab.path("live.jsonl");
-    // nobody writes the output.
+    // The user nobody writes the output.
     std::fs::set_permissions(
         lab.path(""),
         std::os::unix::fs::PermissionsExt::from_mode(0o777),
@@ -1071,7 +1072,8 @@ fn sighup_reopens_output() {
     ));
     std::fs::rename(&output, &rotated).unwrap();
 
-    // The scratch directory is root's, mode 0700: nobody cannot create in it.
+    // The scratch directory is root's, mode 0700, so the user nobody cannot
+    // create a file in it.
     lab.process(index).signal(Signal::SIGHUP);
     lab.process(index).wait_for_stderr("cannot reopen");
     let stats_before = of_type(&read_records(&rotated), "stats").len();

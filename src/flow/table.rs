@@ -462,13 +462,13 @@ impl FlowTable {
         Some([payload.streams[0].prefix(), payload.streams[1].prefix()])
     }
 
-    /// Returns the flow `pkt` belongs to, when the table holds it.
+    /// Returns the flow `pkt` belongs to, when the table contains it.
     pub fn open_flow(&self, pkt: &Packet<'_>) -> Option<OpenFlow<'_>> {
         let (key, _) = FlowKey::from_packet(pkt, self.config.vlan_in_key);
         self.open_flow_by_key(&key)
     }
 
-    /// Returns the flow with this key, when the table holds it.
+    /// Returns the flow with this key, when the table contains it.
     pub fn open_flow_by_key(&self, key: &FlowKey) -> Option<OpenFlow<'_>> {
         let slot = *self.index.get(key)?;
         Some(OpenFlow {

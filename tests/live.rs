@@ -605,7 +605,8 @@ fn site(name: &str) -> PathBuf {
 }
 
 /// A replayed recording: every final record equals `analyze`'s record of
-/// tcpdump's capture of the same replay.
+/// tcpdump's capture of the same replay. In immediate mode, which the other
+/// tests leave off.
 #[test]
 fn replay_matches_tcpdump_capture() {
     require_lab!();
@@ -617,7 +618,12 @@ fn replay_matches_tcpdump_capture() {
         tcpdump,
         output,
         pcap,
-    } = lab.watch(&namespace, "veth1", &site, &["--stats-interval", "1"]);
+    } = lab.watch(
+        &namespace,
+        "veth1",
+        &site,
+        &["--stats-interval", "1", "--immediate-mode"],
+    );
     lab.replay_edge_recording(&namespace);
 
     // 9 of the recording's flows are unexpected: each alert comes while the
@@ -1109,8 +1115,26 @@ fn interface_removed_ends_with_error() {
     let mut lab = Lab::single("gone");
     let namespace = lab.namespace(0).to_string();
     let output = lab.path("live.jsonl");
-    let index = lab.start_exflow(&namespace, &["-i", "veth1", "-o", output.to_str().unwrap()]);
+    let index = lab.start_exflow(
+        &namespace,
+        &[
+            "-i",
+            "veth1",
+            "-o",
+            output.to_str().unwrap(),
+            "--stats-interval",
+            "1",
+        ],
+    );
     lab.replay_edge_recording(&namespace);
+    // Every packet of the replay read (485 in the recording) before the
+    // interface goes.
+    let read = wait_until(|| {
+        of_type(&read_records(&output), "stats")
+            .last()
+            .is_some_and(|stats| stats["packets"] == 485)
+    });
+    assert!(read, "{}", text_of(&lab.process(index).stderr));
     lab.run_in(&namespace, &["ip", "link", "del", "veth0"]);
 
     let status = lab.process(index).wait();

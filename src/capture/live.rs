@@ -46,7 +46,7 @@ pub const DEFAULT_SNAPLEN: u32 = 262_144;
 pub const DEFAULT_BUFFER_MIB: u32 = 32;
 
 /// libpcap's read timeout. Without immediate mode it bounds how long the
-/// kernel holds a partly filled block of packets back from the reader.
+/// kernel keeps a partly filled block of packets from the reader.
 pub const READ_TIMEOUT_MS: u16 = 100;
 
 /// Returns the interface index encoded in a live frame's offset.
@@ -63,7 +63,10 @@ pub struct LiveOptions {
     /// Kernel capture buffer, in bytes.
     pub buffer_bytes: u32,
     pub promiscuous: bool,
-    /// Deliver each packet as soon as it arrives instead of in batches.
+    /// Deliver each packet as soon as it arrives instead of in blocks held up
+    /// to [`READ_TIMEOUT_MS`]. On Linux, libpcap then uses a TPACKET_V2 ring
+    /// of one slot per packet, which a busy link overruns at a lower rate
+    /// than the TPACKET_V3 blocks used otherwise.
     pub immediate: bool,
 }
 
@@ -74,7 +77,7 @@ impl Default for LiveOptions {
             snaplen: DEFAULT_SNAPLEN,
             buffer_bytes: DEFAULT_BUFFER_MIB * 1024 * 1024,
             promiscuous: true,
-            immediate: true,
+            immediate: false,
         }
     }
 }
@@ -138,6 +141,7 @@ pub struct LiveCapture {
     capture: Capture<Active>,
     link: LinkType,
     nanosecond: bool,
+    immediate: bool,
     next_sequence: u64,
     last_stat: ::pcap::Stat,
     counters: InterfaceCounters,
@@ -187,6 +191,7 @@ impl LiveCapture {
             link: LinkType(capture.get_datalink().0 as u32),
             capture,
             nanosecond,
+            immediate: options.immediate,
             next_sequence: 0,
             last_stat: ::pcap::Stat {
                 received: 0,
@@ -224,6 +229,17 @@ impl LiveCapture {
     /// Returns true when frames carry nanosecond time stamps.
     pub fn nanosecond(&self) -> bool {
         self.nanosecond
+    }
+
+    /// Returns how long the kernel may keep a captured packet from the
+    /// reader: zero in immediate mode, else up to libpcap's read timeout,
+    /// after which the kernel hands over a partly filled block.
+    pub fn max_delivery_delay(&self) -> Duration {
+        if self.immediate {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(u64::from(READ_TIMEOUT_MS))
+        }
     }
 
     /// Passes the packets already in the capture buffer, at most `max` of

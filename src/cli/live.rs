@@ -98,7 +98,7 @@ pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
         snaplen: args.snaplen,
         buffer_bytes: args.buffer_size.saturating_mul(1024 * 1024),
         promiscuous: !args.no_promisc,
-        immediate: !args.no_immediate_mode,
+        immediate: args.immediate_mode,
     };
     let mut captures = Vec::with_capacity(args.interfaces.len());
     for (index, name) in args.interfaces.iter().enumerate() {
@@ -548,7 +548,8 @@ fn print_start(
         None => message(lang, "live.standard_output", &[]),
     };
     let user = identity.describe();
-    let filter = args.filter.as_deref().unwrap_or("-");
+    let no_filter = message(lang, "live.no_filter", &[]);
+    let filter = args.filter.as_deref().unwrap_or(&no_filter);
     eprintln!(
         "exflow: {}",
         message(

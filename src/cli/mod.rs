@@ -223,10 +223,11 @@ pub struct LiveArgs {
     #[arg(long)]
     pub no_promisc: bool,
 
-    /// Let the kernel deliver packets in batches rather than at once: less CPU
-    /// on a busy link, records up to a tenth of a second later
+    /// Have the kernel deliver each packet at once rather than in blocks held
+    /// up to 0.1 s: alerts come sooner, but each packet costs more and a busy
+    /// link sees drops at a lower rate
     #[arg(long)]
-    pub no_immediate_mode: bool,
+    pub immediate_mode: bool,
 
     /// User to switch to after the interfaces and the output are open, when
     /// started as root [default: nobody]

@@ -6,7 +6,9 @@
 //! (as a user holding CAP_NET_RAW, for example through
 //! `setcap cap_net_raw=ep`), there is nothing to switch from.
 
-use nix::unistd::{Gid, Uid, User, setgid, setgroups, setuid};
+#[cfg(not(target_vendor = "apple"))]
+use nix::unistd::setgroups;
+use nix::unistd::{Gid, Uid, User, setgid, setuid};
 
 /// The user `--user` names when it is not given.
 pub const DEFAULT_USER: &str = "nobody";
@@ -80,6 +82,9 @@ pub fn drop_privileges(user: &str) -> Result<Identity, PrivilegeError> {
         }
     };
     // Groups first: once the user id is not root, groups can no longer change.
+    // NOTE: nix offers no setgroups on Apple platforms, where the
+    // supplementary groups of the starting user stay.
+    #[cfg(not(target_vendor = "apple"))]
     setgroups(&[account.gid]).map_err(switch_failed("setgroups"))?;
     setgid(account.gid).map_err(switch_failed("setgid"))?;
     setuid(account.uid).map_err(switch_failed("setuid"))?;

@@ -45,11 +45,11 @@ const QUIET_WAIT: Duration = Duration::from_millis(100);
 /// through the kernel.
 const QUIET_CLOCK_LAG: Duration = Duration::from_secs(1);
 
-/// How much later than a frame's capture time an interface must have been
-/// found empty before the frame may go ahead of that interface's next frames.
-/// It covers the time between the kernel's time stamp and the packet's
-/// arrival in the capture buffer.
-const MERGE_MARGIN: Duration = Duration::from_millis(10);
+/// Part of the merge margin that covers the time between the kernel's time
+/// stamp and the packet's arrival in the capture buffer, and the kernel's
+/// timer granularity. The margin adds each interface's
+/// [`LiveCapture::max_delivery_delay`].
+const MERGE_SLACK: Duration = Duration::from_millis(20);
 
 /// Maximum number of frames queued per interface for merging; a full queue
 /// is not read until it shrinks.
@@ -61,6 +61,12 @@ const COUNTER_INTERVAL: Duration = Duration::from_secs(1);
 /// How long the thread keeps reading the packets already in the buffers
 /// after a stop request.
 const DRAIN_LIMIT: Duration = Duration::from_secs(1);
+
+/// Minimum time the thread reads after a stop request before a quiet read
+/// ends the capture. Without immediate mode the kernel keeps a partly filled
+/// block from the reader for up to libpcap's read timeout (100 ms), so a
+/// quiet read right after the request proves nothing.
+const DRAIN_MIN: Duration = Duration::from_millis(250);
 
 /// A message from the capture thread to the consumer.
 #[derive(Debug)]
@@ -202,7 +208,7 @@ impl CaptureLoop {
 
     /// Reads one interface, passing each frame to the engine in place.
     fn run_single(&mut self) -> Result<(), LiveError> {
-        let mut drain_until = None;
+        let mut stop_seen = None;
         loop {
             let mut read = self.read_single()?;
             if read == 0 {
@@ -214,7 +220,7 @@ impl CaptureLoop {
                 self.tick();
             }
             self.housekeeping();
-            if self.stop_due(&mut drain_until, quiet) {
+            if self.stop_due(&mut stop_seen, quiet) {
                 return Ok(());
             }
         }
@@ -236,8 +242,14 @@ impl CaptureLoop {
     /// Reads several interfaces and passes their frames to the engine in
     /// capture-time order.
     fn run_merged(&mut self) -> Result<(), LiveError> {
-        let mut merge = Merge::new(self.captures.len());
-        let mut drain_until = None;
+        let delay = self
+            .captures
+            .iter()
+            .map(LiveCapture::max_delivery_delay)
+            .max()
+            .unwrap_or_default();
+        let mut merge = Merge::new(self.captures.len(), delay + MERGE_SLACK);
+        let mut stop_seen = None;
         loop {
             let read = merge.fill(&mut self.captures)?;
             let stopping = self.shared.stop.load(Ordering::Acquire);
@@ -251,7 +263,7 @@ impl CaptureLoop {
                 let wait = if merge.is_empty() {
                     QUIET_WAIT
                 } else {
-                    MERGE_MARGIN
+                    MERGE_SLACK
                 };
                 wait_readable(&self.captures, wait)?;
             }
@@ -259,7 +271,7 @@ impl CaptureLoop {
                 self.tick();
             }
             self.housekeeping();
-            if self.stop_due(&mut drain_until, quiet) {
+            if self.stop_due(&mut stop_seen, quiet) {
                 return Ok(());
             }
         }
@@ -288,12 +300,12 @@ impl CaptureLoop {
 
     /// Returns true when a stop was requested and the buffers are drained,
     /// or draining took [`DRAIN_LIMIT`].
-    fn stop_due(&self, drain_until: &mut Option<Instant>, quiet: bool) -> bool {
+    fn stop_due(&self, stop_seen: &mut Option<Instant>, quiet: bool) -> bool {
         if !self.shared.stop.load(Ordering::Acquire) {
             return false;
         }
-        let until = *drain_until.get_or_insert_with(|| Instant::now() + DRAIN_LIMIT);
-        quiet || Instant::now() >= until
+        let since = stop_seen.get_or_insert_with(Instant::now).elapsed();
+        (quiet && since >= DRAIN_MIN) || since >= DRAIN_LIMIT
     }
 
     fn publish_counters(&mut self) {
@@ -331,24 +343,27 @@ struct QueuedFrame {
 /// Per-interface queues of copied frames, merged by capture time.
 ///
 /// The frame with the earliest capture time at the queues' heads may go once
-/// every interface whose queue is empty was found empty more than
-/// [`MERGE_MARGIN`] (by the wall clock) after that capture time. A packet
-/// such an interface delivers later was stamped after the frame, so it
-/// belongs after it.
+/// every interface whose queue is empty was found empty more than the margin
+/// (by the wall clock) after that capture time. A packet such an interface
+/// delivers later was stamped after the frame, so it belongs after it. The
+/// margin is the longest time the kernel may keep a packet from the reader
+/// plus [`MERGE_SLACK`].
 struct Merge {
     queues: Vec<VecDeque<QueuedFrame>>,
     /// When each interface's buffer was last found empty.
     empty_at: Vec<Option<Timestamp>>,
     /// Buffers of frames already passed on, reused for the next copies.
     spare: Vec<Vec<u8>>,
+    margin: Duration,
 }
 
 impl Merge {
-    fn new(interfaces: usize) -> Merge {
+    fn new(interfaces: usize, margin: Duration) -> Merge {
         Merge {
             queues: (0..interfaces).map(|_| VecDeque::new()).collect(),
             empty_at: vec![None; interfaces],
             spare: Vec::new(),
+            margin,
         }
     }
 
@@ -391,7 +406,7 @@ impl Merge {
     /// Passes the frames that may go, in capture-time order, to `handle`;
     /// with `all`, every queued frame. Returns how many were passed.
     fn release(&mut self, all: bool, mut handle: impl FnMut(&Frame<'_>)) -> usize {
-        let margin = MERGE_MARGIN.as_nanos() as i64;
+        let margin = self.margin.as_nanos().min(i64::MAX as u128) as i64;
         let mut released = 0;
         loop {
             let earliest = self
@@ -470,7 +485,7 @@ mod tests {
 
     #[test]
     fn merge_orders_by_capture_time() {
-        let mut merge = Merge::new(2);
+        let mut merge = Merge::new(2, Duration::from_millis(10));
         merge.queues[0].extend([queued(10, 0), queued(30, 0)]);
         merge.queues[1].extend([queued(20, 1), queued(40, 1)]);
         merge.empty_at = vec![Some(Timestamp(1_000_000_000)); 2];
@@ -484,7 +499,7 @@ mod tests {
 
     #[test]
     fn merge_waits_for_quiet_interface() {
-        let mut merge = Merge::new(2);
+        let mut merge = Merge::new(2, Duration::from_millis(10));
         let ts = 5_000_000_000;
         merge.queues[0].push_back(queued(ts, 0));
 
@@ -502,7 +517,7 @@ mod tests {
 
     #[test]
     fn merge_releases_all_when_stopping() {
-        let mut merge = Merge::new(3);
+        let mut merge = Merge::new(3, Duration::from_millis(10));
         merge.queues[2].extend([queued(7, 2), queued(3, 2)]);
         merge.queues[0].push_back(queued(5, 0));
         // Each queue keeps its arrival order; heads are compared.

@@ -482,18 +482,23 @@ fn analyze(pcap: &Path, site: &Path) -> Vec<Value> {
     records(&output)
 }
 
+/// Largest difference accepted between tcpdump's and exflow's stamps of one
+/// packet, with [`Stamps::Tolerant`].
+const STAMP_TOLERANCE_MICROS: u64 = 1_000;
+
 /// How closely the time fields of live and analyzed records must agree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stamps {
     /// To the character, like every other field.
     Exact,
-    /// Within a microsecond each (two for `duration`). Each capture socket
-    /// reads the clock itself for a TCP packet that crossed from another
-    /// namespace: such a packet carries the sender's departure time, which
-    /// the kernel does not hand to capture sockets. So tcpdump's and exflow's
-    /// stamps of that packet differ by nanoseconds, and their microseconds now
-    /// and then by one.
-    WithinMicrosecond,
+    /// Within [`STAMP_TOLERANCE_MICROS`] each (twice that for `duration`).
+    /// Each capture socket reads the clock itself for a TCP packet that
+    /// crossed from another namespace: such a packet carries the sender's
+    /// departure time, which the kernel does not hand to capture sockets. The
+    /// kernel delivers the packet to tcpdump's socket and to exflow's one
+    /// after the other, so their stamps differ by the time between: under a
+    /// microsecond on an idle machine, 14 µs seen under load.
+    Tolerant,
 }
 
 /// Asserts that the final live records are the analyzed records.
@@ -516,7 +521,7 @@ fn assert_same_flows(live: &[Value], analyzed: &[Value], stamps: Stamps) {
             let live_micros = micros(&record[field]);
             let analyzed_micros = micros(&expected[field]);
             assert!(
-                live_micros.abs_diff(analyzed_micros) <= 1,
+                live_micros.abs_diff(analyzed_micros) <= STAMP_TOLERANCE_MICROS,
                 "{key}: {field} {} and {}",
                 record[field],
                 expected[field]
@@ -524,8 +529,10 @@ fn assert_same_flows(live: &[Value], analyzed: &[Value], stamps: Stamps) {
         }
         let duration = |record: &Value| (record["duration"].as_f64().unwrap() * 1e6).round() as i64;
         assert!(
-            duration(record).abs_diff(duration(expected)) <= 2,
-            "{key}: duration"
+            duration(record).abs_diff(duration(expected)) <= 2 * STAMP_TOLERANCE_MICROS,
+            "{key}: duration {} and {}",
+            record["duration"],
+            expected["duration"]
         );
         let without_time = |record: &Value| {
             let mut record = record.clone();
@@ -830,7 +837,7 @@ fn client_server_matches_tcpdump_capture() {
     let live = read_records(&output);
     let analyzed = analyze(&pcap, &site);
     assert_eq!(analyzed.len(), 3);
-    assert_same_flows(&live, &analyzed, Stamps::WithinMicrosecond);
+    assert_same_flows(&live, &analyzed, Stamps::Tolerant);
     let allowed: Vec<&Value> = of_type(&live, "flow")
         .into_iter()
         .filter(|record| record["verdict"] == "allowed")
@@ -841,7 +848,8 @@ fn client_server_matches_tcpdump_capture() {
 
 /// SIGTERM in the middle of an open TCP session: exflow exits 0 promptly,
 /// writes the open flow as a record (as `analyze` writes a flow still open at
-/// the end of a capture) and the final statistics.
+/// the end of a capture) and the final statistics. Before that, the open
+/// session gets interim records.
 #[test]
 fn sigterm_flushes_open_flow() {
     require_lab!();
@@ -871,7 +879,7 @@ fn sigterm_flushes_open_flow() {
         tcpdump,
         output,
         pcap,
-    } = lab.watch(&client, "veth0", &site, &[]);
+    } = lab.watch(&client, "veth0", &site, &["--interim-interval", "1"]);
     let client_index = lab.spawn(
         &client,
         &[
@@ -888,8 +896,14 @@ fn sigterm_flushes_open_flow() {
         ],
     );
     lab.process(client_index).wait_for_stdout("idle");
-    // Let the last ACK cross before the signal.
-    std::thread::sleep(Duration::from_millis(500));
+    // The session stays open: an interim record shows it after a second,
+    // with the EHLO exchange in it.
+    let interim = wait_until(|| {
+        of_type(&read_records(&output), "interim")
+            .iter()
+            .any(|record| record["smtp"]["helo"] == "ws1.corp.example.com")
+    });
+    assert!(interim, "{}", text_of(&lab.process(exflow_index).stderr));
 
     let uid = process_uid(lab.process(exflow_index).pid());
     let nobody = User::from_name("nobody").unwrap().unwrap().uid.as_raw();
@@ -919,7 +933,7 @@ fn sigterm_flushes_open_flow() {
     let stderr = text_of(&lab.process(exflow_index).stderr);
     assert!(stderr.contains("final stats"), "{stderr}");
 
-    assert_same_flows(&live, &analyze(&pcap, &site), Stamps::WithinMicrosecond);
+    assert_same_flows(&live, &analyze(&pcap, &site), Stamps::Tolerant);
 }
 
 /// Returns the four user ids of /proc/PID/status: real, effective, saved

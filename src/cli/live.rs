@@ -3,7 +3,7 @@
 //!
 //! Startup runs in a fixed order: load the policy, open every interface and
 //! the output, then drop root (see [`privileges`]), and only then start the
-//! capture threads. So a wrong interface, filter, permission or output path
+//! capture thread. So a wrong interface, filter, permission or output path
 //! fails before any packet is read, and no packet is read as root.
 //!
 //! The main thread writes what the capture thread sends, and watches signals

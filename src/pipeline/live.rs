@@ -10,10 +10,14 @@
 //! wall clock (a capture timestamp is wall-clock time from the kernel), so that
 //! idle flows end and their records come out on a quiet link too.
 //!
-//! Events for one flow come out in this order: at most one [`RecordKind::Alert`],
-//! any number of [`RecordKind::Interim`], and one [`RecordKind::Flow`] last.
-//! Every flow whose final verdict is `unexpected` gets exactly one alert before
-//! its final record.
+//! A flow gets at most one [`RecordKind::Alert`] and any number of
+//! [`RecordKind::Interim`] records, in the order they fall due, and then one
+//! [`RecordKind::Flow`] record last. Every flow whose final verdict is
+//! `unexpected` gets exactly one alert before its final record.
+//!
+//! An open flow is judged with what its payload has named so far; a protocol
+//! not yet named (`none`) matches every row, so a flow judged `unexpected`
+//! without it stays `unexpected` whatever protocol follows.
 
 #[cfg(feature = "live")]
 pub mod run;
@@ -466,6 +470,9 @@ impl Judge {
         };
         let flow = open.snapshot();
         let judgement = self.policy.judge(&flow);
+        // NOTE: a TCP flow picked up without its handshake takes its client
+        // side from the payload or the ports, which later packets may still
+        // change, so its alert may disagree with its final verdict.
         if judgement.verdict == Verdict::Unexpected {
             self.watch.insert(first_offset, Watch::Alerted);
             self.emit(RecordKind::Alert, flow, judgement, out);

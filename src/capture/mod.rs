@@ -11,6 +11,8 @@
 use std::fmt;
 
 pub mod error;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod pcap;
 pub mod pcapng;
 pub mod reader;
@@ -104,7 +106,8 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// Length of the packet on the wire.
     pub orig_len: u32,
-    /// Interface index within a pcapng section (0 for classic pcap and live capture).
+    /// Interface index within a pcapng section (0 for classic pcap); in live
+    /// capture, the interface's position on the command line.
     pub interface: u32,
     /// Byte offset of the packet's record in its input, for error messages.
     pub offset: u64,

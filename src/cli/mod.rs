@@ -4,6 +4,8 @@
 pub mod analyze;
 mod discover;
 mod help_text;
+#[cfg(feature = "live")]
+mod live;
 mod rules;
 mod usage_error;
 
@@ -237,6 +239,39 @@ pub struct LiveArgs {
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
 
+    /// Bytes of each packet to capture
+    #[arg(long, value_name = "BYTES", default_value_t = 262_144,
+          value_parser = clap::value_parser!(u32).range(64..=262_144))]
+    pub snaplen: u32,
+
+    /// Kernel capture buffer per interface, in MiB
+    #[arg(long, value_name = "MIB", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=2047))]
+    pub buffer_size: u32,
+
+    /// Capture only the packets addressed to this host (no promiscuous mode)
+    #[arg(long)]
+    pub no_promisc: bool,
+
+    /// Have the kernel deliver each packet at once rather than in blocks held
+    /// up to 0.1 s: alerts come sooner, but each packet costs more and a busy
+    /// link sees drops at a lower rate
+    #[arg(long)]
+    pub immediate_mode: bool,
+
+    /// User to switch to after the interfaces and the output are open, when
+    /// started as root [default: nobody]
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Seconds between interim records of a flow that stays open; 0 writes none
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub interim_interval: u32,
+
+    /// Seconds between statistics records and lines; 0 writes them only at exit
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub stats_interval: u32,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -339,10 +374,13 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        #[cfg(feature = "live")]
+        Command::Live(args) => live::run(args, lang, cli.quiet),
+        #[cfg(not(feature = "live"))]
         Command::Live(_) => {
             eprintln!(
                 "exflow: {}",
-                crate::i18n::message(lang, "cli.error.not_built", &[])
+                crate::i18n::message(lang, "live.error.not_built", &[])
             );
             Status::Error
         }

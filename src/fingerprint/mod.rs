@@ -617,29 +617,47 @@ impl Dissector {
     /// decided from the probes' final answers.
     pub fn finish(&mut self) -> AppInfo {
         let any_payload = self.has_payload.iter().any(|&seen| seen);
-        match self.info.app {
-            App::None | App::Unknown => {
-                self.info.app = if any_payload { App::Unknown } else { App::None };
-                self.info.evidence = AppEvidence::None;
-            }
-            app => {
-                let index = probe_index(app);
-                let agreeing = [Side::Originator, Side::Responder]
-                    .into_iter()
-                    .filter(|side| {
-                        self.has_payload[side.index()]
-                            && self.answers[side.index()][index].answer == ProbeAnswer::Certain
-                    })
-                    .count();
-                self.info.evidence = if agreeing == 2 {
-                    AppEvidence::Both
-                } else {
-                    AppEvidence::OneSide
-                };
-            }
+        if let App::None | App::Unknown = self.info.app {
+            self.info.app = if any_payload { App::Unknown } else { App::None };
         }
+        self.info.evidence = self.evidence(self.info.app);
         self.phase = Phase::Done;
         std::mem::take(&mut self.info)
+    }
+
+    /// Returns the protocol chosen so far: `none` while the probes are unsure,
+    /// `unknown` once they all gave up.
+    pub fn app(&self) -> App {
+        self.info.app
+    }
+
+    /// Returns what the dissector learned so far, without finishing it. Unlike
+    /// [`Dissector::finish`], a flow whose payload the probes are still unsure
+    /// about stays `none` rather than `unknown`, because more bytes may name it.
+    pub fn snapshot(&self) -> AppInfo {
+        let mut info = self.info.clone();
+        info.evidence = self.evidence(info.app);
+        info
+    }
+
+    /// Decides `app_evidence` from the probes' latest answers.
+    fn evidence(&self, app: App) -> AppEvidence {
+        if let App::None | App::Unknown = app {
+            return AppEvidence::None;
+        }
+        let index = probe_index(app);
+        let agreeing = [Side::Originator, Side::Responder]
+            .into_iter()
+            .filter(|side| {
+                self.has_payload[side.index()]
+                    && self.answers[side.index()][index].answer == ProbeAnswer::Certain
+            })
+            .count();
+        if agreeing == 2 {
+            AppEvidence::Both
+        } else {
+            AppEvidence::OneSide
+        }
     }
 
     fn progress(&self) -> Progress {

@@ -29,7 +29,7 @@ mod tcp;
 pub use community_id::community_id_v1;
 pub use key::FlowKey;
 pub use reassembly::StreamReassembler;
-pub use table::{EndReasonCounts, FlowConfig, FlowStats, FlowTable};
+pub use table::{EndReasonCounts, FlowConfig, FlowStats, FlowTable, OpenFlow};
 
 /// What decided which side of a flow is the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

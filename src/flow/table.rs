@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::capture::Timestamp;
 use crate::decode::{Packet, Transport, VlanIds};
-use crate::fingerprint::{AppInfo, Dissector, Progress, Side};
+use crate::fingerprint::{App, AppInfo, Dissector, Progress, Side};
 use crate::flow::duplicate::{DuplicateWindow, frame_signature};
 use crate::flow::key::FlowKey;
 use crate::flow::lru::{Link, List};
@@ -462,6 +462,25 @@ impl FlowTable {
         Some([payload.streams[0].prefix(), payload.streams[1].prefix()])
     }
 
+    /// Returns the flow `pkt` belongs to, when the table contains it.
+    pub fn open_flow(&self, pkt: &Packet<'_>) -> Option<OpenFlow<'_>> {
+        let (key, _) = FlowKey::from_packet(pkt, self.config.vlan_in_key);
+        self.open_flow_by_key(&key)
+    }
+
+    /// Returns the flow with this key, when the table contains it.
+    pub fn open_flow_by_key(&self, key: &FlowKey) -> Option<OpenFlow<'_>> {
+        let slot = *self.index.get(key)?;
+        Some(OpenFlow {
+            flow: self.flow(slot),
+        })
+    }
+
+    /// Returns every flow the table holds, in no particular order.
+    pub fn open_flows(&self) -> impl Iterator<Item = OpenFlow<'_>> {
+        self.slots.iter().flatten().map(|flow| OpenFlow { flow })
+    }
+
     fn flow(&self, slot: u32) -> &Flow {
         self.slots[slot as usize]
             .as_ref()
@@ -797,36 +816,131 @@ impl FlowTable {
             }
         };
 
-        let (client_side, direction_evidence) = client_side(&flow, &app);
-        let client_is_lo = (client_side == Side::Originator) == flow.originator_is_lo;
-        let (client_ip, client_port) = flow.key.endpoint(client_is_lo);
-        let (server_ip, server_port) = flow.key.endpoint(!client_is_lo);
-        let conn_state = match transport {
-            Transport::Tcp => flow.tcp.conn_state(),
-            // UDP has no handshake; as Zeek does, a flow answered by the other
-            // side is SF, a one-way flow S0.
-            Transport::Udp if flow.counters.iter().all(|c| c.packets > 0) => ConnState::Sf,
-            Transport::Udp => ConnState::S0,
-        };
+        assemble_record(&flow, app, missed, reason)
+    }
+}
 
-        FinishedFlow {
-            transport,
-            ip_version: flow.key.ip_version(),
-            client: (client_ip, client_port).into(),
-            server: (server_ip, server_port).into(),
-            direction_evidence,
-            conn_state,
-            vlan: flow.vlan,
-            ts_start: flow.first_ts,
-            ts_end: flow.last_ts,
-            to_server: flow.counters[client_side.index()],
-            to_client: flow.counters[client_side.other().index()],
-            missed_bytes: missed,
-            app,
-            end: reason,
-            first_offset: flow.first_offset,
-            duplicates: u64::from(flow.duplicates),
+/// Orients a flow client to server and builds its [`FinishedFlow`] from the
+/// flow's state and what its dissector learned.
+fn assemble_record(flow: &Flow, app: AppInfo, missed: u64, reason: EndReason) -> FinishedFlow {
+    let transport = flow.key.transport();
+    let (client_side, direction_evidence) = client_side(flow, &app);
+    let client_is_lo = (client_side == Side::Originator) == flow.originator_is_lo;
+    let (client_ip, client_port) = flow.key.endpoint(client_is_lo);
+    let (server_ip, server_port) = flow.key.endpoint(!client_is_lo);
+    let conn_state = match transport {
+        Transport::Tcp => flow.tcp.conn_state(),
+        // UDP has no handshake; as Zeek does, a flow answered by the other
+        // side is SF, a one-way flow S0.
+        Transport::Udp if flow.counters.iter().all(|c| c.packets > 0) => ConnState::Sf,
+        Transport::Udp => ConnState::S0,
+    };
+
+    FinishedFlow {
+        transport,
+        ip_version: flow.key.ip_version(),
+        client: (client_ip, client_port).into(),
+        server: (server_ip, server_port).into(),
+        direction_evidence,
+        conn_state,
+        vlan: flow.vlan,
+        ts_start: flow.first_ts,
+        ts_end: flow.last_ts,
+        to_server: flow.counters[client_side.index()],
+        to_client: flow.counters[client_side.other().index()],
+        missed_bytes: missed,
+        app,
+        end: reason,
+        first_offset: flow.first_offset,
+        duplicates: u64::from(flow.duplicates),
+    }
+}
+
+/// A flow still in the table, read without changing it. Live capture uses it to
+/// report a flow before the flow ends.
+#[derive(Clone, Copy)]
+pub struct OpenFlow<'t> {
+    flow: &'t Flow,
+}
+
+impl OpenFlow<'_> {
+    pub fn key(&self) -> FlowKey {
+        self.flow.key
+    }
+
+    /// Returns the offset of the flow's first packet, which is also the
+    /// finished flow's [`FinishedFlow::first_offset`].
+    pub fn first_offset(&self) -> u64 {
+        self.flow.first_offset
+    }
+
+    pub fn ts_start(&self) -> Timestamp {
+        self.flow.first_ts
+    }
+
+    /// Returns the packets counted in both directions (duplicates left out).
+    pub fn packets(&self) -> u64 {
+        self.flow.counters.iter().map(|side| side.packets).sum()
+    }
+
+    /// Returns true once either side sent transport payload.
+    pub fn has_payload(&self) -> bool {
+        self.flow.counters.iter().any(|side| side.payload_bytes > 0)
+    }
+
+    /// Returns the protocol the payload named so far: [`App::None`] while the
+    /// probes are still unsure, [`App::Unknown`] once every probe gave up.
+    pub fn app(&self) -> App {
+        match self.flow.payload.as_deref() {
+            None => App::None,
+            Some(FlowPayload {
+                dissector: Some(dissector),
+                ..
+            }) => dissector.app(),
+            Some(payload) => payload.app.as_ref().map_or(App::None, |info| info.app),
         }
+    }
+
+    /// Returns true when the dissector has finished, so the flow's protocol
+    /// and its fields no longer change.
+    pub fn app_settled(&self) -> bool {
+        self.flow
+            .payload
+            .as_deref()
+            .is_some_and(|payload| payload.dissector.is_none())
+    }
+
+    /// Returns the flow as its record would show it if the flow ended now,
+    /// without ending it. `end` is [`EndReason::EndOfInput`]; `app` is `none`
+    /// while the probes are unsure (see [`Dissector::snapshot`]); `missed_bytes`
+    /// counts only the gaps already given up.
+    pub fn snapshot(&self) -> FinishedFlow {
+        let flow = self.flow;
+        let tcp = flow.key.transport() == Transport::Tcp;
+        let sides = [Side::Originator, Side::Responder];
+        let (app, missed) = match flow.payload.as_deref() {
+            Some(payload) => {
+                let app = match &payload.dissector {
+                    Some(dissector) => dissector.snapshot(),
+                    None => payload.app.clone().unwrap_or_default(),
+                };
+                let missed = if tcp {
+                    payload.streams.iter().map(StreamReassembler::missed).sum()
+                } else {
+                    0
+                };
+                (app, missed)
+            }
+            None => {
+                let missed = if tcp {
+                    sides.iter().map(|&side| flow.tcp.acked_unseen(side)).sum()
+                } else {
+                    0
+                };
+                (AppInfo::default(), missed)
+            }
+        };
+        assemble_record(flow, app, missed, EndReason::EndOfInput)
     }
 }
 

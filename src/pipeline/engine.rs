@@ -57,6 +57,20 @@ impl<'f> FlowStage<'f> {
         self.table.process(packet, out);
     }
 
+    /// Advances capture time to `now` with no packet, running the timeouts when
+    /// they are due. Live capture calls it while the link is quiet, so that idle
+    /// flows still end. Before the first packet it does nothing.
+    pub fn advance_to(&mut self, now: Timestamp, out: &mut impl FnMut(FinishedFlow)) {
+        if self.started {
+            self.advance_clock(now, out);
+        }
+    }
+
+    /// Returns the latest capture time seen, or `None` before the first packet.
+    pub fn clock(&self) -> Option<Timestamp> {
+        self.started.then_some(self.clock)
+    }
+
     fn advance_clock(&mut self, ts: Timestamp, out: &mut impl FnMut(FinishedFlow)) {
         if !self.started {
             self.started = true;
@@ -111,12 +125,40 @@ impl<'f> Engine<'f> {
 
     /// Decodes and tracks one frame.
     pub fn on_frame(&mut self, frame: &Frame<'_>, out: &mut impl FnMut(FinishedFlow)) {
+        self.on_frame_inspect(frame, out, |_, _| {});
+    }
+
+    /// Decodes and tracks one frame, then passes the flow stage and the packet
+    /// it tracked to `inspect`, which is not called when the frame gave no
+    /// packet.
+    pub fn on_frame_inspect(
+        &mut self,
+        frame: &Frame<'_>,
+        out: &mut impl FnMut(FinishedFlow),
+        inspect: impl FnOnce(&FlowStage<'f>, &Packet<'_>),
+    ) {
         match self.decoder.decode(frame) {
-            Decoded::Packet(packet) => self.flows.on_packet(&packet, out),
-            Decoded::Datagram(datagram) => self.flows.on_packet(&datagram.packet(), out),
+            Decoded::Packet(packet) => {
+                self.flows.on_packet(&packet, out);
+                inspect(&self.flows, &packet);
+            }
+            Decoded::Datagram(datagram) => {
+                let packet = datagram.packet();
+                self.flows.on_packet(&packet, out);
+                inspect(&self.flows, &packet);
+            }
             Decoded::Error(error) => log::debug!("decode: {error}"),
             Decoded::Held | Decoded::Skipped(_) => {}
         }
+    }
+
+    /// Advances capture time to `now` with no packet: fragments and flows
+    /// whose timeouts passed are dropped or ended.
+    pub fn advance_to(&mut self, now: Timestamp, out: &mut impl FnMut(FinishedFlow)) {
+        if self.flows.started {
+            self.decoder.expire(now);
+        }
+        self.flows.advance_to(now, out);
     }
 
     /// Ends the input.

@@ -10,6 +10,7 @@
 //! threads.
 
 pub mod engine;
+pub mod live;
 mod sharded;
 
 use std::path::Path;

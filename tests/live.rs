@@ -360,6 +360,50 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// Starts an SMTP server on 10.20.0.10:587 in `namespace` (the second of
+    /// [`Lab::pair`]) that greets one client and answers each line with 250.
+    fn start_submission_server(&mut self, namespace: &str) {
+        let index = self.spawn(
+            namespace,
+            &[
+                "python3",
+                "-u",
+                "-c",
+                "import socket\n\
+                 listener = socket.create_server(('10.20.0.10', 587))\n\
+                 print('listening')\n\
+                 connection, _ = listener.accept()\n\
+                 connection.sendall(b'220 mail.example.com ESMTP\\r\\n')\n\
+                 while data := connection.recv(4096):\n\
+                 \x20   connection.sendall(b'250 mail.example.com\\r\\n')\n",
+            ],
+        );
+        self.process(index).wait_for_stdout("listening");
+    }
+
+    /// Opens an SMTP session from `namespace` to the submission server, sends
+    /// EHLO, reads the reply and keeps the session open for two minutes.
+    fn open_idle_submission(&mut self, namespace: &str) {
+        let index = self.spawn(
+            namespace,
+            &[
+                "python3",
+                "-u",
+                "-c",
+                "import socket, time\n\
+                 session = socket.create_connection(('10.20.0.10', 587), timeout=10)\n\
+                 session.recv(4096)\n\
+                 session.sendall(b'EHLO ws1.corp.example.com\\r\\n')\n\
+                 session.recv(4096)\n\
+                 print('idle')\n\
+                 time.sleep(120)\n",
+            ],
+        );
+        self.process(index).wait_for_stdout("idle");
+    }
+}
+
 /// exflow and tcpdump watching the same interface, and their outputs.
 struct Watchers {
     exflow: usize,
@@ -858,44 +902,14 @@ fn sigterm_flushes_open_flow() {
     let server = lab.namespace(1).to_string();
     let site = site("exchange-edge");
 
-    let server_index = lab.spawn(
-        &server,
-        &[
-            "python3",
-            "-u",
-            "-c",
-            "import socket\n\
-             listener = socket.create_server(('10.20.0.10', 587))\n\
-             print('listening')\n\
-             connection, _ = listener.accept()\n\
-             connection.sendall(b'220 mail.example.com ESMTP\\r\\n')\n\
-             while data := connection.recv(4096):\n\
-             \x20   connection.sendall(b'250 mail.example.com\\r\\n')\n",
-        ],
-    );
-    lab.process(server_index).wait_for_stdout("listening");
+    lab.start_submission_server(&server);
     let Watchers {
         exflow: exflow_index,
         tcpdump,
         output,
         pcap,
     } = lab.watch(&client, "veth0", &site, &["--interim-interval", "1"]);
-    let client_index = lab.spawn(
-        &client,
-        &[
-            "python3",
-            "-u",
-            "-c",
-            "import socket, time\n\
-             session = socket.create_connection(('10.20.0.10', 587), timeout=10)\n\
-             session.recv(4096)\n\
-             session.sendall(b'EHLO ws1.corp.example.com\\r\\n')\n\
-             session.recv(4096)\n\
-             print('idle')\n\
-             time.sleep(120)\n",
-        ],
-    );
-    lab.process(client_index).wait_for_stdout("idle");
+    lab.open_idle_submission(&client);
     // The session stays open: an interim record shows it after a second,
     // with the EHLO exchange in it.
     let interim = wait_until(|| {
@@ -1158,6 +1172,300 @@ fn interface_removed_ends_with_error() {
     let live = read_records(&output);
     assert_eq!(of_type(&live, "flow").len(), 24);
     assert_eq!(live.last().unwrap()["final"], true);
+}
+
+/// Runs `exflow discover` on the Edge recording in `lang` and returns the
+/// site file it proposes.
+fn discover_recording(lab: &Lab, lang: &str) -> PathBuf {
+    let path = lab.path(&format!("offline.{lang}.toml"));
+    let recording = repo_path("captures/exchange-edge.pcap");
+    let output = exflow(&[
+        "discover",
+        recording.to_str().unwrap(),
+        "-o",
+        path.to_str().unwrap(),
+        "--lang",
+        lang,
+    ]);
+    assert!(output.status.success(), "discover: {}", stderr(&output));
+    path
+}
+
+/// Returns a site file without what depends on where and when the traffic
+/// was read: the header line naming the inputs, and the capture times. Each
+/// time becomes a placeholder of the same width, so the comments wrap as
+/// before.
+fn without_source_and_times(text: &str, source: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|line| !line.contains(source)).collect();
+    let mut text = lines.join("\n");
+    // Capture times are written to the second: 2026-12-04T22:03:22Z.
+    let shape = "dddd-dd-ddTdd:dd:ddZ";
+    let mut start = 0;
+    while let Some(found) = text[start..].find('T') {
+        let at = start + found;
+        start = at + 1;
+        let Some(candidate) = at
+            .checked_sub(10)
+            .and_then(|from| text.get(from..from + shape.len()))
+        else {
+            continue;
+        };
+        let fits = candidate.chars().zip(shape.chars()).all(|(c, s)| match s {
+            'd' => c.is_ascii_digit(),
+            other => c == other,
+        });
+        if fits {
+            let from = at - 10;
+            text.replace_range(from..from + shape.len(), "<capture time......>");
+        }
+    }
+    text
+}
+
+/// Asserts that the site file `live` proposes what `exflow discover`
+/// proposed in `offline` for the recording, down to the evidence and the
+/// confidences, and that `rules check` and `analyze --site` accept it.
+fn assert_same_site(live: &Path, offline: &Path) {
+    let live_text = std::fs::read_to_string(live).expect("the live run wrote no site file");
+    let offline_text = std::fs::read_to_string(offline).unwrap();
+    assert!(
+        offline_text.contains("edge_transport = true"),
+        "the recording shows an Edge Transport server:\n{offline_text}"
+    );
+
+    // By meaning: roles per address, topology, features and networks.
+    let diff = exflow(&[
+        "rules",
+        "diff",
+        offline.to_str().unwrap(),
+        live.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "the site files differ:\n{}{}",
+        String::from_utf8_lossy(&diff.stdout),
+        stderr(&diff)
+    );
+    // By text: the same evidence, flow counts and confidences.
+    assert_eq!(
+        without_source_and_times(&live_text, "veth1"),
+        without_source_and_times(&offline_text, "exchange-edge.pcap"),
+    );
+
+    let check = exflow(&["rules", "check", "--site", live.to_str().unwrap()]);
+    assert!(check.status.success(), "rules check: {}", stderr(&check));
+    let analyzed = analyze(&repo_path("captures/exchange-edge.pcap"), live);
+    assert_eq!(analyzed.len(), 24, "flows in the recording");
+    let edge_to_mailbox = analyzed.iter().any(|record| {
+        record["client"]["roles"] == serde_json::json!(["edge_transport"])
+            && record["server"]["roles"] == serde_json::json!(["mailbox"])
+            && record["verdict"] == "allowed"
+    });
+    assert!(
+        edge_to_mailbox,
+        "no allowed Edge to Mailbox flow: {analyzed:?}"
+    );
+}
+
+/// `--discover --window`: the run ends by itself when the window ends and
+/// proposes, from a replay of the Edge recording, the site file `exflow
+/// discover` proposes for the recording.
+#[test]
+fn discover_window_matches_offline() {
+    require_lab!();
+    let mut lab = Lab::single("discwin");
+    let namespace = lab.namespace(0).to_string();
+    let output = lab.path("live.toml");
+    let window = Duration::from_secs(6);
+    let index = lab.start_exflow(
+        &namespace,
+        &[
+            "-i",
+            "veth1",
+            "--discover",
+            "--window",
+            "6s",
+            "-o",
+            output.to_str().unwrap(),
+        ],
+    );
+    let started = Instant::now();
+    lab.replay_edge_recording(&namespace);
+    assert!(
+        started.elapsed() < window,
+        "the replay outlasted the window; lengthen it"
+    );
+
+    let status = lab.process(index).wait();
+    let took = started.elapsed();
+    assert!(status.success(), "exflow exited with {status}");
+    // The window starts as the capture starts, just after the start message.
+    assert!(
+        took >= window - Duration::from_millis(500),
+        "ended after {took:?}"
+    );
+    let messages = text_of(&lab.process(index).stderr);
+    assert!(messages.contains("site discovery over 6s"), "{messages}");
+    assert!(messages.contains("the window of 6s ended"), "{messages}");
+    assert!(
+        messages.contains("veth1: 485 packets received, 0 dropped by the kernel"),
+        "{messages}"
+    );
+    assert!(
+        messages.contains("proposed 6 role assignments for 6 hosts from 24 flows"),
+        "{messages}"
+    );
+
+    let offline = discover_recording(&lab, "en");
+    assert_same_site(&output, &offline);
+}
+
+/// SIGINT long before the window ends stops the capture and still writes
+/// the site file, with the flows still open counted, here in Japanese.
+#[test]
+fn discover_sigint_writes_site() {
+    require_lab!();
+    let mut lab = Lab::single("discint");
+    let namespace = lab.namespace(0).to_string();
+    let output = lab.path("live.toml");
+    let index = lab.spawn(
+        &namespace,
+        &[
+            EXFLOW,
+            "live",
+            "-i",
+            "veth1",
+            "--discover",
+            "--window",
+            "1h",
+            "-o",
+            output.to_str().unwrap(),
+            "--lang",
+            "ja",
+        ],
+    );
+    lab.process(index)
+        .wait_for_stderr("でサイト検出のためにキャプチャ中です。1h 経過するか");
+    lab.replay_edge_recording(&namespace);
+
+    let signalled = Instant::now();
+    lab.process(index).signal(Signal::SIGINT);
+    let status = lab.process(index).wait();
+    let took = signalled.elapsed();
+    assert!(status.success(), "exflow exited with {status}");
+    assert!(took < Duration::from_secs(5), "stopping took {took:?}");
+    let messages = text_of(&lab.process(index).stderr);
+    assert!(
+        messages.contains("停止中: 開いているフローも含め、観測したフローから役割を推定しています"),
+        "{messages}"
+    );
+    assert!(
+        messages.contains("フロー 24 件からホスト 6 台に役割 6 件を提案しました"),
+        "{messages}"
+    );
+
+    let offline = discover_recording(&lab, "ja");
+    assert_same_site(&output, &offline);
+    let live_text = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        live_text.contains("ライブ インターフェイス veth1"),
+        "{live_text}"
+    );
+}
+
+/// A flow still open when SIGTERM arrives counts: an SMTP submission session
+/// that never ends is the only evidence the site file lists.
+#[test]
+fn discover_counts_open_flows() {
+    require_lab!();
+    let mut lab = Lab::pair("discopen");
+    let client = lab.namespace(0).to_string();
+    let server = lab.namespace(1).to_string();
+    let output = lab.path("live.toml");
+
+    lab.start_submission_server(&server);
+    let index = lab.start_exflow(
+        &client,
+        &["-i", "veth0", "--discover", "-o", output.to_str().unwrap()],
+    );
+    lab.open_idle_submission(&client);
+
+    lab.process(index).signal(Signal::SIGTERM);
+    let status = lab.process(index).wait();
+    assert!(status.success(), "exflow exited with {status}");
+    let messages = text_of(&lab.process(index).stderr);
+    assert!(
+        messages.contains("stopping: inferring the roles"),
+        "{messages}"
+    );
+    assert!(
+        messages.contains("no Client Access, Mailbox or Edge Transport server found in 1 flows"),
+        "{messages}"
+    );
+
+    let text = std::fs::read_to_string(&output).unwrap();
+    assert!(text.contains("Read from: live interface veth0"), "{text}");
+    assert!(text.contains("# 1 flows, 1 of them with a reply"), "{text}");
+    let candidate = text
+        .lines()
+        .skip_while(|line| !line.contains("10.20.0.10"))
+        .take(4)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        candidate.contains("tcp/587 smtp; flows: 1; peers: 1"),
+        "{text}"
+    );
+    let check = exflow(&["rules", "check", "--site", output.to_str().unwrap()]);
+    assert!(check.status.success(), "rules check: {}", stderr(&check));
+}
+
+/// The options of `--discover` need it, and a window that is no duration is
+/// named with the fix, before any interface is opened.
+#[test]
+fn discover_options_are_checked() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["-i", "lo", "--window", "5m"],
+            "the following required arguments were not provided:\n  --discover",
+        ),
+        (
+            &["-i", "lo", "--discover", "--site", "site.toml"],
+            "'--discover' cannot be used with '--site <FILE>'",
+        ),
+        (
+            &["-i", "exflow-none0", "--discover", "--window", "1h30m"],
+            "invalid window `1h30m` for --window; write a whole number",
+        ),
+        (
+            &[
+                "-i",
+                "exflow-none0",
+                "--discover",
+                "--window",
+                "0",
+                "--lang",
+                "ja",
+            ],
+            "--window の期間 `0` が正しくありません",
+        ),
+        (
+            &["-i", "exflow-none0", "--discover", "--window", "5m"],
+            "interface exflow-none0 not found",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut command = vec!["live"];
+        command.extend_from_slice(args);
+        let output = exflow(&command);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
 }
 
 /// A missing interface is named, with no privileges needed to find out.

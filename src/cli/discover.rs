@@ -1,31 +1,25 @@
 //! `exflow discover`: read captures and propose a site file from the roles
 //! hosts play in them.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
+use std::path::Path;
 
 use ipnet::IpNet;
 
 use super::DiscoverArgs;
 use super::analyze::{Status, engine_configs};
-use crate::discover::{Discovery, DiscoveryConfig};
+use crate::discover::{Discovery, DiscoveryConfig, Inventory};
 use crate::i18n::{Lang, message};
 use crate::pipeline::{self, AnalyzeConfig, InputOutcome};
 
 /// Runs `exflow discover`.
 pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
-    let mut internal = Vec::with_capacity(args.internal.len());
-    for text in &args.internal {
-        match parse_network(text) {
-            Some(net) => internal.push(net),
-            None => {
-                let error = message(lang, "discover.cli.invalid_network", &[("value", text)]);
-                eprintln!("exflow: {error}");
-                return Status::Error;
-            }
-        }
-    }
+    let Some(internal) = parse_internal(&args.internal, lang) else {
+        return Status::Error;
+    };
 
     let (decoder, flows) = engine_configs(&args.engine);
     let threads = args
@@ -54,49 +48,74 @@ pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
 
     let inventory = discovery.inventory();
     let text = discovery.render_inventory(&inventory, lang);
-    if let Err(error) = write_output(args.output.as_deref(), &text) {
-        if error.kind() == io::ErrorKind::BrokenPipe {
-            return status;
-        }
-        let path = args
-            .output
-            .as_deref()
-            .map_or_else(|| "-".to_string(), |path| path.display().to_string());
-        eprintln!(
-            "exflow: {}",
-            message(
-                lang,
-                "cli.error.output",
-                &[("path", &path), ("error", &error.to_string())]
-            )
-        );
-        return Status::Error;
+    let written = SiteOutput::open(args.output.as_deref()).and_then(|output| output.write(&text));
+    if let Err(error) = written {
+        return report_write_error(lang, args.output.as_deref(), &error).max(status);
     }
-
     if !quiet {
-        let flows = discovery.observations().flows.to_string();
-        let summary = if inventory.is_empty() {
-            message(lang, "discover.cli.empty", &[("flows", &flows)])
-        } else {
-            let hosts: std::collections::BTreeSet<IpAddr> = inventory
-                .assignments
-                .iter()
-                .map(|assessment| assessment.address)
-                .collect();
-            message(
-                lang,
-                "discover.cli.summary",
-                &[
-                    ("assignments", &inventory.assignments.len().to_string()),
-                    ("hosts", &hosts.len().to_string()),
-                    ("flows", &flows),
-                    ("candidates", &inventory.candidates.len().to_string()),
-                ],
-            )
-        };
-        eprintln!("exflow: {summary}");
+        print_summary(lang, &discovery, &inventory);
     }
     status
+}
+
+/// Parses the `--internal` networks. Returns `None` after printing the first
+/// invalid one.
+pub(super) fn parse_internal(texts: &[String], lang: Lang) -> Option<Vec<IpNet>> {
+    let mut internal = Vec::with_capacity(texts.len());
+    for text in texts {
+        match parse_network(text) {
+            Some(net) => internal.push(net),
+            None => {
+                let error = message(lang, "discover.cli.invalid_network", &[("value", text)]);
+                eprintln!("exflow: {error}");
+                return None;
+            }
+        }
+    }
+    Some(internal)
+}
+
+/// Prints how many roles were proposed for how many hosts, or that none were.
+pub(super) fn print_summary(lang: Lang, discovery: &Discovery, inventory: &Inventory) {
+    let flows = discovery.observations().flows.to_string();
+    let summary = if inventory.is_empty() {
+        message(lang, "discover.cli.empty", &[("flows", &flows)])
+    } else {
+        let hosts: BTreeSet<IpAddr> = inventory
+            .assignments
+            .iter()
+            .map(|assessment| assessment.address)
+            .collect();
+        message(
+            lang,
+            "discover.cli.summary",
+            &[
+                ("assignments", &inventory.assignments.len().to_string()),
+                ("hosts", &hosts.len().to_string()),
+                ("flows", &flows),
+                ("candidates", &inventory.candidates.len().to_string()),
+            ],
+        )
+    };
+    eprintln!("exflow: {summary}");
+}
+
+/// Prints a failure to write the site file and returns the exit status: a
+/// reader that closed the pipe is no failure.
+pub(super) fn report_write_error(lang: Lang, path: Option<&Path>, error: &io::Error) -> Status {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        return Status::Success;
+    }
+    let path = path.map_or_else(|| "-".to_string(), |path| path.display().to_string());
+    eprintln!(
+        "exflow: {}",
+        message(
+            lang,
+            "cli.error.output",
+            &[("path", &path), ("error", &error.to_string())]
+        )
+    );
+    Status::Error
 }
 
 /// Parses an address or a CIDR block; a block with host bits set is cut to
@@ -108,18 +127,35 @@ fn parse_network(text: &str) -> Option<IpNet> {
     text.parse::<IpNet>().ok().map(|net| net.trunc())
 }
 
-/// Writes the site file to `-o FILE`, or to standard output for none or "-".
-fn write_output(path: Option<&std::path::Path>, text: &str) -> io::Result<()> {
-    match path.filter(|path| path.as_os_str() != "-") {
-        Some(path) => {
-            let mut writer = BufWriter::new(File::create(path)?);
-            writer.write_all(text.as_bytes())?;
-            writer.flush()
+/// The destination of the site file: `-o FILE`, or standard output for none
+/// or "-".
+pub(super) enum SiteOutput {
+    Stdout,
+    File(File),
+}
+
+impl SiteOutput {
+    /// Creates the file, so that `exflow live --discover` can open it before
+    /// it drops root and write it at the end.
+    pub(super) fn open(path: Option<&Path>) -> io::Result<SiteOutput> {
+        match path.filter(|path| path.as_os_str() != "-") {
+            Some(path) => Ok(SiteOutput::File(File::create(path)?)),
+            None => Ok(SiteOutput::Stdout),
         }
-        None => {
-            let mut stdout = io::stdout().lock();
-            stdout.write_all(text.as_bytes())?;
-            stdout.flush()
+    }
+
+    pub(super) fn write(self, text: &str) -> io::Result<()> {
+        match self {
+            SiteOutput::File(file) => {
+                let mut writer = BufWriter::new(file);
+                writer.write_all(text.as_bytes())?;
+                writer.flush()
+            }
+            SiteOutput::Stdout => {
+                let mut stdout = io::stdout().lock();
+                stdout.write_all(text.as_bytes())?;
+                stdout.flush()
+            }
         }
     }
 }

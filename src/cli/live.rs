@@ -10,7 +10,11 @@
 //! and the drop counters. SIGINT and SIGTERM stop capturing, flush every open
 //! flow as a record, write the final statistics and exit 0; a second one ends
 //! exflow at once with status 1. SIGHUP reopens the output file.
+//!
+//! With `--discover` the same capture feeds site discovery instead, and the
+//! output is one site file written at the end (see [`discover`]).
 
+mod discover;
 mod output;
 mod privileges;
 
@@ -44,6 +48,9 @@ const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Runs `exflow live`.
 pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
+    if args.discover {
+        return discover::run(args, lang, quiet);
+    }
     let started = Instant::now();
     let format = match args.format {
         None | Some(FormatArg::Jsonl) => LiveFormat::Jsonl,
@@ -56,17 +63,7 @@ pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
             return Status::Error;
         }
     };
-    if args.interfaces.len() > MAX_INTERFACES {
-        let count = args.interfaces.len().to_string();
-        let max = MAX_INTERFACES.to_string();
-        eprintln!(
-            "exflow: {}",
-            message(
-                lang,
-                "live.error.too_many_interfaces",
-                &[("count", &count), ("max", &max)]
-            )
-        );
+    if !interface_count_valid(args, lang) {
         return Status::Error;
     }
 
@@ -80,37 +77,14 @@ pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
     for warning in policy.warnings() {
         eprintln!("{}", warning.render(lang));
     }
-    let signals = match Signals::install() {
-        Ok(signals) => signals,
-        Err(error) => {
-            let error = error.to_string();
-            eprintln!(
-                "exflow: {}",
-                message(lang, "live.error.signals", &[("error", &error)])
-            );
-            return Status::Error;
-        }
+    let Some(signals) = Signals::install_or_report(lang) else {
+        return Status::Error;
     };
 
     // Everything that needs privileges: the interfaces, then the output.
-    let options = LiveOptions {
-        filter: args.filter.clone(),
-        snaplen: args.snaplen,
-        buffer_bytes: args.buffer_size.saturating_mul(1024 * 1024),
-        promiscuous: !args.no_promisc,
-        immediate: args.immediate_mode,
+    let Some(captures) = open_interfaces(args) else {
+        return Status::Error;
     };
-    let mut captures = Vec::with_capacity(args.interfaces.len());
-    for (index, name) in args.interfaces.iter().enumerate() {
-        // At most MAX_INTERFACES (256) interfaces, checked above.
-        match LiveCapture::open(name, index as u8, &options) {
-            Ok(capture) => captures.push(capture),
-            Err(error) => {
-                eprintln!("exflow: {error}");
-                return Status::Error;
-            }
-        }
-    }
     let sink = match RecordSink::open(args.output.as_deref(), format) {
         Ok(sink) => sink,
         Err(error) => {
@@ -123,41 +97,36 @@ pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
             return Status::Error;
         }
     };
-
-    let user = args.user.as_deref().unwrap_or(DEFAULT_USER);
-    let identity = match drop_privileges(user) {
-        Ok(identity) => identity,
-        Err(error) => {
-            eprintln!("exflow: {error}");
-            return Status::Error;
-        }
+    let Some(identity) = become_user(args, lang, quiet) else {
+        return Status::Error;
     };
-    if let (Some(user), Identity::Unchanged { .. }) = (&args.user, &identity)
-        && !quiet
-    {
-        let current = identity.describe();
+
+    let names: Vec<String> = args.interfaces.clone();
+    if !quiet {
+        let output = match sink.path() {
+            Some(path) => path.display().to_string(),
+            None => message(lang, "live.standard_output", &[]),
+        };
+        let interfaces = describe_interfaces(&captures);
+        let filter = describe_filter(args, lang);
+        let user = identity.describe();
         eprintln!(
             "exflow: {}",
             message(
                 lang,
-                "live.warning.user_ignored",
-                &[("user", user), ("current", &current)]
+                "live.started",
+                &[
+                    ("interfaces", &interfaces),
+                    ("filter", &filter),
+                    ("output", &output),
+                    ("user", &user),
+                ]
             )
         );
     }
-
-    let names: Vec<String> = args.interfaces.clone();
-    if !quiet {
-        print_start(lang, &captures, &sink, &identity, args);
-    }
-    let (decoder, flows) = engine_configs(&args.engine);
-    let config = LiveConfig {
-        decoder,
-        flows,
-        interim_interval: (args.interim_interval > 0)
-            .then(|| Duration::from_secs(u64::from(args.interim_interval))),
-    };
-    let engine = LiveEngine::new(config, policy);
+    let interim_interval =
+        (args.interim_interval > 0).then(|| Duration::from_secs(u64::from(args.interim_interval)));
+    let engine = live_engine(args, policy, interim_interval);
     let run = match LiveRun::start(captures, engine) {
         Ok(run) => run,
         Err(error) => {
@@ -177,6 +146,87 @@ pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
     };
     let status = watch(&run, &signals, &mut writer, args.stats_interval);
     finish(run, &mut writer, status)
+}
+
+/// Returns false, after printing why, when more interfaces were given than a
+/// capture can merge.
+fn interface_count_valid(args: &LiveArgs, lang: Lang) -> bool {
+    if args.interfaces.len() <= MAX_INTERFACES {
+        return true;
+    }
+    let count = args.interfaces.len().to_string();
+    let max = MAX_INTERFACES.to_string();
+    eprintln!(
+        "exflow: {}",
+        message(
+            lang,
+            "live.error.too_many_interfaces",
+            &[("count", &count), ("max", &max)]
+        )
+    );
+    false
+}
+
+/// Opens every `-i` interface with the capture options of `args`. Returns
+/// `None` after printing the first failure.
+fn open_interfaces(args: &LiveArgs) -> Option<Vec<LiveCapture>> {
+    let options = LiveOptions {
+        filter: args.filter.clone(),
+        snaplen: args.snaplen,
+        buffer_bytes: args.buffer_size.saturating_mul(1024 * 1024),
+        promiscuous: !args.no_promisc,
+        immediate: args.immediate_mode,
+    };
+    let mut captures = Vec::with_capacity(args.interfaces.len());
+    for (index, name) in args.interfaces.iter().enumerate() {
+        // At most MAX_INTERFACES (256) interfaces, checked before.
+        match LiveCapture::open(name, index as u8, &options) {
+            Ok(capture) => captures.push(capture),
+            Err(error) => {
+                eprintln!("exflow: {error}");
+                return None;
+            }
+        }
+    }
+    Some(captures)
+}
+
+/// Drops root for `--user` (see [`privileges`]). Returns `None` after
+/// printing why it failed.
+fn become_user(args: &LiveArgs, lang: Lang, quiet: bool) -> Option<Identity> {
+    let user = args.user.as_deref().unwrap_or(DEFAULT_USER);
+    let identity = match drop_privileges(user) {
+        Ok(identity) => identity,
+        Err(error) => {
+            eprintln!("exflow: {error}");
+            return None;
+        }
+    };
+    if let (Some(user), Identity::Unchanged { .. }) = (&args.user, &identity)
+        && !quiet
+    {
+        let current = identity.describe();
+        eprintln!(
+            "exflow: {}",
+            message(
+                lang,
+                "live.warning.user_ignored",
+                &[("user", user), ("current", &current)]
+            )
+        );
+    }
+    Some(identity)
+}
+
+/// Builds the flow engine from the engine options of `args`.
+fn live_engine(args: &LiveArgs, policy: Policy, interim_interval: Option<Duration>) -> LiveEngine {
+    let (decoder, flows) = engine_configs(&args.engine);
+    let config = LiveConfig {
+        decoder,
+        flows,
+        interim_interval,
+    };
+    LiveEngine::new(config, policy)
 }
 
 /// Writes records until a signal requests a stop, the capture fails or the
@@ -258,6 +308,22 @@ struct Signals {
 }
 
 impl Signals {
+    /// Installs the handlers. Returns `None` after printing why they could
+    /// not be installed.
+    fn install_or_report(lang: Lang) -> Option<Signals> {
+        match Signals::install() {
+            Ok(signals) => Some(signals),
+            Err(error) => {
+                let error = error.to_string();
+                eprintln!(
+                    "exflow: {}",
+                    message(lang, "live.error.signals", &[("error", &error)])
+                );
+                None
+            }
+        }
+    }
+
     fn install() -> io::Result<Signals> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         use signal_hook::flag;
@@ -532,37 +598,21 @@ fn print_drop_warning(lang: Lang, names: &[String], warning: &DropWarning) {
     }
 }
 
-fn print_start(
-    lang: Lang,
-    captures: &[LiveCapture],
-    sink: &RecordSink,
-    identity: &Identity,
-    args: &LiveArgs,
-) {
+/// Returns the interfaces with their link types, for the start message.
+fn describe_interfaces(captures: &[LiveCapture]) -> String {
     let interfaces: Vec<String> = captures
         .iter()
         .map(|capture| format!("{} ({})", capture.name(), capture.link()))
         .collect();
-    let output = match sink.path() {
-        Some(path) => path.display().to_string(),
-        None => message(lang, "live.standard_output", &[]),
-    };
-    let user = identity.describe();
-    let no_filter = message(lang, "live.no_filter", &[]);
-    let filter = args.filter.as_deref().unwrap_or(&no_filter);
-    eprintln!(
-        "exflow: {}",
-        message(
-            lang,
-            "live.started",
-            &[
-                ("interfaces", &interfaces.join(", ")),
-                ("filter", filter),
-                ("output", &output),
-                ("user", &user),
-            ]
-        )
-    );
+    interfaces.join(", ")
+}
+
+/// Returns the capture filter, or a word for none, for the start message.
+fn describe_filter(args: &LiveArgs, lang: Lang) -> String {
+    match &args.filter {
+        Some(filter) => filter.clone(),
+        None => message(lang, "live.no_filter", &[]),
+    }
 }
 
 fn report_output_error(lang: Lang, path: &str, error: &io::Error) {

@@ -43,6 +43,11 @@ Examples:
   exflow analyze --site site.toml --baseline last.jsonl -o now.jsonl *.pcap
   exflow analyze --site site.toml --filter 'host 10.20.0.10 and port 25' capture.pcapng";
 
+const LIVE_EXAMPLES: &str = "\
+Examples:
+  exflow live -i eth1 --site site.toml -o /var/log/exflow/flows.jsonl
+  exflow live -i eth1 --discover --window 8h -o discovered.toml";
+
 /// Passive traffic classifier for Exchange Server 2013 networks.
 ///
 /// Reads pcap/pcapng captures or a live interface, rebuilds TCP and UDP flows,
@@ -80,6 +85,7 @@ pub enum Command {
     #[command(after_help = ANALYZE_EXAMPLES)]
     Analyze(AnalyzeArgs),
     /// Watch live interfaces (a span port) and write records as flows end
+    #[command(after_help = LIVE_EXAMPLES)]
     Live(LiveArgs),
     /// Show, check and compare rule and site files
     #[command(subcommand)]
@@ -227,7 +233,8 @@ pub struct LiveArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
 
-    /// Write flow records to FILE ("-" is standard output); SIGHUP reopens it
+    /// Write flow records to FILE ("-" is standard output); SIGHUP reopens it.
+    /// With --discover, write the site file to FILE instead
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -271,6 +278,34 @@ pub struct LiveArgs {
     /// Seconds between statistics records and lines; 0 writes them only at exit
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub stats_interval: u32,
+
+    /// Write no flow records: propose a site file from the roles hosts play
+    /// in the traffic seen until the window ends or SIGINT or SIGTERM
+    /// arrives, as `exflow discover` does for captures
+    #[arg(long, help_heading = "Site discovery",
+          conflicts_with_all = ["site", "rules", "format", "interim_interval", "stats_interval"])]
+    pub discover: bool,
+
+    /// How long to watch before writing the site file: a whole number with
+    /// the unit s, m, h or d (90s, 30m, 8h, 7d); a bare number is seconds
+    /// [default: until SIGINT or SIGTERM]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        help_heading = "Site discovery",
+        requires = "discover"
+    )]
+    pub window: Option<String>,
+
+    /// Count the hosts of this network (address or CIDR block) as internal
+    /// although it is outside the private ranges (repeat for several)
+    #[arg(
+        long,
+        value_name = "CIDR",
+        help_heading = "Site discovery",
+        requires = "discover"
+    )]
+    pub internal: Vec<String>,
 
     #[command(flatten)]
     pub engine: EngineArgs,

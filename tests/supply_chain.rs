@@ -197,6 +197,34 @@ fn informational_advisory_only_warns() {
     assert!(!outcome.stdout.contains("FAILED"), "{}", outcome.stdout);
 }
 
+/// RUSTSEC-2023-0033 gained the patched ranges `>= 1.0.0-alpha.1` and
+/// `^0.10.4` after it was published; the snapshot must hold that version.
+#[test]
+fn borsh_patched_ranges_clear_warning() {
+    let cases = [
+        ("0.9.3", true),
+        ("0.10.3", true),
+        ("0.10.4", false),
+        ("1.0.0-alpha.0", true),
+        ("1.0.0-alpha.1", false),
+        ("1.8.1", false),
+    ];
+    for (version, warned) in cases {
+        let outcome = check_version("borsh", version);
+        assert_eq!(outcome.status, 0, "{}{}", outcome.stdout, outcome.stderr);
+        let warning = line_starting(
+            &outcome.stdout,
+            &format!("supply-chain: warning: unsound: borsh {version} ("),
+        );
+        assert_eq!(
+            warning.contains("RUSTSEC-2023-0033"),
+            warned,
+            "borsh {version}:\n{}",
+            outcome.stdout
+        );
+    }
+}
+
 #[test]
 fn ignored_advisory_passes_with_reason() {
     let directory = TempDir::new().expect("temporary directory");

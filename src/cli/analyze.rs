@@ -15,7 +15,7 @@ use crate::flow::{FinishedFlow, FlowConfig};
 use crate::i18n::Lang;
 use crate::pipeline::{self, AnalyzeConfig, InputError, InputOutcome};
 use crate::policy::{Judgement, Policy, Verdict};
-use crate::report::baseline::{Baseline, Comparison};
+use crate::report::baseline::{Baseline, BaselineDiff, Comparison};
 use crate::report::build::{Judged, flow_record};
 use crate::report::csv::CsvWriter;
 use crate::report::html::HtmlReport;
@@ -169,6 +169,16 @@ struct Outputs {
 }
 
 impl Outputs {
+    /// Returns `status` raised to [`Status::Findings`] when `--fail-on` has
+    /// matched a flow; an error status stays.
+    fn status_so_far(&self, status: Status) -> Status {
+        if status == Status::Success && self.failed_on {
+            Status::Findings
+        } else {
+            status
+        }
+    }
+
     fn add(&mut self, record: &FlowRecord, judgement: &Judgement) -> io::Result<()> {
         if let Some(fail_on) = self.fail_on
             && verdict_matches(judgement.verdict, fail_on)
@@ -319,11 +329,11 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             stats.add(StatKey::Flows, 1);
             stats.add(verdict_stat(judgement.verdict), 1);
             if let Err(error) = outputs.add(&record, &judgement) {
-                return output_failed(error, lang);
+                return output_failed(error, lang, outputs.status_so_far(status));
             }
         }
         outcome.add_to(&mut stats);
-        if report_input_problems(&outcome, &mut stats, lang) {
+        if report_input_problems(&outcome, Some(&mut stats), lang) {
             status = Status::Error;
         }
     }
@@ -332,7 +342,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     if let Some(records) = &mut outputs.records
         && let Err(error) = records.finish()
     {
-        return output_failed(error, lang);
+        return output_failed(error, lang, outputs.status_so_far(status));
     }
     if let (Some(html), Some(path)) = (&outputs.html, &args.report) {
         let written = File::create(path).and_then(|file| {
@@ -367,22 +377,21 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         let written = write_summary(&mut out, &summary.summary(), &stats, &options)
             .and_then(|()| out.flush());
         if let Err(error) = written {
-            return output_failed(error, lang);
+            return output_failed(error, lang, outputs.status_so_far(status));
         }
     }
 
     if let Some(comparison) = outputs.baseline.take() {
+        let diff = comparison.finish();
+        if !diff.is_empty() && status == Status::Success {
+            status = Status::Findings;
+        }
         let records_on_stdout = outputs.records.is_some() && !to_file;
-        match write_baseline_diff(comparison, records_on_stdout, quiet, lang) {
-            Ok(true) if status == Status::Success => status = Status::Findings,
-            Ok(_) => {}
-            Err(error) => return output_failed(error, lang),
+        if let Err(error) = write_baseline_diff(&diff, records_on_stdout, quiet, lang) {
+            return output_failed(error, lang, outputs.status_so_far(status));
         }
     }
-    if status == Status::Success && outputs.failed_on {
-        status = Status::Findings;
-    }
-    status
+    outputs.status_so_far(status)
 }
 
 /// Reads `--baseline FILE`. On failure, prints the error and returns the exit
@@ -402,16 +411,15 @@ fn load_baseline(path: Option<&Path>, lang: Lang) -> Result<Option<Comparison>, 
 
 /// Prints the differences from the baseline: on standard output, or on
 /// standard error when the records go to standard output. With `-q`, a run
-/// without differences prints nothing. Returns true when any flow differs.
+/// without differences prints nothing.
 fn write_baseline_diff(
-    comparison: Comparison,
+    diff: &BaselineDiff,
     records_on_stdout: bool,
     quiet: bool,
     lang: Lang,
-) -> io::Result<bool> {
-    let diff = comparison.finish();
+) -> io::Result<()> {
     if diff.is_empty() && quiet {
-        return Ok(false);
+        return Ok(());
     }
     let mut out: Box<dyn Write> = if records_on_stdout {
         Box::new(io::stderr().lock())
@@ -419,8 +427,7 @@ fn write_baseline_diff(
         Box::new(io::stdout().lock())
     };
     diff.write(&mut out, lang)?;
-    out.flush()?;
-    Ok(!diff.is_empty())
+    out.flush()
 }
 
 /// Forwards pipeline progress to the progress bar.
@@ -449,10 +456,14 @@ fn verdict_stat(verdict: Verdict) -> StatKey {
     }
 }
 
-/// Prints what went wrong while reading an input and lists it in the run
-/// statistics, in `lang`. Returns true when the input was damaged or could not
-/// be read, which makes the exit status 2.
-fn report_input_problems(outcome: &InputOutcome, stats: &mut RunStats, lang: Lang) -> bool {
+/// Prints what went wrong while reading an input, in `lang`, and lists it in
+/// the run statistics when there are any. Returns true when the input was
+/// damaged or could not be read, which makes the exit status 2.
+pub(super) fn report_input_problems(
+    outcome: &InputOutcome,
+    mut stats: Option<&mut RunStats>,
+    lang: Lang,
+) -> bool {
     let mut damaged = false;
     // The statistics keep the file beside each message, so the message leaves
     // it out. A line on standard error has no such column, so it starts with
@@ -462,7 +473,9 @@ fn report_input_problems(outcome: &InputOutcome, stats: &mut RunStats, lang: Lan
         // The file name may hold escape sequences, and the text may quote it.
         let line = format!("{source}: {text}");
         eprintln!("exflow: {}", crate::report::escape::terminal_text(&line));
-        stats.push_error(&source, offset, &text);
+        if let Some(stats) = stats.as_deref_mut() {
+            stats.push_error(&source, offset, &text);
+        }
     };
     if let Some(capture) = &outcome.capture {
         for note in &capture.corrupt_notes {
@@ -505,10 +518,13 @@ fn verdict_matches(verdict: Verdict, wanted: VerdictArg) -> bool {
     )
 }
 
-/// A reader that closed the pipe (`exflow ... | head`) is not an error.
-fn output_failed(error: io::Error, lang: Lang) -> Status {
+/// Handles a failure to write the output. A reader that closed the pipe
+/// (`exflow ... | head`) is not an error, so the run ends with `status`, the
+/// status of what was read and judged until then; flows after the break are
+/// never judged.
+fn output_failed(error: io::Error, lang: Lang, status: Status) -> Status {
     if error.kind() == io::ErrorKind::BrokenPipe {
-        return Status::Success;
+        return status;
     }
     eprintln!("exflow: {}", messages::output_write_failed(lang, &error));
     Status::Error

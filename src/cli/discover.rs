@@ -10,10 +10,10 @@ use std::path::Path;
 use ipnet::IpNet;
 
 use super::DiscoverArgs;
-use super::analyze::{Status, engine_configs};
+use super::analyze::{Status, engine_configs, report_input_problems};
 use crate::discover::{Discovery, DiscoveryConfig, Inventory};
 use crate::i18n::{Lang, message};
-use crate::pipeline::{self, AnalyzeConfig, InputOutcome};
+use crate::pipeline::{self, AnalyzeConfig};
 
 /// Runs `exflow discover`.
 pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
@@ -41,7 +41,7 @@ pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
         for flow in &outcome.flows {
             discovery.add(flow);
         }
-        if report_input_problems(&outcome) {
+        if report_input_problems(&outcome, None, lang) {
             status = Status::Error;
         }
     }
@@ -158,41 +158,4 @@ impl SiteOutput {
             }
         }
     }
-}
-
-/// Prints what went wrong while reading an input. Returns true when the input
-/// was damaged or could not be read, which makes the exit status 2; the flows
-/// read before the damage are still used.
-fn report_input_problems(outcome: &InputOutcome) -> bool {
-    let mut damaged = false;
-    if let Some(capture) = &outcome.capture {
-        for note in &capture.corrupt_notes {
-            eprintln!(
-                "exflow: {}; skipped, reading went on at byte offset {}",
-                note.to_error(&outcome.source),
-                note.resumed_at
-            );
-        }
-        let unlisted = capture
-            .corrupt_blocks
-            .saturating_sub(capture.corrupt_notes.len() as u64);
-        if unlisted > 0 {
-            eprintln!(
-                "exflow: {}: {unlisted} more corrupt blocks skipped",
-                outcome.source
-            );
-        }
-        damaged |= capture.corrupt_blocks > 0;
-    }
-    for (link, frames) in &outcome.unsupported_frames {
-        eprintln!(
-            "exflow: {}: {frames} frames of {link} skipped: the link type is not supported",
-            outcome.source
-        );
-    }
-    if let Some(error) = &outcome.error {
-        eprintln!("exflow: {error}");
-        damaged = true;
-    }
-    damaged
 }

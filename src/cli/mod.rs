@@ -10,6 +10,7 @@ mod rules;
 mod usage_error;
 
 use std::ffi::OsString;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,6 +22,11 @@ use crate::i18n::Lang;
 
 /// Bytes in a mebibyte, the unit of the memory options.
 const MIB: usize = 1024 * 1024;
+
+/// Maximum of `--threads`. Each worker is an OS thread with its own stack and
+/// shard of the flow table, so a mistyped count must not reach the pipeline,
+/// where a failed spawn or allocation would abort the run.
+const MAX_THREADS: u64 = 1024;
 use crate::policy::PolicyError;
 use crate::report::messages;
 use analyze::Status;
@@ -212,8 +218,8 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
 
-    /// Worker threads [default: all cores]; the output is the same for any number
-    #[arg(long, value_name = "N")]
+    /// Worker threads, 1 to 1024 [default: all cores]; the output is the same for any number
+    #[arg(long, value_name = "N", value_parser = threads_parser())]
     pub threads: Option<usize>,
 
     /// Never draw a progress bar
@@ -357,8 +363,8 @@ pub struct DiscoverArgs {
     #[arg(long, value_name = "CIDR")]
     pub internal: Vec<String>,
 
-    /// Worker threads [default: all cores]; the result is the same for any number
-    #[arg(long, value_name = "N")]
+    /// Worker threads, 1 to 1024 [default: all cores]; the result is the same for any number
+    #[arg(long, value_name = "N", value_parser = threads_parser())]
     pub threads: Option<usize>,
 
     #[command(flatten)]
@@ -370,6 +376,11 @@ pub struct CompletionsArgs {
     /// Shell to write the completion script for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// Accepts a `--threads` count from 1 to [`MAX_THREADS`].
+fn threads_parser() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..=MAX_THREADS)
 }
 
 /// Parses the command line, runs the command and returns its exit status.
@@ -394,19 +405,27 @@ pub fn main() -> ExitCode {
         Command::Rules(command) => rules::run(command, lang),
         Command::Discover(args) => discover::run(args, lang, cli.quiet),
         Command::Completions(args) => {
+            // clap_complete panics when its writer fails, so the script is
+            // built in memory and written here.
             let mut command = help_text::command(lang);
-            clap_complete::generate(args.shell, &mut command, "exflow", &mut std::io::stdout());
-            Status::Success
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut command, "exflow", &mut script);
+            match write_stdout(&script, lang) {
+                Ok(()) => Status::Success,
+                Err(status) => status,
+            }
         }
         Command::Man => {
             // NOTE: clap_mangen writes the section headings (NAME, SYNOPSIS,
             // OPTIONS) in English; with --lang ja only the texts are Japanese.
-            match clap_mangen::Man::new(help_text::command(lang)).render(&mut std::io::stdout()) {
+            let mut page = Vec::new();
+            let written = clap_mangen::Man::new(help_text::command(lang))
+                .render(&mut page)
+                .map_err(|error| write_failed(&error, lang))
+                .and_then(|()| write_stdout(&page, lang));
+            match written {
                 Ok(()) => Status::Success,
-                Err(error) => {
-                    eprintln!("exflow: {}", messages::output_write_failed(lang, &error));
-                    Status::Error
-                }
+                Err(status) => status,
             }
         }
         #[cfg(feature = "live")]
@@ -488,6 +507,24 @@ fn init_logging(verbose: u8, quiet: bool) {
         .parse_env("RUST_LOG")
         .format_timestamp(None)
         .init();
+}
+
+/// Writes `bytes` to standard output and flushes it. A reader that closed the
+/// pipe (`exflow rules show | head`) is not an error, so the caller keeps its
+/// status. Any other failure is printed and gives status 2.
+fn write_stdout(bytes: &[u8], lang: Lang) -> Result<(), Status> {
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(error) => Err(write_failed(&error, lang)),
+    }
+}
+
+/// Prints a failure to write the output and returns status 2.
+fn write_failed(error: &io::Error, lang: Lang) -> Status {
+    eprintln!("exflow: {}", messages::output_write_failed(lang, error));
+    Status::Error
 }
 
 /// Prints a rules or site file error: each diagnostic on its own line.

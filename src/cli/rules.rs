@@ -1,7 +1,7 @@
 //! `exflow rules show|check|diff`.
 
 use super::analyze::Status;
-use super::{RulesCommand, RulesDiffArgs, report_policy_error};
+use super::{RulesCommand, RulesDiffArgs, report_policy_error, write_stdout};
 use crate::discover::diff::SiteDiff;
 use crate::i18n::{Lang, message};
 use crate::policy::{self, Policy, Site};
@@ -11,10 +11,10 @@ pub fn run(command: &RulesCommand, lang: Lang) -> Status {
     match command {
         RulesCommand::Show(args) => match Policy::load(args.rules.as_deref(), args.site.as_deref())
         {
-            Ok(policy) => {
-                print!("{}", policy.render_table(lang));
-                Status::Success
-            }
+            Ok(policy) => match write_stdout(policy.render_table(lang).as_bytes(), lang) {
+                Ok(()) => Status::Success,
+                Err(status) => status,
+            },
             Err(error) => {
                 report_policy_error(&error, lang);
                 Status::Error
@@ -37,8 +37,11 @@ pub fn run(command: &RulesCommand, lang: Lang) -> Status {
                     eprintln!("{}", message(lang, "cli.rules.check_failed", &args));
                     Status::Error
                 } else {
-                    println!("{}", message(lang, "cli.rules.check_ok", &args));
-                    Status::Success
+                    let line = format!("{}\n", message(lang, "cli.rules.check_ok", &args));
+                    match write_stdout(line.as_bytes(), lang) {
+                        Ok(()) => Status::Success,
+                        Err(status) => status,
+                    }
                 }
             }
             Err(error) => {
@@ -71,14 +74,14 @@ fn diff(args: &RulesDiffArgs, lang: Lang) -> Status {
         eprintln!("{}", warning.render(lang));
     }
     let difference = SiteDiff::new(&first.0, &second.0);
-    print!(
-        "{}",
-        difference.render(
-            &args.first.display().to_string(),
-            &args.second.display().to_string(),
-            lang
-        )
+    let text = difference.render(
+        &args.first.display().to_string(),
+        &args.second.display().to_string(),
+        lang,
     );
+    if let Err(status) = write_stdout(text.as_bytes(), lang) {
+        return status;
+    }
     if difference.is_empty() {
         Status::Success
     } else {

@@ -81,6 +81,11 @@ pub enum Problem {
     Syntax {
         detail: String,
     },
+    /// The file is not UTF-8, which TOML requires; `byte` is the first byte
+    /// that is not, in two hex digits.
+    NotUtf8 {
+        byte: String,
+    },
     UnknownKey {
         expected: String,
     },
@@ -252,6 +257,7 @@ fn problem_message(problem: &Problem, key: &str, lang: Lang) -> String {
     let line_text;
     let (name, args): (&str, Vec<(&str, &str)>) = match problem {
         Problem::Syntax { detail } => ("syntax", vec![("detail", detail)]),
+        Problem::NotUtf8 { byte } => ("not_utf8", vec![("byte", byte)]),
         Problem::UnknownKey { expected } => ("unknown_key", vec![("expected", expected)]),
         Problem::WrongType { expected } => (
             "wrong_type",
@@ -653,6 +659,7 @@ mod tests {
         let value = || "x".to_string();
         let problems = [
             Problem::Syntax { detail: value() },
+            Problem::NotUtf8 { byte: value() },
             Problem::UnknownKey { expected: value() },
             Problem::WrongType {
                 expected: ValueType::ArrayOfStrings,

@@ -17,6 +17,7 @@ mod show;
 mod site;
 mod verdict;
 
+use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -259,18 +260,48 @@ pub fn check(rules: Option<&Path>, site: Option<&Path>) -> Result<Vec<Diagnostic
     }
 }
 
+/// Reads a rules or site file. At most [`MAX_POLICY_FILE_BYTES`] are read,
+/// because a device or pipe (`/dev/zero`, `/dev/stdin`) has no size to check
+/// beforehand.
 fn read_file(path: &Path) -> Result<String, PolicyError> {
     let read_error = |source| PolicyError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let metadata = std::fs::metadata(path).map_err(read_error)?;
-    if metadata.len() > MAX_POLICY_FILE_BYTES {
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_POLICY_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_POLICY_FILE_BYTES {
         return Err(PolicyError::TooLarge {
             path: path.to_path_buf(),
         });
     }
-    std::fs::read_to_string(path).map_err(read_error)
+    String::from_utf8(bytes).map_err(|error| not_utf8(path, &error))
+}
+
+/// Reports a file that is not UTF-8 at the line and column of its first
+/// invalid byte, as `rules check` reports every other problem.
+fn not_utf8(path: &Path, error: &std::string::FromUtf8Error) -> PolicyError {
+    let bytes = error.as_bytes();
+    let offset = error.utf8_error().valid_up_to();
+    // Everything before the offset is valid UTF-8.
+    let valid = std::str::from_utf8(&bytes[..offset]).unwrap_or_default();
+    let line_start = valid.rfind('\n').map_or(0, |newline| newline + 1);
+    let diagnostic = Diagnostic {
+        severity: Severity::Error,
+        file: path.display().to_string(),
+        line: valid.matches('\n').count() + 1,
+        column: valid[line_start..].chars().count() + 1,
+        key: String::new(),
+        problem: Problem::NotUtf8 {
+            byte: format!("{:02x}", bytes[offset]),
+        },
+    };
+    PolicyError::Invalid {
+        diagnostics: vec![diagnostic],
+    }
 }
 
 /// Lists the rules in the order of the rules file's `order`: each group's rows

@@ -78,21 +78,33 @@ impl<W: Write> CsvWriter<W> {
 
     pub fn write(&mut self, record: &FlowRecord) -> io::Result<()> {
         if !self.header_written {
-            self.writer.write_record(COLUMNS)?;
+            self.writer.write_record(COLUMNS).map_err(io_error)?;
             self.header_written = true;
         }
-        self.writer.write_record(cells(record))?;
-        Ok(())
+        self.writer.write_record(cells(record)).map_err(io_error)
     }
 
     /// Writes the header row even when no record came, so an empty run still
     /// gives a well-formed file.
     pub fn finish(&mut self) -> io::Result<()> {
         if !self.header_written {
-            self.writer.write_record(COLUMNS)?;
+            self.writer.write_record(COLUMNS).map_err(io_error)?;
             self.header_written = true;
         }
         self.writer.flush()
+    }
+}
+
+/// Returns the I/O error inside a CSV error, so that its kind (a closed pipe,
+/// a full disk) reaches the caller. csv's own conversion wraps every error as
+/// `ErrorKind::Other`.
+fn io_error(error: csv::Error) -> io::Error {
+    if !error.is_io_error() {
+        return io::Error::other(error);
+    }
+    match error.into_kind() {
+        csv::ErrorKind::Io(error) => error,
+        kind => io::Error::other(format!("{kind:?}")),
     }
 }
 
@@ -207,6 +219,21 @@ mod tests {
         assert_eq!(cell("smtp.helo"), "evil\\u{001b}[2J,\"quoted\"");
         assert_eq!(cell("tls.alpn"), "h2,a\\x2cb");
         assert!(!output.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn write_error_keeps_its_kind() {
+        // A pipe whose reader has gone, as standard output is after `| head`.
+        // The Rust runtime ignores SIGPIPE, so writes fail with EPIPE.
+        let (reader, pipe) = io::pipe().unwrap();
+        drop(reader);
+        let mut writer = CsvWriter::new(pipe);
+        let record = FlowRecord::default();
+        // csv buffers rows, so the failure shows once its buffer fills.
+        let error = (0..10_000)
+            .find_map(|_| writer.write(&record).err())
+            .expect("writing to a closed pipe never failed");
+        assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
     }
 
     #[test]

@@ -1,0 +1,289 @@
+//! What exflow does when its standard output cannot take the output: a full
+//! device (/dev/full) is an error with status 2 and a message, a reader that
+//! closed the pipe (`exflow ... | head`) is not, and neither ever panics. A
+//! closed pipe keeps the status the run had earned: `--fail-on`,
+//! `--baseline` and input errors still decide it. Also the range of
+//! `--threads`, rules and site files that are not UTF-8 or never end, and
+//! `discover`'s input errors in Japanese.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const EN: &str = "C";
+const JA: &str = "ja_JP.UTF-8";
+
+fn exflow(args: &[&str], lang: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_exflow"));
+    command
+        .args(args)
+        .env("LANG", lang)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs exflow with standard output on /dev/full, where every write fails
+/// with ENOSPC.
+fn run_to_full_device(args: &[&str], lang: &str) -> Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("cannot open /dev/full");
+    exflow(args, lang)
+        .stdout(full)
+        .output()
+        .expect("failed to start exflow")
+}
+
+/// Runs exflow with standard output on a pipe whose read end is closed
+/// before exflow starts, so its first write fails with EPIPE whatever the
+/// timing.
+fn run_to_closed_pipe(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().expect("cannot make a pipe");
+    drop(reader);
+    exflow(args, EN)
+        .stdout(writer)
+        .output()
+        .expect("failed to start exflow")
+}
+
+fn run(args: &[&str], lang: &str) -> Output {
+    exflow(args, lang).output().expect("failed to start exflow")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn repo_path(relative: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(relative)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A corpus capture whose JSON Lines and CSV output (about 2,000 flows) is
+/// larger than exflow's output buffer, so writing fails before the end.
+fn many_flows_capture() -> String {
+    repo_path("../shared/corpus/ndpi__synscan.pcap")
+}
+
+fn assert_exit(output: &Output, code: i32, what: &str) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{what}: stderr: {}",
+        stderr(output)
+    );
+}
+
+fn assert_no_panic(output: &Output, what: &str) {
+    assert!(
+        !stderr(output).contains("panicked"),
+        "{what}: {}",
+        stderr(output)
+    );
+}
+
+/// The commands that print more than a line on standard output, other than
+/// `analyze`.
+fn printing_commands() -> Vec<Vec<String>> {
+    let site = repo_path("captures/exchange-edge.site.toml");
+    let other_site = repo_path("captures/exchange-no-edge.site.toml");
+    [
+        vec!["rules", "show"],
+        vec!["rules", "check", "--site", &site],
+        vec!["rules", "diff", &site, &other_site],
+        vec!["completions", "bash"],
+        vec!["completions", "powershell"],
+        vec!["man"],
+    ]
+    .into_iter()
+    .map(|args| args.into_iter().map(str::to_string).collect())
+    .collect()
+}
+
+#[test]
+fn full_device_is_an_error_in_both_languages() {
+    for args in printing_commands() {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let what = args.join(" ");
+
+        let output = run_to_full_device(&args, EN);
+        assert_no_panic(&output, &what);
+        assert_exit(&output, 2, &what);
+        assert_eq!(
+            stderr(&output),
+            "exflow: writing the output failed: No space left on device (os error 28)\n",
+            "{what}"
+        );
+
+        let output = run_to_full_device(&args, JA);
+        assert_exit(&output, 2, &what);
+        assert_eq!(
+            stderr(&output),
+            "exflow: 出力の書き込みに失敗しました: ディスクの空き領域が不足しています (OS エラー 28)\n",
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn closed_pipe_is_no_error() {
+    for args in printing_commands() {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let what = args.join(" ");
+        let output = run_to_closed_pipe(&args);
+        assert_no_panic(&output, &what);
+        let expected = if args.get(1) == Some(&"diff") { 1 } else { 0 };
+        assert_exit(&output, expected, &what);
+        assert_eq!(stderr(&output), "", "{what}");
+    }
+}
+
+#[test]
+fn closed_pipe_keeps_analyze_status() {
+    let capture = many_flows_capture();
+    for format in ["jsonl", "csv"] {
+        let output = run_to_closed_pipe(&["analyze", "--format", format, &capture]);
+        assert_exit(&output, 0, format);
+        assert_eq!(stderr(&output), "", "{format}");
+
+        // Without a site file every flow is out of scope, the first included.
+        let output = run_to_closed_pipe(&[
+            "analyze",
+            "--format",
+            format,
+            "--fail-on",
+            "out_of_scope",
+            &capture,
+        ]);
+        assert_exit(&output, 1, format);
+        assert_eq!(stderr(&output), "", "{format}");
+    }
+
+    // An input that cannot be read, before the records that fill the pipe.
+    let output = run_to_closed_pipe(&["analyze", "/nonexistent/exflow.pcap", &capture]);
+    assert_exit(&output, 2, "missing input");
+}
+
+#[test]
+fn closed_pipe_keeps_baseline_difference() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let site = repo_path("captures/exchange-edge.site.toml");
+    let baseline = dir.path().join("baseline.jsonl");
+    let baseline = baseline.to_str().unwrap();
+    let records = run(&["analyze", &capture, "--site", &site, "-o", baseline], EN);
+    assert_exit(&records, 0, "baseline run");
+
+    // Without the site file every verdict changes; the difference goes to
+    // standard output because the records go to a file.
+    let output = run_to_closed_pipe(&[
+        "analyze",
+        &capture,
+        "--baseline",
+        baseline,
+        "-o",
+        "/dev/null",
+    ]);
+    assert_exit(&output, 1, "changed verdicts");
+    assert_eq!(stderr(&output), "");
+}
+
+#[test]
+fn threads_out_of_range_is_usage_error() {
+    let capture = repo_path("captures/exchange-edge.pcap");
+    for command in ["analyze", "discover"] {
+        for threads in ["0", "1025", "100000", "4294967296"] {
+            let what = format!("{command} --threads {threads}");
+            let output = run(&[command, "--threads", threads, &capture], EN);
+            assert_no_panic(&output, &what);
+            assert_exit(&output, 2, &what);
+            assert!(
+                stderr(&output).starts_with(&format!(
+                    "error: invalid value '{threads}' for '--threads <N>': "
+                )),
+                "{what}: {}",
+                stderr(&output)
+            );
+            assert!(output.stdout.is_empty(), "{what}");
+        }
+        let output = run(&[command, "--threads", "1024", &capture], EN);
+        assert_exit(&output, 0, &format!("{command} --threads 1024"));
+    }
+
+    let output = run(&["analyze", "--threads", "2000", &capture], JA);
+    assert_exit(&output, 2, "Japanese");
+    assert!(
+        stderr(&output).starts_with("エラー: '2000' は '--threads <N>' に指定できません: "),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn site_file_not_utf8_names_line_and_column() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let site: PathBuf = dir.path().join("site.toml");
+    // Latin-1 "é" (0xe9) in a comment on line 3, after 4 characters.
+    std::fs::write(&site, b"[roles]\nmailbox = []\n# caf\xe9\n").unwrap();
+    let site = site.to_str().unwrap();
+
+    let output = run(&["rules", "check", "--site", site], EN);
+    assert_exit(&output, 2, "rules check");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "{site}:3:6: error: invalid TOML: byte 0xe9 is not UTF-8; save the file as UTF-8\n\
+             1 errors, 0 warnings\n"
+        )
+    );
+
+    let output = run(&["rules", "check", "--site", site], JA);
+    assert_exit(&output, 2, "rules check in Japanese");
+    assert!(
+        stderr(&output).starts_with(&format!(
+            "{site}:3:6: エラー: TOML として正しくありません: バイト 0xe9 は UTF-8 ではありません。"
+        )),
+        "{}",
+        stderr(&output)
+    );
+
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let output = run(&["analyze", &capture, "--site", site], EN);
+    assert_exit(&output, 2, "analyze");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn endless_site_file_is_too_large() {
+    let output = run(&["rules", "check", "--site", "/dev/zero"], EN);
+    assert_no_panic(&output, "/dev/zero");
+    assert_exit(&output, 2, "/dev/zero");
+    assert_eq!(
+        stderr(&output),
+        "exflow: /dev/zero is larger than 4194304 bytes; rules and site files are small \
+         TOML files, so check the path\n"
+    );
+}
+
+#[test]
+fn discover_input_error_in_japanese() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let empty = dir.path().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let empty = empty.to_str().unwrap();
+
+    let output = run(&["discover", "-q", empty], JA);
+    assert_exit(&output, 2, "discover");
+    assert_eq!(
+        stderr(&output),
+        format!("exflow: {empty}: pcap ファイルでも pcapng ファイルでもありません。入力が空です\n")
+    );
+    // The proposal is still written, from no flows.
+    assert!(!output.stdout.is_empty());
+}

@@ -117,7 +117,7 @@ fn full_device_is_an_error_in_both_languages() {
         assert_exit(&output, 2, &what);
         assert_eq!(
             stderr(&output),
-            "exflow: writing the output failed: No space left on device (os error 28)\n",
+            "exflow: writing to standard output failed: No space left on device (os error 28)\n",
             "{what}"
         );
 
@@ -125,7 +125,7 @@ fn full_device_is_an_error_in_both_languages() {
         assert_exit(&output, 2, &what);
         assert_eq!(
             stderr(&output),
-            "exflow: 出力の書き込みに失敗しました: ディスクの空き領域が不足しています (OS エラー 28)\n",
+            "exflow: 書き込みに失敗しました (標準出力): ディスクの空き領域が不足しています (OS エラー 28)\n",
             "{what}"
         );
     }
@@ -239,7 +239,7 @@ fn site_file_not_utf8_names_line_and_column() {
         stderr(&output),
         format!(
             "{site}:3:6: error: invalid TOML: byte 0xe9 is not UTF-8; save the file as UTF-8\n\
-             1 errors, 0 warnings\n"
+             errors: 1, warnings: 0\n"
         )
     );
 
@@ -286,4 +286,53 @@ fn discover_input_error_in_japanese() {
     );
     // The proposal is still written, from no flows.
     assert!(!output.stdout.is_empty());
+}
+
+#[test]
+fn output_file_write_failure_names_file() {
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["analyze", &capture, "--format", "jsonl", "-o", "/dev/full"],
+            "/dev/full",
+        ),
+        (
+            &[
+                "analyze",
+                &capture,
+                "--format",
+                "jsonl",
+                "-o",
+                "/dev/null",
+                "--report",
+                "/dev/full",
+            ],
+            "/dev/full",
+        ),
+        (&["discover", &capture, "-o", "/dev/full"], "/dev/full"),
+    ];
+    for (args, path) in cases {
+        let what = args.join(" ");
+
+        let output = run(args, EN);
+        assert_no_panic(&output, &what);
+        assert_exit(&output, 2, &what);
+        let expected = format!("writing to {path} failed: No space left on device (os error 28)");
+        assert!(
+            stderr(&output).contains(&expected),
+            "{what}: {}",
+            stderr(&output)
+        );
+
+        let output = run(args, JA);
+        assert_exit(&output, 2, &what);
+        let expected = format!(
+            "書き込みに失敗しました ({path}): ディスクの空き領域が不足しています (OS エラー 28)"
+        );
+        assert!(
+            stderr(&output).contains(&expected),
+            "{what}: {}",
+            stderr(&output)
+        );
+    }
 }

@@ -514,7 +514,7 @@ fn discovered_file_passes_rules_check() {
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         let stdout = String::from_utf8(output.stdout).unwrap();
         assert!(
-            stdout.contains("site file is valid (0 warnings)"),
+            stdout.contains("site file is valid (warnings: 0)"),
             "{stdout}"
         );
     }

@@ -329,7 +329,12 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             stats.add(StatKey::Flows, 1);
             stats.add(verdict_stat(judgement.verdict), 1);
             if let Err(error) = outputs.add(&record, &judgement) {
-                return output_failed(error, lang, outputs.status_so_far(status));
+                return output_failed(
+                    error,
+                    args.output.as_deref(),
+                    lang,
+                    outputs.status_so_far(status),
+                );
             }
         }
         outcome.add_to(&mut stats);
@@ -342,19 +347,26 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     if let Some(records) = &mut outputs.records
         && let Err(error) = records.finish()
     {
-        return output_failed(error, lang, outputs.status_so_far(status));
+        return output_failed(
+            error,
+            args.output.as_deref(),
+            lang,
+            outputs.status_so_far(status),
+        );
     }
     if let (Some(html), Some(path)) = (&outputs.html, &args.report) {
-        let written = File::create(path).and_then(|file| {
-            let mut writer = BufWriter::new(file);
-            html.write(&mut writer, &stats, lang)?;
-            writer.flush()
-        });
-        if let Err(error) = written {
-            eprintln!(
-                "exflow: {}",
-                messages::output_open_failed(lang, path, &error)
-            );
+        let failure = match File::create(path) {
+            Err(error) => Some(messages::output_open_failed(lang, path, &error)),
+            Ok(file) => {
+                let mut writer = BufWriter::new(file);
+                html.write(&mut writer, &stats, lang)
+                    .and_then(|()| writer.flush())
+                    .err()
+                    .map(|error| messages::output_write_failed(lang, Some(path), &error))
+            }
+        };
+        if let Some(failure) = failure {
+            eprintln!("exflow: {failure}");
             status = Status::Error;
         }
     }
@@ -374,10 +386,14 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             },
             _ => Box::new(io::stdout()),
         };
+        let summary_path = match summary_target {
+            SummaryTarget::Output => args.output.as_deref(),
+            _ => None,
+        };
         let written = write_summary(&mut out, &summary.summary(), &stats, &options)
             .and_then(|()| out.flush());
         if let Err(error) = written {
-            return output_failed(error, lang, outputs.status_so_far(status));
+            return output_failed(error, summary_path, lang, outputs.status_so_far(status));
         }
     }
 
@@ -388,7 +404,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         }
         let records_on_stdout = outputs.records.is_some() && !to_file;
         if let Err(error) = write_baseline_diff(&diff, records_on_stdout, quiet, lang) {
-            return output_failed(error, lang, outputs.status_so_far(status));
+            return output_failed(error, None, lang, outputs.status_so_far(status));
         }
     }
     outputs.status_so_far(status)
@@ -522,10 +538,13 @@ fn verdict_matches(verdict: Verdict, wanted: VerdictArg) -> bool {
 /// (`exflow ... | head`) is not an error, so the run ends with `status`, the
 /// status of what was read and judged until then; flows after the break are
 /// never judged.
-fn output_failed(error: io::Error, lang: Lang, status: Status) -> Status {
+fn output_failed(error: io::Error, path: Option<&Path>, lang: Lang, status: Status) -> Status {
     if error.kind() == io::ErrorKind::BrokenPipe {
         return status;
     }
-    eprintln!("exflow: {}", messages::output_write_failed(lang, &error));
+    eprintln!(
+        "exflow: {}",
+        messages::output_write_failed(lang, path, &error)
+    );
     Status::Error
 }

@@ -14,6 +14,7 @@ use super::analyze::{Status, engine_configs, report_input_problems};
 use crate::discover::{Discovery, DiscoveryConfig, Inventory};
 use crate::i18n::{Lang, message};
 use crate::pipeline::{self, AnalyzeConfig};
+use crate::report::messages;
 
 /// Runs `exflow discover`.
 pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
@@ -106,14 +107,9 @@ pub(super) fn report_write_error(lang: Lang, path: Option<&Path>, error: &io::Er
     if error.kind() == io::ErrorKind::BrokenPipe {
         return Status::Success;
     }
-    let path = path.map_or_else(|| "-".to_string(), |path| path.display().to_string());
     eprintln!(
         "exflow: {}",
-        message(
-            lang,
-            "cli.error.output",
-            &[("path", &path), ("error", &error.to_string())]
-        )
+        messages::output_write_failed(lang, path, error)
     );
     Status::Error
 }

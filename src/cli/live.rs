@@ -35,6 +35,7 @@ use crate::pipeline::live::run::{LiveMessage, LiveRun};
 use crate::pipeline::live::{LiveConfig, LiveEngine, LiveEvent, LiveStats, RecordKind};
 use crate::policy::Policy;
 use crate::report::build::flow_record;
+use crate::report::messages;
 use crate::report::summary::text::{group_digits, human_bytes};
 use output::{LiveFormat, RecordSink, StatsRecord};
 use privileges::{DEFAULT_USER, Identity, drop_privileges};
@@ -506,10 +507,9 @@ impl Writer {
             self.failed = Some(Status::Success);
             return;
         }
-        let error = error.to_string();
         eprintln!(
             "exflow: {}",
-            message(self.lang, "cli.error.write", &[("error", &error)])
+            messages::output_write_failed(self.lang, self.sink.path(), &error)
         );
         self.failed = Some(Status::Error);
     }

@@ -523,7 +523,10 @@ fn write_stdout(bytes: &[u8], lang: Lang) -> Result<(), Status> {
 
 /// Prints a failure to write the output and returns status 2.
 fn write_failed(error: &io::Error, lang: Lang) -> Status {
-    eprintln!("exflow: {}", messages::output_write_failed(lang, error));
+    eprintln!(
+        "exflow: {}",
+        messages::output_write_failed(lang, None, error)
+    );
     Status::Error
 }
 

@@ -217,12 +217,17 @@ pub fn output_open_failed(lang: Lang, path: &Path, error: &io::Error) -> String 
     )
 }
 
-/// Renders a failure to write an output.
-pub fn output_write_failed(lang: Lang, error: &io::Error) -> String {
+/// Renders a failure to write an output: the file `path`, or standard output
+/// for `None` or "-".
+pub fn output_write_failed(lang: Lang, path: Option<&Path>, error: &io::Error) -> String {
+    let target = match path.filter(|path| path.as_os_str() != "-") {
+        Some(path) => path.display().to_string(),
+        None => message(lang, "cli.error.stdout", &[]),
+    };
     message(
         lang,
         "cli.error.write",
-        &[("error", &io_error(lang, error))],
+        &[("target", &target), ("error", &io_error(lang, error))],
     )
 }
 

@@ -336,3 +336,24 @@ fn output_file_write_failure_names_file() {
         );
     }
 }
+
+#[test]
+fn filter_error_escapes_controls() {
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let expression = "host \u{1b}[31m\u{202e}x";
+    for lang in [EN, JA] {
+        let output = run(&["analyze", &capture, "--filter", expression], lang);
+        assert_exit(&output, 2, expression);
+        let text = stderr(&output);
+        assert!(
+            !text.contains('\u{1b}'),
+            "escape byte reached stderr: {text:?}"
+        );
+        assert!(
+            !text.contains('\u{202e}'),
+            "bidi override reached stderr: {text:?}"
+        );
+        assert!(text.contains("U+001B"), "{text:?}");
+        assert!(text.contains("host \u{fffd}[31m\u{fffd}x"), "{text:?}");
+    }
+}

@@ -5,6 +5,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::i18n::{Lang, message};
+use crate::report::escape::is_unsafe_char;
 
 use super::names;
 
@@ -215,12 +216,18 @@ impl FilterError {
     }
 
     /// Renders the message, the expression and the caret line, one per line.
-    /// Line breaks inside the expression are shown as spaces so that the
-    /// carets line up.
+    /// Line breaks inside the expression are shown as spaces and other
+    /// characters a terminal would act on as U+FFFD, one character each, so
+    /// that the carets line up and no escape sequence reaches the terminal.
     pub fn render(&self, expression: &str, lang: Lang) -> String {
         let one_line: String = expression
             .chars()
-            .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+            .map(|c| match c {
+                '\n' | '\r' => ' ',
+                '\t' => '\t',
+                c if is_unsafe_char(c) => '\u{fffd}',
+                c => c,
+            })
             .collect();
         format!(
             "{}\n  {}\n  {}",
@@ -247,7 +254,7 @@ impl FilterErrorKind {
         match self {
             K::UnexpectedCharacter { character } => text(
                 "filter.error.unexpected_character",
-                &[("character", &character.to_string())],
+                &[("character", &displayed_character(*character))],
             ),
             K::UnexpectedEnd { expected } => text(
                 "filter.error.unexpected_end",
@@ -364,6 +371,16 @@ impl Field {
             Field::Protocol => "filter.field.protocol",
         };
         message(lang, key, &[])
+    }
+}
+
+/// Shows a character of the expression in a message: as itself, or as its code
+/// point when a terminal would act on it.
+fn displayed_character(character: char) -> String {
+    if is_unsafe_char(character) {
+        format!("U+{:04X}", u32::from(character))
+    } else {
+        character.to_string()
     }
 }
 

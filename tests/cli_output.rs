@@ -357,3 +357,45 @@ fn filter_error_escapes_controls() {
         assert!(text.contains("host \u{fffd}[31m\u{fffd}x"), "{text:?}");
     }
 }
+
+#[test]
+fn standard_input_twice_is_rejected() {
+    for command in ["analyze", "discover"] {
+        let output = run(&[command, "-", "-"], EN);
+        assert_exit(&output, 2, command);
+        assert_eq!(
+            stderr(&output),
+            "exflow: standard input (\"-\") can be read only once; give \"-\" at most once\n",
+            "{command}"
+        );
+    }
+}
+
+#[test]
+fn unwritable_report_fails_before_reading() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let records = dir.path().join("records.jsonl");
+    let records = records.to_str().expect("UTF-8 path");
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let output = run(
+        &[
+            "analyze",
+            &capture,
+            "-o",
+            records,
+            "--report",
+            "/nonexistent/report.html",
+        ],
+        EN,
+    );
+    assert_exit(&output, 2, "--report into a missing directory");
+    assert!(
+        stderr(&output).contains("cannot open the output /nonexistent/report.html"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !Path::new(records).exists(),
+        "the run stopped before opening the records file"
+    );
+}

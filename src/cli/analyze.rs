@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use std::time::Instant;
 
@@ -12,7 +12,7 @@ use super::{AnalyzeArgs, EngineArgs, FormatArg, VerdictArg};
 use crate::decode::DecoderConfig;
 use crate::filter::Filter;
 use crate::flow::{FinishedFlow, FlowConfig};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, message};
 use crate::pipeline::{self, AnalyzeConfig, InputError, InputOutcome};
 use crate::policy::{Judgement, Policy, Verdict};
 use crate::report::baseline::{Baseline, BaselineDiff, Comparison};
@@ -138,6 +138,21 @@ pub fn flow_id(id_name: &str, flow: &FinishedFlow) -> String {
         .collect()
 }
 
+/// Rejects a list of inputs that names standard input ("-") more than once,
+/// since the second reading would find it empty. On failure, prints the error
+/// and returns the exit status.
+pub(super) fn check_stdin_once(captures: &[PathBuf], lang: Lang) -> Result<(), Status> {
+    let stdin_count = captures
+        .iter()
+        .filter(|path| path.as_os_str() == "-")
+        .count();
+    if stdin_count > 1 {
+        eprintln!("exflow: {}", message(lang, "cli.error.stdin_twice", &[]));
+        return Err(Status::Error);
+    }
+    Ok(())
+}
+
 /// Opens `-o FILE`, or standard output for none or "-". On failure, prints
 /// the error and returns the exit status.
 fn open_output(path: Option<&Path>, lang: Lang) -> Result<Box<dyn Write>, Status> {
@@ -221,6 +236,9 @@ enum SummaryTarget {
 /// Runs `exflow analyze`.
 pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     let started = Instant::now();
+    if let Err(status) = check_stdin_once(&args.captures, lang) {
+        return status;
+    }
     let policy = match Policy::load(args.policy.rules.as_deref(), args.policy.site.as_deref()) {
         Ok(policy) => policy,
         Err(error) => {
@@ -236,6 +254,19 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     let baseline = match load_baseline(args.baseline.as_deref(), lang) {
         Ok(baseline) => baseline,
         Err(status) => return status,
+    };
+    // The report file is created before any input is read, so that a path
+    // that cannot be written fails at once rather than after a long run.
+    let report_file = match args.report.as_deref().map(File::create).transpose() {
+        Ok(file) => file,
+        Err(error) => {
+            let path = args.report.as_deref().unwrap_or(Path::new(""));
+            eprintln!(
+                "exflow: {}",
+                messages::output_open_failed(lang, path, &error)
+            );
+            return Status::Error;
+        }
     };
 
     let filter = match args.filter.as_deref().map(Filter::parse).transpose() {
@@ -354,19 +385,16 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             outputs.status_so_far(status),
         );
     }
-    if let (Some(html), Some(path)) = (&outputs.html, &args.report) {
-        let failure = match File::create(path) {
-            Err(error) => Some(messages::output_open_failed(lang, path, &error)),
-            Ok(file) => {
-                let mut writer = BufWriter::new(file);
-                html.write(&mut writer, &stats, lang)
-                    .and_then(|()| writer.flush())
-                    .err()
-                    .map(|error| messages::output_write_failed(lang, Some(path), &error))
-            }
-        };
-        if let Some(failure) = failure {
-            eprintln!("exflow: {failure}");
+    if let (Some(html), Some(file), Some(path)) = (&outputs.html, report_file, &args.report) {
+        let mut writer = BufWriter::new(file);
+        let written = html
+            .write(&mut writer, &stats, lang)
+            .and_then(|()| writer.flush());
+        if let Err(error) = written {
+            eprintln!(
+                "exflow: {}",
+                messages::output_write_failed(lang, Some(path), &error)
+            );
             status = Status::Error;
         }
     }

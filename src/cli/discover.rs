@@ -18,6 +18,9 @@ use crate::report::messages;
 
 /// Runs `exflow discover`.
 pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
+    if let Err(status) = super::analyze::check_stdin_once(&args.captures, lang) {
+        return status;
+    }
     let Some(internal) = parse_internal(&args.internal, lang) else {
         return Status::Error;
     };

@@ -57,8 +57,14 @@ impl Parser {
 enum Phase {
     /// No protocol is certain yet.
     Probing,
-    /// `PROBE_ORDER[index]` won; its parser reads both sides.
-    Parsing { index: usize, parser: Box<Parser> },
+    /// `PROBE_ORDER[index]` is the first protocol certain so far, and its
+    /// parser reads both sides. `parser_done` is set once the parser returned
+    /// [`Progress::Done`]; it is not called again until a restart.
+    Parsing {
+        index: usize,
+        parser: Box<Parser>,
+        parser_done: bool,
+    },
     /// Every field is known, or every protocol is out.
     Done,
 }
@@ -71,14 +77,24 @@ enum Phase {
 /// datagram. [`Dissector::finish`] is called once, when the flow ends or after
 /// the dissector returned [`Progress::Done`].
 ///
-/// While probing, every protocol's probe reads the first bytes of each side
-/// that has payload. The first protocol in [`PROBE_ORDER`] that is certain about
-/// either side wins. A protocol that is not mine to every side with payload is
-/// out, and when all are out the flow is `unknown` and the dissector is done.
-/// The winner's parser then reads both sides as client and server: the probes'
+/// Every protocol's probe reads the first bytes of each side that has payload.
+/// The first protocol in [`PROBE_ORDER`] that is certain about either side
+/// wins, and its parser reads both sides as client and server: the probes'
 /// `sender_is_server` decides which is which, else the handshake hint, else the
 /// ports (a port below 1024 facing a higher one is the server), else the
 /// responder is the server.
+///
+/// The result depends only on each side's bytes, not on how they were cut
+/// into segments or how the two sides' segments interleaved. So a winner
+/// stays provisional while an earlier protocol in the order may still become
+/// certain on either side, including a side that has not sent anything yet:
+/// the earlier protocol takes over if it does, and its parser starts again
+/// from the first bytes (the flow engine always passes whole prefixes). A
+/// change of server side restarts the parser the same way. The dissector is
+/// done only when the parser is done and no later bytes can change the
+/// winner, the server side or `app_evidence`. A protocol that is not mine to
+/// both sides is out; when all are out the flow is `unknown`, and a side that
+/// has sent nothing keeps every protocol in until it sends or ends.
 pub struct Dissector {
     transport: Transport,
     ports: [u16; 2],
@@ -142,31 +158,31 @@ impl Dissector {
             self.has_payload[side.index()] |= !sides[side.index()].is_empty();
         }
 
-        if let Phase::Probing = self.phase {
-            for side in [Side::Originator, Side::Responder] {
-                self.probe_side(side, sides[side.index()]);
-            }
-            self.decide();
-        }
-
-        let Phase::Parsing { index, .. } = self.phase else {
-            return self.progress();
+        // Only the winner and the protocols before it can still matter.
+        let probes = match self.phase {
+            Phase::Probing => PROBE_COUNT,
+            Phase::Parsing { index, .. } => index + 1,
+            Phase::Done => return Progress::Done,
         };
         for side in [Side::Originator, Side::Responder] {
-            self.reprobe_winner(index, side, sides[side.index()]);
+            self.probe_side(side, sides[side.index()], probes);
         }
+        self.decide();
+
         let (client, server) = match self.server {
             Side::Responder => (originator, responder),
             Side::Originator => (responder, originator),
         };
-        if let Phase::Parsing { parser, .. } = &mut self.phase
-            && parser.on_stream(client, server, &mut self.info) == Progress::Done
+        if let Phase::Parsing {
+            parser,
+            parser_done,
+            ..
+        } = &mut self.phase
+            && !*parser_done
         {
-            self.phase = Phase::Done;
+            *parser_done = parser.on_stream(client, server, &mut self.info) == Progress::Done;
         }
-        if self.ended == [true, true] {
-            self.phase = Phase::Done;
-        }
+        self.finish_if_settled();
         self.progress()
     }
 
@@ -182,8 +198,8 @@ impl Dissector {
         }
         match self.phase {
             Phase::Probing => self.decide(),
-            Phase::Parsing { .. } if self.ended == [true, true] => self.phase = Phase::Done,
-            Phase::Parsing { .. } | Phase::Done => {}
+            Phase::Parsing { .. } => self.finish_if_settled(),
+            Phase::Done => {}
         }
     }
 
@@ -207,7 +223,9 @@ impl Dissector {
                 }
             }
             if result.answer == ProbeAnswer::Certain {
-                self.choose(dns_index);
+                let (server, from_payload) = self.server_for(dns_index);
+                self.choose(dns_index, server);
+                self.info.server_side = from_payload.then_some(server);
             } else if self.all_out() || self.datagrams >= MAX_PROBE_DATAGRAMS {
                 self.give_up();
             }
@@ -284,9 +302,10 @@ impl Dissector {
         }
     }
 
-    /// Runs every probe still unsure about `side` on its first bytes, when
-    /// they grew since the last run.
-    fn probe_side(&mut self, side: Side, bytes: &[u8]) {
+    /// Runs each of the first `probes` protocols of [`PROBE_ORDER`] that is
+    /// still unsure about `side` on its first bytes, when they grew since the
+    /// last run.
+    fn probe_side(&mut self, side: Side, bytes: &[u8], probes: usize) {
         let at = side.index();
         if bytes.is_empty() || self.ended[at] || self.probed_len[at] == bytes.len() {
             return;
@@ -297,7 +316,7 @@ impl Dissector {
         self.probed_len[at] = bytes.len();
         let window = &bytes[..bytes.len().min(MAX_PROBE_WINDOW)];
         let window_full = bytes.len() >= MAX_PROBE_WINDOW;
-        for (index, app) in PROBE_ORDER.into_iter().enumerate() {
+        for (index, app) in PROBE_ORDER.into_iter().enumerate().take(probes) {
             if self.answers[at][index].answer != ProbeAnswer::Unsure {
                 continue;
             }
@@ -309,44 +328,14 @@ impl Dissector {
         }
     }
 
-    /// Keeps probing the winner on a side it was not yet certain about, so
-    /// that `app_evidence` can say whether both sides agreed.
-    fn reprobe_winner(&mut self, index: usize, side: Side, bytes: &[u8]) {
-        let at = side.index();
-        if self.answers[at][index].answer != ProbeAnswer::Unsure
-            || bytes.is_empty()
-            || self.ended[at]
-            || self.probed_len[at] == bytes.len()
-            || self.probed_len[at] >= MAX_PROBE_WINDOW
-        {
-            return;
-        }
-        self.probed_len[at] = bytes.len();
-        let window = &bytes[..bytes.len().min(MAX_PROBE_WINDOW)];
-        let mut result = probe_stream(PROBE_ORDER[index], window);
-        if bytes.len() >= MAX_PROBE_WINDOW && result.answer == ProbeAnswer::Unsure {
-            result.answer = ProbeAnswer::NotMine;
-        }
-        self.answers[at][index] = result;
-        if self.info.server_side.is_none() && result.answer == ProbeAnswer::Certain {
-            let server = match result.sender_is_server {
-                Some(true) => Some(side),
-                Some(false) => Some(side.other()),
-                None => None,
-            };
-            // Payload that contradicts the orientation already in use is
-            // not reported, so `server_side` always names the parser's server.
-            if server == Some(self.server) {
-                self.info.server_side = server;
-            }
-        }
-    }
-
     /// Chooses the first certain protocol, or gives up when every protocol is
-    /// out or no side can bring more bytes.
+    /// out or no side can bring more bytes. A winner that changed, or whose
+    /// server side changed, gets a new parser.
     fn decide(&mut self) {
-        let Phase::Probing = self.phase else {
-            return;
+        let current = match self.phase {
+            Phase::Probing => None,
+            Phase::Parsing { index, .. } => Some(index),
+            Phase::Done => return,
         };
         let winner = (0..PROBE_COUNT).find(|&index| {
             [Side::Originator, Side::Responder].into_iter().any(|side| {
@@ -355,24 +344,50 @@ impl Dissector {
             })
         });
         if let Some(index) = winner {
-            self.choose(index);
+            let (server, from_payload) = self.server_for(index);
+            if current != Some(index) || server != self.server {
+                self.choose(index, server);
+            }
+            self.info.server_side = from_payload.then_some(server);
         } else if self.all_out() || self.ended == [true, true] {
             self.give_up();
         }
     }
 
-    /// Whether every protocol is not mine to every side with payload.
-    fn all_out(&self) -> bool {
-        let sides_with_payload = || {
-            [Side::Originator, Side::Responder]
-                .into_iter()
-                .filter(|side| self.has_payload[side.index()])
+    /// Ends the dissector when the parser is done and no later bytes can
+    /// change the result. That needs every protocol before the winner to be
+    /// not mine to both sides, and the winner's probe to be sure about both
+    /// sides, so that `app_evidence` and the server side are final. It also
+    /// ends when neither side can bring more bytes.
+    fn finish_if_settled(&mut self) {
+        let Phase::Parsing {
+            index, parser_done, ..
+        } = self.phase
+        else {
+            return;
         };
-        sides_with_payload().next().is_some()
-            && (0..PROBE_COUNT).all(|index| {
-                sides_with_payload()
-                    .all(|side| self.answers[side.index()][index].answer == ProbeAnswer::NotMine)
-            })
+        let settled = [Side::Originator, Side::Responder].into_iter().all(|side| {
+            let answers = &self.answers[side.index()];
+            answers[..index]
+                .iter()
+                .all(|result| result.answer == ProbeAnswer::NotMine)
+                && answers[index].answer != ProbeAnswer::Unsure
+        });
+        if (parser_done && settled) || self.ended == [true, true] {
+            self.phase = Phase::Done;
+        }
+    }
+
+    /// Returns whether every protocol is not mine to both sides. A side that
+    /// has sent nothing and has not ended keeps them all in, because its first
+    /// bytes may still name any of them.
+    fn all_out(&self) -> bool {
+        self.has_payload.iter().any(|&seen| seen)
+            && self
+                .answers
+                .iter()
+                .flatten()
+                .all(|result| result.answer == ProbeAnswer::NotMine)
     }
 
     fn give_up(&mut self) {
@@ -384,16 +399,20 @@ impl Dissector {
         self.phase = Phase::Done;
     }
 
-    fn choose(&mut self, index: usize) {
+    /// Starts the parser of the protocol at `index` with `server` as the
+    /// server side, dropping what an earlier parser learned.
+    fn choose(&mut self, index: usize, server: Side) {
         let app = PROBE_ORDER[index];
-        let (server, from_payload) = self.server_for(index);
         self.server = server;
-        self.info.app = app;
-        self.info.server_side = from_payload.then_some(server);
+        self.info = AppInfo {
+            app,
+            ..AppInfo::default()
+        };
         self.phase = match Parser::new(app) {
             Some(parser) => Phase::Parsing {
                 index,
                 parser: Box::new(parser),
+                parser_done: false,
             },
             None => Phase::Done,
         };

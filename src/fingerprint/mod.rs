@@ -2,8 +2,10 @@
 //!
 //! A flow's `app` comes from what its payload says, never from its port. Each
 //! protocol probes the first bytes of each direction and answers certain, unsure
-//! or not mine; the first certain answer wins. The [`Dissector`] drives the probes
-//! for one flow and collects the fields the flow record carries in an [`AppInfo`].
+//! or not mine. The first protocol in probe order that is certain about either
+//! direction wins, however the bytes were cut into segments and whichever
+//! direction's bytes came first. The [`Dissector`] drives the probes for one
+//! flow and collects the fields the flow record carries in an [`AppInfo`].
 //! This module does no I/O and never sees packets, only stream bytes and datagrams.
 //!
 //! Probe order ([`PROBE_ORDER`]): TLS, SSH, HTTP, SMTP, IMAP, POP3, LDAP, DNS.

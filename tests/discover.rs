@@ -424,9 +424,13 @@ fn roles_capture_roles() {
 }
 
 #[test]
-fn kerberos_alone_is_port_only() {
-    // A Kerberos server with no LDAP: exflow has no Kerberos dissector, so
-    // port 88 is port-only evidence, never enough for a role.
+fn domain_controller_needs_exchange() {
+    // Port 88 is port-only evidence, because exflow has no Kerberos
+    // dissector. The LDAP flows on 389 start mid-stream: the client's first
+    // bytes are the tail of a request that no probe recognises, but the server's
+    // bind responses are whole LDAP messages, so the payload names them.
+    // Kerberos and LDAP together make a domain controller of medium
+    // confidence, which is only listed next to an Exchange server.
     let path = corpus_dir().join("ndpi__kerberos.pcap");
     let inventory = discover(&[&path]).inventory();
     assert!(inventory.is_empty());
@@ -434,16 +438,16 @@ fn kerberos_alone_is_port_only() {
         .candidates
         .iter()
         .find(|candidate| candidate.address == ip("172.16.8.8"))
-        .expect("the Kerberos server is listed");
+        .expect("the domain controller is listed");
     let [rejected] = candidate.rejected.as_slice() else {
         panic!("{:?}", candidate.rejected);
     };
-    assert_eq!(rejected.reason.id(), "too_little_evidence");
+    assert_eq!(rejected.reason.id(), "no_exchange_server");
     let assessment = &rejected.assessment;
     assert_eq!(assessment.role, Role::DomainController);
-    assert_eq!(assessment.confidence, Confidence::Low);
+    assert_eq!(assessment.confidence, Confidence::Medium);
     let signals: Vec<&str> = assessment.evidence.iter().map(|e| e.signal.id()).collect();
-    assert_eq!(signals, ["dc_kerberos"]);
+    assert_eq!(signals, ["dc_ldap", "dc_kerberos"]);
 }
 
 #[test]

@@ -607,7 +607,11 @@ fn http2_prior_knowledge_is_http() {
     assert_eq!(info.app, App::Http);
     assert!(http.http2);
     assert_eq!(http.method, None);
-    assert_eq!(replay.done_after, Some(1));
+    assert_eq!(info.evidence, AppEvidence::Both);
+    // Nothing past the client's preface is decoded, but the dissector waits
+    // for the server's SETTINGS frame (the third segment), because it decides
+    // `app_evidence`.
+    assert_eq!(replay.done_after, Some(3));
 }
 
 #[test]
@@ -710,16 +714,26 @@ fn no_payload_is_none() {
 }
 
 #[test]
-fn unrecognised_payload_done_at_once() {
-    // An SSH key exchange packet (binary) is no protocol's first bytes.
+fn unrecognised_payload_waits_for_other_side() {
+    // An SSH key exchange packet (binary) is no protocol's first bytes, but
+    // the other side's first bytes may still name a protocol.
     let session = load("ssh", "openssh");
-    let ident_len = first_line(&session.client).len();
+    let client_ident_len = first_line(&session.client).len();
+    let server_ident_len = first_line(&session.server).len();
+    let client_kex = &session.client[client_ident_len..];
+    let server_kex = &session.server[server_ident_len..];
+
     let mut dissector = Dissector::new(Transport::Tcp, [40000, 22], None);
-    assert_eq!(
-        dissector.on_stream(&session.client[ident_len..], &[]),
-        Progress::Done
-    );
+    assert_eq!(dissector.on_stream(client_kex, &[]), Progress::NeedMore);
+    assert_eq!(dissector.on_stream(client_kex, server_kex), Progress::Done);
     let info = dissector.finish();
     assert_eq!(info.app, App::Unknown);
     assert_eq!(info.evidence, AppEvidence::None);
+
+    // A gap ends the silent side: no more bytes can name a protocol.
+    let mut dissector = Dissector::new(Transport::Tcp, [40000, 22], None);
+    assert_eq!(dissector.on_stream(client_kex, &[]), Progress::NeedMore);
+    dissector.on_gap(Side::Responder);
+    assert_eq!(dissector.on_stream(client_kex, &[]), Progress::Done);
+    assert_eq!(dissector.finish().app, App::Unknown);
 }

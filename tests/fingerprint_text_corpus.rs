@@ -333,9 +333,15 @@ fn sip_datagrams_not_http() {
     for payload in &payloads {
         // A SIP request line ends in SIP/2.0 and a status line starts with it.
         assert_eq!(http::probe(payload).answer, ProbeAnswer::NotMine);
+        // The dissector gives up once both sides sent a datagram that is not
+        // DNS, the only protocol it recognises over UDP.
         let mut dissector = Dissector::new(Transport::Udp, [5060, 5060], Some(Side::Originator));
         assert_eq!(
             dissector.on_datagram(Side::Originator, payload),
+            Progress::NeedMore
+        );
+        assert_eq!(
+            dissector.on_datagram(Side::Responder, payload),
             Progress::Done
         );
         assert_eq!(dissector.finish().app, App::Unknown);

@@ -272,6 +272,14 @@ impl HttpParser {
                 self.client_done = true;
                 return;
             }
+            // `PRI * HTTP/2.0` is also a valid HTTP/1.1 request line, so bytes
+            // that may still grow into the preface are not read as one. The
+            // parser runs before the client's preface is whole when the
+            // server's SETTINGS frame, which may come first (RFC 9113 section
+            // 3.4), chose HTTP.
+            if HTTP2_PREFACE.starts_with(client) {
+                return;
+            }
             let (next, request) = match parse_http_request_line(client) {
                 Ok(parsed) => parsed,
                 Err(nom::Err::Incomplete(_)) => return,

@@ -223,6 +223,11 @@ pub struct ImapParser {
     /// The last line was a tagged OK: a TLS handshake right after it shows
     /// that it answered STARTTLS, even without the client's side.
     after_tagged_ok: bool,
+    /// The tag of the last tagged OK (empty when longer than
+    /// [`MAX_TAG_LEN`]). A STARTTLS read after its tagged OK, because the
+    /// server's bytes came first, is matched against it.
+    last_ok_tag: [u8; MAX_TAG_LEN],
+    last_ok_tag_len: usize,
     server_tls_start: Option<usize>,
     tls: Option<TlsParser>,
 }
@@ -301,6 +306,16 @@ impl ImapParser {
             self.starttls_tag[..kept].copy_from_slice(&tag[..kept]);
             self.starttls_tag_len = if tag.len() <= MAX_TAG_LEN { kept } else { 0 };
             self.client_state = ClientState::AfterUpgrade;
+            // The server's reader may have read the tagged OK already and
+            // stopped right after it, waiting for the TLS.
+            let answered = self.after_tagged_ok
+                && self.starttls_tag_len > 0
+                && self.last_ok_tag[..self.last_ok_tag_len]
+                    == self.starttls_tag[..self.starttls_tag_len];
+            if answered && self.server_tls_start.is_none() {
+                info.upgrade.accepted = true;
+                self.server_tls_start = Some(self.server_offset);
+            }
         } else if command.eq_ignore_ascii_case(b"LOGOUT") {
             self.client_state = ClientState::Finished;
         }
@@ -352,6 +367,11 @@ impl ImapParser {
             return;
         }
         self.after_tagged_ok = true;
+        self.last_ok_tag_len = 0;
+        if tag.len() <= MAX_TAG_LEN {
+            self.last_ok_tag[..tag.len()].copy_from_slice(tag);
+            self.last_ok_tag_len = tag.len();
+        }
         let answers_starttls =
             self.starttls_tag_len > 0 && tag == &self.starttls_tag[..self.starttls_tag_len];
         if answers_starttls {

@@ -30,8 +30,10 @@ pub use self::ber::{BerHeader, MAX_LENGTH_OCTETS};
 /// messages are not buffered, so the cap only rejects absurd lengths; real
 /// search results stay well under it.
 pub const MAX_LDAP_MESSAGE_LEN: usize = 1 << 24;
-/// Maximum messages read from one flow, both directions together; the parser
-/// is done after them.
+/// Maximum messages read from each direction of a flow. The parser is done
+/// after the client's; after the server's, only the server's reading stops.
+/// Each direction counts its own, so that where reading stops does not depend
+/// on how the two directions' bytes interleaved.
 pub const MAX_LDAP_MESSAGES: usize = 256;
 /// Maximum SASL mechanism name bytes kept; registered names have at most 20
 /// characters (RFC 4422 §3.1).
@@ -644,6 +646,8 @@ struct LdapDirection {
     /// far when a message is skipped before it has all arrived.
     offset: usize,
     finished: bool,
+    /// Messages read or skipped.
+    messages: usize,
 }
 
 /// Fills [`AppInfo::ldap`], [`AppInfo::cleartext_auth`] and, for StartTLS,
@@ -658,7 +662,11 @@ pub struct LdapParser {
     /// while its response has not been read. The client sends nothing else
     /// until then (RFC 4511 §4.2.1), so its reading pauses.
     security_layer_bind: Option<u32>,
-    messages_read: usize,
+    /// Bind and extended requests the client's reader has read.
+    client_requests: u32,
+    /// Bind and extended responses the server's reader has read, unsolicited
+    /// notifications (messageID 0) left out.
+    server_responses: u32,
     error: Option<LdapError>,
 }
 
@@ -670,7 +678,7 @@ impl LdapParser {
 
     /// Returns how many messages were read or skipped, both directions together.
     pub fn messages_read(&self) -> usize {
-        self.messages_read
+        self.client.messages + self.server.messages
     }
 
     fn stop(&mut self) {
@@ -711,6 +719,7 @@ impl LdapParser {
             let Some(message) = message.parsed else {
                 continue;
             };
+            self.client_requests += 1;
             match message.op {
                 LdapProtocolOp::BindRequest(bind) => {
                     self.on_bind_request(message.message_id, bind, info)
@@ -764,6 +773,9 @@ impl LdapParser {
     /// start) and the StartTLS response.
     fn read_server(&mut self, stream: &[u8], info: &mut AppInfo) {
         while !self.server.finished && !matches!(self.start_tls, StartTls::Accepted { .. }) {
+            if self.server_waits_for_client(stream) {
+                return;
+            }
             let Some(message) = self.next_message(stream, Side::Server, |op| {
                 matches!(
                     op,
@@ -775,6 +787,9 @@ impl LdapParser {
             let Some(parsed) = message.parsed else {
                 continue;
             };
+            if parsed.message_id != 0 {
+                self.server_responses += 1;
+            }
             match parsed.op {
                 LdapProtocolOp::BindResponse(result)
                     if self.security_layer_bind == Some(parsed.message_id) =>
@@ -793,6 +808,31 @@ impl LdapParser {
                 _ => {}
             }
         }
+    }
+
+    /// Returns whether the server's next message is a bind or extended
+    /// response to a request that the client's reader has not read yet. A
+    /// response carries its request's messageID (RFC 4511 section 4.1.1.1),
+    /// and bind and extended requests get one response each. Read before its
+    /// request, a StartTLS or bind response would be ignored, so the server's
+    /// reader waits there until the client's bytes catch up or the client's
+    /// side ends. This keeps the result the same whichever side's bytes
+    /// arrive first.
+    fn server_waits_for_client(&self, stream: &[u8]) -> bool {
+        if self.client.finished || self.server_responses < self.client_requests {
+            return false;
+        }
+        let Some(rest) = stream.get(self.server.offset..) else {
+            return false;
+        };
+        matches!(
+            parse_ldap_message_head(rest),
+            Ok((_, head)) if head.message_id != 0
+                && matches!(
+                    head.operation,
+                    LdapOperation::BindResponse | LdapOperation::ExtendedResponse
+                )
+        )
     }
 
     fn on_extended_response(
@@ -863,9 +903,12 @@ impl LdapParser {
             None
         };
         direction.offset += head.message_len;
-        self.messages_read += 1;
-        if self.messages_read >= MAX_LDAP_MESSAGES {
-            self.stop();
+        direction.messages += 1;
+        if direction.messages >= MAX_LDAP_MESSAGES {
+            match side {
+                Side::Client => self.stop(),
+                Side::Server => direction.finished = true,
+            }
         }
         Some(ReadMessage {
             operation: head.operation,

@@ -240,6 +240,15 @@ impl Pop3Parser {
                 info.upgrade.requested = true;
                 self.stls_line = Some(self.client_lines - 1);
                 self.client_state = ClientState::AfterUpgrade;
+                // The server's reader may have read the +OK already and
+                // stopped right after it, waiting for the TLS.
+                if self.last_ok
+                    && self.server_tls_start.is_none()
+                    && self.server_statuses == self.client_lines + 1
+                {
+                    info.upgrade.accepted = true;
+                    self.server_tls_start = Some(self.server_offset);
+                }
             } else if verb.eq_ignore_ascii_case(b"QUIT") {
                 self.client_state = ClientState::Finished;
             }

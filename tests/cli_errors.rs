@@ -403,8 +403,8 @@ fn report_that_cannot_be_written_in_japanese() {
     );
     assert_exit(&output, 2);
     assert!(
-        !output.stdout.is_empty(),
-        "records are written before the report"
+        output.stdout.is_empty(),
+        "the report file is created before any input is read"
     );
     assert_eq!(
         stderr(&output),

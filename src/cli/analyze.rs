@@ -19,7 +19,7 @@ use crate::report::baseline::{Baseline, Comparison};
 use crate::report::build::{Judged, flow_record};
 use crate::report::csv::CsvWriter;
 use crate::report::html::HtmlReport;
-use crate::report::jsonl::JsonLinesWriter;
+use crate::report::jsonl::write_line;
 use crate::report::messages;
 use crate::report::progress::Progress;
 use crate::report::record::FlowRecord;
@@ -40,14 +40,19 @@ pub enum Status {
 
 /// Where flow records go, in the chosen format.
 enum RecordWriter {
-    Jsonl(JsonLinesWriter<BufWriter<Box<dyn Write>>>),
-    Csv(Box<CsvWriter<BufWriter<Box<dyn Write>>>>),
+    Jsonl(BufWriter<Box<dyn Write + Send>>),
+    Csv(Box<CsvWriter<BufWriter<Box<dyn Write + Send>>>>),
 }
 
 impl RecordWriter {
-    fn write(&mut self, record: &FlowRecord) -> io::Result<()> {
+    /// Writes a record; `line` is the record as a JSON Lines line, which the
+    /// JSON Lines writer takes as it is.
+    fn write(&mut self, record: &FlowRecord, line: Option<&[u8]>) -> io::Result<()> {
         match self {
-            RecordWriter::Jsonl(writer) => writer.write(record),
+            RecordWriter::Jsonl(writer) => match line {
+                Some(line) => writer.write_all(line),
+                None => write_line(writer, record),
+            },
             RecordWriter::Csv(writer) => writer.write(record),
         }
     }
@@ -140,7 +145,7 @@ pub fn flow_id(id_name: &str, flow: &FinishedFlow) -> String {
 
 /// Opens `-o FILE`, or standard output for none or "-". On failure, prints
 /// the error and returns the exit status.
-fn open_output(path: Option<&Path>, lang: Lang) -> Result<Box<dyn Write>, Status> {
+fn open_output(path: Option<&Path>, lang: Lang) -> Result<Box<dyn Write + Send>, Status> {
     let Some(path) = path.filter(|path| path.as_os_str() != "-") else {
         return Ok(Box::new(io::stdout()));
     };
@@ -162,33 +167,82 @@ struct Outputs {
     records: Option<RecordWriter>,
     summary: Option<SummaryAggregator>,
     html: Option<HtmlReport>,
-    lang: Lang,
     fail_on: Option<VerdictArg>,
     failed_on: bool,
     baseline: Option<Comparison>,
 }
 
+/// A flow built into its record on the thread that tracked it.
+struct BuiltRecord {
+    record: FlowRecord,
+    verdict: Verdict,
+    /// The reason in the output language, when that is not English and the
+    /// summary or the HTML report shows it.
+    localized_reason: Option<String>,
+    /// The record as a JSON Lines line, when records go out as JSON Lines.
+    line: Option<Vec<u8>>,
+}
+
+/// Writes a [`BuiltRecord`] to a temporary file as its JSON record (the JSON
+/// Lines line itself when there is one) and its localized reason.
+struct BuiltRecordCodec;
+
+impl pipeline::SpillCodec<BuiltRecord> for BuiltRecordCodec {
+    fn encode(&self, built: &BuiltRecord, out: &mut Vec<u8>) {
+        let json = match &built.line {
+            Some(line) => line.clone(),
+            None => serde_json::to_vec(&built.record).expect("a record serializes"),
+        };
+        out.push(u8::from(built.line.is_some()));
+        out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        out.extend_from_slice(&json);
+        if let Some(reason) = &built.localized_reason {
+            out.extend_from_slice(reason.as_bytes());
+        }
+        out.push(u8::from(built.localized_reason.is_some()));
+    }
+
+    fn decode(&self, bytes: &[u8]) -> io::Result<BuiltRecord> {
+        let invalid = || io::Error::new(io::ErrorKind::InvalidData, "invalid spilled record");
+        let (&has_line, rest) = bytes.split_first().ok_or_else(invalid)?;
+        let (len, rest) = rest.split_at_checked(8).ok_or_else(invalid)?;
+        let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
+        let (json, rest) = rest.split_at_checked(len).ok_or_else(invalid)?;
+        let (&has_reason, reason) = rest.split_last().ok_or_else(invalid)?;
+        let record: FlowRecord = serde_json::from_slice(json).map_err(io::Error::other)?;
+        let verdict = Verdict::from_name(&record.verdict).ok_or_else(invalid)?;
+        let localized_reason = match has_reason {
+            0 => None,
+            _ => Some(String::from_utf8(reason.to_vec()).map_err(|_| invalid())?),
+        };
+        Ok(BuiltRecord {
+            record,
+            verdict,
+            localized_reason,
+            line: (has_line != 0).then(|| json.to_vec()),
+        })
+    }
+}
+
 impl Outputs {
-    fn add(&mut self, record: &FlowRecord, judgement: &Judgement) -> io::Result<()> {
+    fn add(&mut self, built: &BuiltRecord) -> io::Result<()> {
+        let record = &built.record;
         if let Some(fail_on) = self.fail_on
-            && verdict_matches(judgement.verdict, fail_on)
+            && verdict_matches(built.verdict, fail_on)
         {
             self.failed_on = true;
         }
         if let Some(records) = &mut self.records {
-            records.write(record)?;
+            records.write(record, built.line.as_deref())?;
         }
         if let Some(baseline) = &mut self.baseline {
             baseline.add(record);
         }
         if self.summary.is_some() || self.html.is_some() {
-            let localized;
-            let reason = if self.lang == Lang::En {
-                record.reason.as_str()
-            } else {
-                localized = judgement.reason.render(self.lang);
-                localized.as_str()
-            };
+            let reason = built
+                .localized_reason
+                .as_deref()
+                .unwrap_or(record.reason.as_str());
             if let Some(summary) = &mut self.summary {
                 summary.add(record, reason);
             }
@@ -266,14 +320,13 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         let output = BufWriter::with_capacity(256 * 1024, output);
         Some(match format {
             FormatArg::Csv => RecordWriter::Csv(Box::new(CsvWriter::new(output))),
-            _ => RecordWriter::Jsonl(JsonLinesWriter::new(output)),
+            _ => RecordWriter::Jsonl(output),
         })
     };
     let mut outputs = Outputs {
         records,
         summary: (!matches!(summary_target, SummaryTarget::None)).then(SummaryAggregator::new),
         html: args.report.is_some().then(HtmlReport::new),
-        lang,
         fail_on: args.fail_on,
         failed_on: false,
         baseline,
@@ -294,6 +347,8 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     let mut stats = RunStats::default();
     let mut status = Status::Success;
     let id_names = id_names(&args.captures);
+    let jsonl = matches!(outputs.records, Some(RecordWriter::Jsonl(_)));
+    let wants_reason = outputs.summary.is_some() || outputs.html.is_some();
     for (path, id_name) in args.captures.iter().zip(&id_names) {
         let total_bytes = std::fs::metadata(path)
             .ok()
@@ -309,18 +364,44 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             frames: 0,
             bytes: 0,
         };
-        let outcome: InputOutcome = pipeline::analyze_input(path, &config, &mut progress_sink);
-        progress.finish();
-
-        for flow in &outcome.flows {
-            let judgement = policy.judge(flow);
-            let mut record = flow_record(flow, &outcome.source, judged(&judgement));
-            record.flow_id = flow_id(id_name, flow);
-            stats.add(StatKey::Flows, 1);
-            stats.add(verdict_stat(judgement.verdict), 1);
-            if let Err(error) = outputs.add(&record, &judgement) {
-                return output_failed(error, lang);
+        let source = match path.as_os_str() == "-" {
+            true => crate::capture::reader::STDIN_NAME.to_string(),
+            false => path.display().to_string(),
+        };
+        let build = |flow: FinishedFlow| {
+            let judgement = policy.judge(&flow);
+            let mut record = flow_record(&flow, &source, judged(&judgement));
+            record.flow_id = flow_id(id_name, &flow);
+            let localized_reason =
+                (lang != Lang::En && wants_reason).then(|| judgement.reason.render(lang));
+            let line = jsonl.then(|| {
+                let mut line = Vec::with_capacity(1024);
+                write_line(&mut line, &record).expect("writing to memory succeeds");
+                line
+            });
+            BuiltRecord {
+                record,
+                verdict: judgement.verdict,
+                localized_reason,
+                line,
             }
+        };
+        let mut emit = |built: BuiltRecord| {
+            stats.add(StatKey::Flows, 1);
+            stats.add(verdict_stat(built.verdict), 1);
+            outputs.add(&built)
+        };
+        let mut sink = pipeline::FlowSink {
+            build: &build,
+            emit: &mut emit,
+            codec: Some(&BuiltRecordCodec),
+            max_in_memory: pipeline::DEFAULT_MAX_IN_MEMORY,
+        };
+        let outcome: InputOutcome =
+            pipeline::analyze_input_with(path, &config, &mut progress_sink, &mut sink);
+        progress.finish();
+        if let Some(error) = outcome.output_error {
+            return output_failed(error, lang);
         }
         outcome.add_to(&mut stats);
         if report_input_problems(&outcome, &mut stats, lang) {

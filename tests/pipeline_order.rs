@@ -1,0 +1,127 @@
+//! The pipeline hands out flows in output order while it reads. For every
+//! corpus file and the benchmark builder's output, with any thread count and
+//! with items spilled to temporary files, the same flows come out, sorted by
+//! `flow_order`.
+
+#[path = "../examples/build-bench-capture/builder.rs"]
+#[allow(dead_code)]
+mod builder;
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::collections::HashMap;
+use std::io;
+use std::path::Path;
+use std::sync::{LazyLock, Mutex};
+
+use exflow::decode::DecoderConfig;
+use exflow::flow::{EndReason, FinishedFlow, FlowConfig};
+use exflow::pipeline::{
+    AnalyzeConfig, FlowOrder, FlowSink, SpillCodec, analyze_input_with, flow_order,
+};
+
+/// A flow as its key and its full debug text, which covers every field.
+type Item = (FlowOrder, String);
+
+/// Keeps the debug text in the temporary file and takes the key back from
+/// the reorder buffer's own encoding.
+struct DebugCodec;
+
+impl SpillCodec<Item> for DebugCodec {
+    fn encode(&self, item: &Item, out: &mut Vec<u8>) {
+        out.extend_from_slice(format!("{:?}", item.0).as_bytes());
+        out.push(0);
+        out.extend_from_slice(item.1.as_bytes());
+    }
+
+    fn decode(&self, bytes: &[u8]) -> io::Result<Item> {
+        let split = bytes.iter().position(|&byte| byte == 0).unwrap();
+        let text = String::from_utf8(bytes[split + 1..].to_vec()).unwrap();
+        let key = KEYS.lock().unwrap()[&bytes[..split]];
+        Ok((key, text))
+    }
+}
+
+/// Keys by their debug text, so that the codec can decode them on any thread.
+static KEYS: LazyLock<Mutex<HashMap<Vec<u8>, FlowOrder>>> = LazyLock::new(Default::default);
+
+/// Returns the flows of `path` in the order the sink received them.
+fn streamed(path: &Path, threads: usize, max_in_memory: usize) -> (Vec<Item>, usize) {
+    let config = AnalyzeConfig {
+        decoder: DecoderConfig::default(),
+        flows: FlowConfig::default(),
+        threads,
+        filter: None,
+    };
+    // A flow still open at the end of the input ends when its worker's clock
+    // (the last packet of its shard) passes its timeout, so `end` may differ
+    // between thread counts. Records do not show it, and the rest must match.
+    let build = |mut flow: FinishedFlow| {
+        flow.end = EndReason::EndOfInput;
+        (flow_order(&flow), format!("{flow:?}"))
+    };
+    let mut items = Vec::new();
+    let mut emit = |item: Item| {
+        items.push(item);
+        Ok(())
+    };
+    let mut sink = FlowSink {
+        build: &build,
+        emit: &mut emit,
+        codec: Some(&DebugCodec),
+        max_in_memory,
+    };
+    let outcome = analyze_input_with(path, &config, &mut (), &mut sink);
+    assert!(outcome.output_error.is_none(), "{:?}", outcome.output_error);
+    (items, outcome.runs_spilled)
+}
+
+fn check_file(path: &Path) -> usize {
+    let (reference, _) = streamed(path, 1, usize::MAX);
+    let mut known = KEYS.lock().unwrap();
+    for (key, _) in &reference {
+        known.insert(format!("{key:?}").into_bytes(), *key);
+    }
+    drop(known);
+    let keys: Vec<FlowOrder> = reference.iter().map(|(key, _)| *key).collect();
+    assert!(
+        keys.is_sorted(),
+        "{}: flows out of order with one thread",
+        path.display()
+    );
+    let mut spilled = 0;
+    for (threads, max_in_memory) in [(2, usize::MAX), (1, 2), (2, 3), (3, 5)] {
+        let (items, runs) = streamed(path, threads, max_in_memory);
+        spilled += runs;
+        assert!(
+            items == reference,
+            "{}: flows differ with {threads} threads and {max_in_memory} items in memory",
+            path.display()
+        );
+    }
+    spilled
+}
+
+#[test]
+fn corpus_flows_stream_in_order() {
+    let mut spilled = 0;
+    for path in cli::corpus_captures() {
+        spilled += check_file(&path);
+    }
+    assert!(spilled > 0, "no corpus file spilled a run");
+}
+
+#[test]
+fn bench_capture_streams_in_order() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources: Vec<builder::Source> = builder::capture_files(&root.join("captures"))
+        .unwrap()
+        .iter()
+        .filter_map(|file| builder::read_source(file).ok())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.pcap");
+    builder::write_copies(&sources, 4, &path).unwrap();
+    assert!(check_file(&path) > 0, "the runs were never spilled");
+}

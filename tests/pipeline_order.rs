@@ -125,3 +125,70 @@ fn bench_capture_streams_in_order() {
     builder::write_copies(&sources, 4, &path).unwrap();
     assert!(check_file(&path) > 0, "the runs were never spilled");
 }
+
+/// Builds a capture of 8 copies of the corpus: over 20,000 flows, more than
+/// `exflow analyze` keeps in memory before it spills records read from a
+/// stream.
+fn large_capture(dir: &Path) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources: Vec<builder::Source> = builder::capture_files(&root.join("../shared/corpus"))
+        .unwrap()
+        .iter()
+        .filter_map(|file| builder::read_source(file).ok())
+        .collect();
+    let path = dir.join("large.pcap");
+    builder::write_copies(&sources, 8, &path).unwrap();
+    path
+}
+
+#[test]
+fn spilled_stdin_matches_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = large_capture(dir.path());
+    let path_text = path.to_str().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    for format in ["jsonl", "csv"] {
+        let from_file = cli::exflow(&["analyze", "--threads", "2", "--format", format, path_text]);
+        assert_eq!(
+            from_file.status.code(),
+            Some(0),
+            "{}",
+            cli::stderr(&from_file)
+        );
+        let from_stdin =
+            cli::exflow_with_input(&["analyze", "--format", format, "-"], Some(&bytes));
+        assert_eq!(
+            from_stdin.status.code(),
+            Some(0),
+            "{}",
+            cli::stderr(&from_stdin)
+        );
+
+        let lines = from_file.stdout.split(|&byte| byte == b'\n').count();
+        assert!(lines > 20_000, "{format}: only {lines} lines");
+        // Flow ids and the source column name the input, which differs.
+        let file_text = String::from_utf8(from_file.stdout).unwrap();
+        let stdin_text = String::from_utf8(from_stdin.stdout).unwrap();
+        let without_source = |text: &str, source: &str| text.replace(source, "SOURCE");
+        let file_lines: Vec<String> = without_source(&file_text, path_text)
+            .lines()
+            .map(strip_flow_id)
+            .collect();
+        let stdin_lines: Vec<String> = without_source(&stdin_text, "standard input")
+            .lines()
+            .map(strip_flow_id)
+            .collect();
+        assert!(file_lines == stdin_lines, "{format}: records differ");
+    }
+}
+
+/// Removes the flow id, which hashes the input's name.
+fn strip_flow_id(line: &str) -> String {
+    match line.find("\"flow_id\":\"") {
+        Some(at) => format!("{}{}", &line[..at], &line[at + 28..]),
+        None => line
+            .split_once(',')
+            .map_or(line, |(_, rest)| rest)
+            .to_string(),
+    }
+}

@@ -47,13 +47,12 @@ enum RecordWriter {
 impl RecordWriter {
     /// Writes a record; `line` is the record as a JSON Lines line, which the
     /// JSON Lines writer takes as it is.
-    fn write(&mut self, record: &FlowRecord, line: Option<&[u8]>) -> io::Result<()> {
-        match self {
-            RecordWriter::Jsonl(writer) => match line {
-                Some(line) => writer.write_all(line),
-                None => write_line(writer, record),
-            },
-            RecordWriter::Csv(writer) => writer.write(record),
+    fn write(&mut self, record: Option<&FlowRecord>, line: Option<&[u8]>) -> io::Result<()> {
+        match (self, line, record) {
+            (RecordWriter::Jsonl(writer), Some(line), _) => writer.write_all(line),
+            (RecordWriter::Jsonl(writer), None, Some(record)) => write_line(writer, record),
+            (RecordWriter::Csv(writer), _, Some(record)) => writer.write(record),
+            _ => unreachable!("a built record keeps what its writer needs"),
         }
     }
 
@@ -174,7 +173,8 @@ struct Outputs {
 
 /// A flow built into its record on the thread that tracked it.
 struct BuiltRecord {
-    record: FlowRecord,
+    /// The record, unless only its JSON Lines line is written.
+    record: Option<FlowRecord>,
     verdict: Verdict,
     /// The reason in the output language, when that is not English and the
     /// summary or the HTML report shows it.
@@ -187,13 +187,27 @@ struct BuiltRecord {
 /// Lines line itself when there is one) and its localized reason.
 struct BuiltRecordCodec;
 
+/// Flags of a spilled [`BuiltRecord`]: which of its parts it had.
+const SPILLED_LINE: u8 = 1;
+const SPILLED_RECORD: u8 = 2;
+
 impl pipeline::SpillCodec<BuiltRecord> for BuiltRecordCodec {
     fn encode(&self, built: &BuiltRecord, out: &mut Vec<u8>) {
-        let json = match &built.line {
-            Some(line) => line.clone(),
-            None => serde_json::to_vec(&built.record).expect("a record serializes"),
+        let json = match (&built.line, &built.record) {
+            (Some(line), _) => line.clone(),
+            (None, Some(record)) => serde_json::to_vec(record).expect("a record serializes"),
+            (None, None) => Vec::new(),
         };
-        out.push(u8::from(built.line.is_some()));
+        let flags = if built.line.is_some() {
+            SPILLED_LINE
+        } else {
+            0
+        } | if built.record.is_some() {
+            SPILLED_RECORD
+        } else {
+            0
+        };
+        out.push(flags);
         out.extend_from_slice(&(json.len() as u64).to_le_bytes());
         out.extend_from_slice(&json);
         if let Some(reason) = &built.localized_reason {
@@ -204,37 +218,40 @@ impl pipeline::SpillCodec<BuiltRecord> for BuiltRecordCodec {
 
     fn decode(&self, bytes: &[u8]) -> io::Result<BuiltRecord> {
         let invalid = || io::Error::new(io::ErrorKind::InvalidData, "invalid spilled record");
-        let (&has_line, rest) = bytes.split_first().ok_or_else(invalid)?;
+        let (&flags, rest) = bytes.split_first().ok_or_else(invalid)?;
         let (len, rest) = rest.split_at_checked(8).ok_or_else(invalid)?;
         let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
         let (json, rest) = rest.split_at_checked(len).ok_or_else(invalid)?;
         let (&has_reason, reason) = rest.split_last().ok_or_else(invalid)?;
         let record: FlowRecord = serde_json::from_slice(json).map_err(io::Error::other)?;
         let verdict = Verdict::from_name(&record.verdict).ok_or_else(invalid)?;
+        let has_line = flags & SPILLED_LINE != 0;
         let localized_reason = match has_reason {
             0 => None,
             _ => Some(String::from_utf8(reason.to_vec()).map_err(|_| invalid())?),
         };
         Ok(BuiltRecord {
-            record,
+            record: (flags & SPILLED_RECORD != 0).then_some(record),
             verdict,
             localized_reason,
-            line: (has_line != 0).then(|| json.to_vec()),
+            line: has_line.then(|| json.to_vec()),
         })
     }
 }
 
 impl Outputs {
     fn add(&mut self, built: &BuiltRecord) -> io::Result<()> {
-        let record = &built.record;
         if let Some(fail_on) = self.fail_on
             && verdict_matches(built.verdict, fail_on)
         {
             self.failed_on = true;
         }
         if let Some(records) = &mut self.records {
-            records.write(record, built.line.as_deref())?;
+            records.write(built.record.as_ref(), built.line.as_deref())?;
         }
+        let Some(record) = &built.record else {
+            return Ok(());
+        };
         if let Some(baseline) = &mut self.baseline {
             baseline.add(record);
         }
@@ -349,6 +366,9 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     let id_names = id_names(&args.captures);
     let jsonl = matches!(outputs.records, Some(RecordWriter::Jsonl(_)));
     let wants_reason = outputs.summary.is_some() || outputs.html.is_some();
+    // With only JSON Lines to write, the worker drops the record once it has
+    // the line.
+    let keep_record = !jsonl || wants_reason || outputs.baseline.is_some();
     for (path, id_name) in args.captures.iter().zip(&id_names) {
         let total_bytes = std::fs::metadata(path)
             .ok()
@@ -380,7 +400,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
                 line
             });
             BuiltRecord {
-                record,
+                record: keep_record.then_some(record),
                 verdict: judgement.verdict,
                 localized_reason,
                 line,

@@ -136,10 +136,13 @@ pub fn flow_id(id_name: &str, flow: &FinishedFlow) -> String {
     hasher.update(flow.first_offset.to_le_bytes());
     hasher.update(flow.ts_start.0.to_le_bytes());
     let digest = hasher.finalize();
-    digest[..8]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(16);
+    for byte in &digest[..8] {
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    id
 }
 
 /// Opens `-o FILE`, or standard output for none or "-". On failure, prints
@@ -173,8 +176,9 @@ struct Outputs {
 
 /// A flow built into its record on the thread that tracked it.
 struct BuiltRecord {
-    /// The record, unless only its JSON Lines line is written.
-    record: Option<FlowRecord>,
+    /// The record, unless only its JSON Lines line is written. Boxed, so that
+    /// the reorder heap moves a small value.
+    record: Option<Box<FlowRecord>>,
     verdict: Verdict,
     /// The reason in the output language, when that is not English and the
     /// summary or the HTML report shows it.
@@ -231,7 +235,7 @@ impl pipeline::SpillCodec<BuiltRecord> for BuiltRecordCodec {
             _ => Some(String::from_utf8(reason.to_vec()).map_err(|_| invalid())?),
         };
         Ok(BuiltRecord {
-            record: (flags & SPILLED_RECORD != 0).then_some(record),
+            record: (flags & SPILLED_RECORD != 0).then(|| Box::new(record)),
             verdict,
             localized_reason,
             line: has_line.then(|| json.to_vec()),
@@ -247,7 +251,7 @@ impl Outputs {
             self.failed_on = true;
         }
         if let Some(records) = &mut self.records {
-            records.write(built.record.as_ref(), built.line.as_deref())?;
+            records.write(built.record.as_deref(), built.line.as_deref())?;
         }
         let Some(record) = &built.record else {
             return Ok(());
@@ -400,7 +404,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
                 line
             });
             BuiltRecord {
-                record: keep_record.then_some(record),
+                record: keep_record.then(|| Box::new(record)),
                 verdict: judgement.verdict,
                 localized_reason,
                 line,

@@ -162,6 +162,10 @@ pub struct SliceReader<'a> {
     position: usize,
     /// Position of the next load ahead of the walk.
     touched: usize,
+    /// The map under `bytes`, when the reader walks a mapped file, and the
+    /// position of the next [`MappedFile::advance`] call.
+    map: Option<&'a MappedFile>,
+    next_advance: usize,
     decoder: Decoder,
     stats: CaptureStats,
     done: bool,
@@ -181,6 +185,8 @@ impl<'a> SliceReader<'a> {
             bytes,
             position: header_len,
             touched: header_len,
+            map: None,
+            next_advance: usize::MAX,
             decoder,
             stats,
             done: false,
@@ -193,6 +199,15 @@ impl<'a> SliceReader<'a> {
 
     pub fn input_name(&self) -> &str {
         &self.input
+    }
+
+    /// Maps the window ahead of the walk and releases the one far behind.
+    #[cold]
+    fn advance_map(&mut self) {
+        if let Some(map) = self.map {
+            map.advance(self.position);
+        }
+        self.next_advance = self.position.saturating_add(exflow_mmap::WINDOW_LEN);
     }
 
     /// Reads one byte every [`TOUCH_STEP`] bytes up to [`TOUCH_AHEAD`] bytes
@@ -231,6 +246,9 @@ impl<'a> Iterator for SliceReader<'a> {
                     self.position += consumed;
                     self.stats.bytes_read = self.position as u64;
                     self.stats.add_frame(frame.ts, frame.data.len());
+                    if self.position >= self.next_advance {
+                        self.advance_map();
+                    }
                     return Some(Ok(frame));
                 }
                 Step::Skip(consumed) => {
@@ -558,6 +576,8 @@ impl MappedCapture {
             bytes: self.map.bytes(),
             position: self.header_len,
             touched: self.header_len,
+            map: Some(&self.map),
+            next_advance: 0,
             decoder: self.decoder.clone(),
             stats: self.stats.clone(),
             done: false,
@@ -566,6 +586,11 @@ impl MappedCapture {
 
     pub fn bytes(&self) -> &[u8] {
         self.map.bytes()
+    }
+
+    /// Releases the mapped pages from the resident set; reads load them again.
+    pub fn release_pages(&self) {
+        self.map.release();
     }
 
     pub fn input_name(&self) -> &str {

@@ -19,7 +19,7 @@ use crate::report::baseline::{Baseline, BaselineDiff, Comparison};
 use crate::report::build::{Judged, flow_record};
 use crate::report::csv::CsvWriter;
 use crate::report::html::HtmlReport;
-use crate::report::jsonl::JsonLinesWriter;
+use crate::report::jsonl::write_line;
 use crate::report::messages;
 use crate::report::progress::Progress;
 use crate::report::record::FlowRecord;
@@ -40,15 +40,19 @@ pub enum Status {
 
 /// Where flow records go, in the chosen format.
 enum RecordWriter {
-    Jsonl(JsonLinesWriter<BufWriter<Box<dyn Write>>>),
-    Csv(Box<CsvWriter<BufWriter<Box<dyn Write>>>>),
+    Jsonl(BufWriter<Box<dyn Write + Send>>),
+    Csv(Box<CsvWriter<BufWriter<Box<dyn Write + Send>>>>),
 }
 
 impl RecordWriter {
-    fn write(&mut self, record: &FlowRecord) -> io::Result<()> {
-        match self {
-            RecordWriter::Jsonl(writer) => writer.write(record),
-            RecordWriter::Csv(writer) => writer.write(record),
+    /// Writes a record; `line` is the record as a JSON Lines line, which the
+    /// JSON Lines writer takes as it is.
+    fn write(&mut self, record: Option<&FlowRecord>, line: Option<&[u8]>) -> io::Result<()> {
+        match (self, line, record) {
+            (RecordWriter::Jsonl(writer), Some(line), _) => writer.write_all(line),
+            (RecordWriter::Jsonl(writer), None, Some(record)) => write_line(writer, record),
+            (RecordWriter::Csv(writer), _, Some(record)) => writer.write(record),
+            _ => unreachable!("a built record keeps what its writer needs"),
         }
     }
 
@@ -132,10 +136,13 @@ pub fn flow_id(id_name: &str, flow: &FinishedFlow) -> String {
     hasher.update(flow.first_offset.to_le_bytes());
     hasher.update(flow.ts_start.0.to_le_bytes());
     let digest = hasher.finalize();
-    digest[..8]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(16);
+    for byte in &digest[..8] {
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    id
 }
 
 /// Rejects a list of inputs that names standard input ("-") more than once,
@@ -155,7 +162,7 @@ pub(super) fn check_stdin_once(captures: &[PathBuf], lang: Lang) -> Result<(), S
 
 /// Opens `-o FILE`, or standard output for none or "-". On failure, prints
 /// the error and returns the exit status.
-fn open_output(path: Option<&Path>, lang: Lang) -> Result<Box<dyn Write>, Status> {
+fn open_output(path: Option<&Path>, lang: Lang) -> Result<Box<dyn Write + Send>, Status> {
     let Some(path) = path.filter(|path| path.as_os_str() != "-") else {
         return Ok(Box::new(io::stdout()));
     };
@@ -177,10 +184,78 @@ struct Outputs {
     records: Option<RecordWriter>,
     summary: Option<SummaryAggregator>,
     html: Option<HtmlReport>,
-    lang: Lang,
     fail_on: Option<VerdictArg>,
     failed_on: bool,
     baseline: Option<Comparison>,
+}
+
+/// A flow built into its record on the thread that tracked it.
+struct BuiltRecord {
+    /// The record, unless only its JSON Lines line is written. Boxed, so that
+    /// the reorder heap moves a small value.
+    record: Option<Box<FlowRecord>>,
+    verdict: Verdict,
+    /// The reason in the output language, when that is not English and the
+    /// summary or the HTML report shows it.
+    localized_reason: Option<String>,
+    /// The record as a JSON Lines line, when records go out as JSON Lines.
+    line: Option<Vec<u8>>,
+}
+
+/// Writes a [`BuiltRecord`] to a temporary file as its JSON record (the JSON
+/// Lines line itself when there is one) and its localized reason.
+struct BuiltRecordCodec;
+
+/// Flags of a spilled [`BuiltRecord`]: which of its parts it had.
+const SPILLED_LINE: u8 = 1;
+const SPILLED_RECORD: u8 = 2;
+
+impl pipeline::SpillCodec<BuiltRecord> for BuiltRecordCodec {
+    fn encode(&self, built: &BuiltRecord, out: &mut Vec<u8>) {
+        let json = match (&built.line, &built.record) {
+            (Some(line), _) => line.clone(),
+            (None, Some(record)) => serde_json::to_vec(record).expect("a record serializes"),
+            (None, None) => Vec::new(),
+        };
+        let flags = if built.line.is_some() {
+            SPILLED_LINE
+        } else {
+            0
+        } | if built.record.is_some() {
+            SPILLED_RECORD
+        } else {
+            0
+        };
+        out.push(flags);
+        out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        out.extend_from_slice(&json);
+        if let Some(reason) = &built.localized_reason {
+            out.extend_from_slice(reason.as_bytes());
+        }
+        out.push(u8::from(built.localized_reason.is_some()));
+    }
+
+    fn decode(&self, bytes: &[u8]) -> io::Result<BuiltRecord> {
+        let invalid = || io::Error::new(io::ErrorKind::InvalidData, "invalid spilled record");
+        let (&flags, rest) = bytes.split_first().ok_or_else(invalid)?;
+        let (len, rest) = rest.split_at_checked(8).ok_or_else(invalid)?;
+        let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
+        let (json, rest) = rest.split_at_checked(len).ok_or_else(invalid)?;
+        let (&has_reason, reason) = rest.split_last().ok_or_else(invalid)?;
+        let record: FlowRecord = serde_json::from_slice(json).map_err(io::Error::other)?;
+        let verdict = Verdict::from_name(&record.verdict).ok_or_else(invalid)?;
+        let has_line = flags & SPILLED_LINE != 0;
+        let localized_reason = match has_reason {
+            0 => None,
+            _ => Some(String::from_utf8(reason.to_vec()).map_err(|_| invalid())?),
+        };
+        Ok(BuiltRecord {
+            record: (flags & SPILLED_RECORD != 0).then(|| Box::new(record)),
+            verdict,
+            localized_reason,
+            line: has_line.then(|| json.to_vec()),
+        })
+    }
 }
 
 impl Outputs {
@@ -194,26 +269,26 @@ impl Outputs {
         }
     }
 
-    fn add(&mut self, record: &FlowRecord, judgement: &Judgement) -> io::Result<()> {
+    fn add(&mut self, built: &BuiltRecord) -> io::Result<()> {
         if let Some(fail_on) = self.fail_on
-            && verdict_matches(judgement.verdict, fail_on)
+            && verdict_matches(built.verdict, fail_on)
         {
             self.failed_on = true;
         }
         if let Some(records) = &mut self.records {
-            records.write(record)?;
+            records.write(built.record.as_deref(), built.line.as_deref())?;
         }
+        let Some(record) = &built.record else {
+            return Ok(());
+        };
         if let Some(baseline) = &mut self.baseline {
             baseline.add(record);
         }
         if self.summary.is_some() || self.html.is_some() {
-            let localized;
-            let reason = if self.lang == Lang::En {
-                record.reason.as_str()
-            } else {
-                localized = judgement.reason.render(self.lang);
-                localized.as_str()
-            };
+            let reason = built
+                .localized_reason
+                .as_deref()
+                .unwrap_or(record.reason.as_str());
             if let Some(summary) = &mut self.summary {
                 summary.add(record, reason);
             }
@@ -307,14 +382,13 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         let output = BufWriter::with_capacity(256 * 1024, output);
         Some(match format {
             FormatArg::Csv => RecordWriter::Csv(Box::new(CsvWriter::new(output))),
-            _ => RecordWriter::Jsonl(JsonLinesWriter::new(output)),
+            _ => RecordWriter::Jsonl(output),
         })
     };
     let mut outputs = Outputs {
         records,
         summary: (!matches!(summary_target, SummaryTarget::None)).then(SummaryAggregator::new),
         html: args.report.is_some().then(HtmlReport::new),
-        lang,
         fail_on: args.fail_on,
         failed_on: false,
         baseline,
@@ -335,6 +409,11 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     let mut stats = RunStats::default();
     let mut status = Status::Success;
     let id_names = id_names(&args.captures);
+    let jsonl = matches!(outputs.records, Some(RecordWriter::Jsonl(_)));
+    let wants_reason = outputs.summary.is_some() || outputs.html.is_some();
+    // With only JSON Lines to write, the worker drops the record once it has
+    // the line.
+    let keep_record = !jsonl || wants_reason || outputs.baseline.is_some();
     for (path, id_name) in args.captures.iter().zip(&id_names) {
         let total_bytes = std::fs::metadata(path)
             .ok()
@@ -350,23 +429,49 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             frames: 0,
             bytes: 0,
         };
-        let outcome: InputOutcome = pipeline::analyze_input(path, &config, &mut progress_sink);
-        progress.finish();
-
-        for flow in &outcome.flows {
-            let judgement = policy.judge(flow);
-            let mut record = flow_record(flow, &outcome.source, judged(&judgement));
-            record.flow_id = flow_id(id_name, flow);
-            stats.add(StatKey::Flows, 1);
-            stats.add(verdict_stat(judgement.verdict), 1);
-            if let Err(error) = outputs.add(&record, &judgement) {
-                return output_failed(
-                    error,
-                    args.output.as_deref(),
-                    lang,
-                    outputs.status_so_far(status),
-                );
+        let source = match path.as_os_str() == "-" {
+            true => crate::capture::reader::STDIN_NAME.to_string(),
+            false => path.display().to_string(),
+        };
+        let build = |flow: FinishedFlow| {
+            let judgement = policy.judge(&flow);
+            let mut record = flow_record(&flow, &source, judged(&judgement));
+            record.flow_id = flow_id(id_name, &flow);
+            let localized_reason =
+                (lang != Lang::En && wants_reason).then(|| judgement.reason.render(lang));
+            let line = jsonl.then(|| {
+                let mut line = Vec::with_capacity(1024);
+                write_line(&mut line, &record).expect("writing to memory succeeds");
+                line
+            });
+            BuiltRecord {
+                record: keep_record.then(|| Box::new(record)),
+                verdict: judgement.verdict,
+                localized_reason,
+                line,
             }
+        };
+        let mut emit = |built: BuiltRecord| {
+            stats.add(StatKey::Flows, 1);
+            stats.add(verdict_stat(built.verdict), 1);
+            outputs.add(&built)
+        };
+        let mut sink = pipeline::FlowSink {
+            build: &build,
+            emit: &mut emit,
+            codec: Some(&BuiltRecordCodec),
+            max_in_memory: pipeline::DEFAULT_MAX_IN_MEMORY,
+        };
+        let outcome: InputOutcome =
+            pipeline::analyze_input_with(path, &config, &mut progress_sink, &mut sink);
+        progress.finish();
+        if let Some(error) = outcome.output_error {
+            return output_failed(
+                error,
+                args.output.as_deref(),
+                lang,
+                outputs.status_so_far(status),
+            );
         }
         outcome.add_to(&mut stats);
         if report_input_problems(&outcome, Some(&mut stats), lang) {

@@ -92,6 +92,20 @@ impl NetworkStart {
     }
 }
 
+/// Returns the offset of the first IP header in a frame of type `link`, after
+/// the link-layer headers, tags and shims that the decoder walks, or `None`
+/// when the frame carries no IP or is cut before it.
+pub fn network_offset(link: LinkType, data: &[u8]) -> Option<usize> {
+    let region = Region {
+        end: data.len(),
+        claimed_end: data.len(),
+    };
+    let mut vlan = VlanIds::default();
+    locate_network(link, data, region, &mut vlan)
+        .ok()
+        .map(|start| start.offset)
+}
+
 /// Walks the link-layer headers of a frame of type `link` to its IP header,
 /// recording VLAN ids in `vlan`.
 pub(super) fn locate_network(

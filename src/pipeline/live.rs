@@ -318,6 +318,8 @@ impl LiveEngine {
             counters: self.engine.flows().counters(),
             unsupported_frames: self.unsupported_frames.clone(),
             error: None,
+            output_error: None,
+            runs_spilled: 0,
         };
         let mut run = self.judge.verdicts.clone();
         // A live capture has no file: the bytes read are the captured bytes.

@@ -5,23 +5,29 @@
 //! file is read on the calling thread, decoded there, and its packets are handed
 //! to worker threads by reference, sharded by a symmetric flow hash so that both
 //! directions of a flow meet in the same flow table. Standard input and other
-//! streams run on the calling thread. The finished flows of an input come back
-//! sorted by start time and 5-tuple, so the output is the same for any number of
-//! threads.
+//! streams run on the calling thread. The thread that tracked a flow builds its
+//! output item. Items are handed out sorted by start time and 5-tuple
+//! ([`order`]) as soon as no flow still to finish can sort before them, so the
+//! output is the same for any number of threads.
 
 pub mod engine;
 pub mod live;
+pub mod order;
 mod sharded;
 
+use std::io;
 use std::path::Path;
 
 use crate::capture::reader::{self as capture_reader, CaptureInput, FrameSource};
-use crate::capture::{CaptureError, CaptureFormat, CaptureStats, LinkType};
+use crate::capture::{CaptureError, CaptureFormat, CaptureStats, LinkType, Timestamp};
 use crate::decode::{DecodeStats, DecoderConfig, link_supported};
 use crate::flow::{FinishedFlow, FlowConfig, FlowStats};
 use crate::report::stats::{RunStats, StatKey};
 
 pub use engine::{EngineCounters, PacketFilter};
+pub use order::{FlowOrder, SpillCodec, flow_order};
+
+use order::{FutureTimes, OpenStarts, Reorder};
 
 /// Settings of an analysis run.
 pub struct AnalyzeConfig<'f> {
@@ -38,7 +44,8 @@ pub struct AnalyzeConfig<'f> {
 pub struct InputOutcome {
     /// The input's name as given, or `standard input`.
     pub source: String,
-    /// Finished flows sorted by [`flow_order`].
+    /// Finished flows sorted by [`flow_order`]; empty when a [`FlowSink`]
+    /// took them.
     pub flows: Vec<FinishedFlow>,
     pub capture: Option<CaptureStats>,
     pub decode: DecodeStats,
@@ -49,7 +56,31 @@ pub struct InputOutcome {
     pub unsupported_frames: Vec<(LinkType, u64)>,
     /// The error that stopped reading; every flow read before it is in `flows`.
     pub error: Option<InputError>,
+    /// The error of the sink's `emit` or of a temporary file, which stopped
+    /// the input early.
+    pub output_error: Option<io::Error>,
+    /// Sorted runs of items that went to temporary files.
+    pub runs_spilled: usize,
 }
+
+/// The destination of the finished flows of an input. `build` turns each into
+/// an item on the thread that tracked it, and `emit` receives the items in
+/// [`flow_order`] on one thread.
+pub struct FlowSink<'s, T> {
+    pub build: &'s (dyn Fn(FinishedFlow) -> T + Sync),
+    pub emit: &'s mut (dyn FnMut(T) -> io::Result<()> + Send),
+    /// With a codec, at most `max_in_memory` items wait in memory for their
+    /// turn and the rest in sorted runs in temporary files.
+    pub codec: Option<&'s dyn SpillCodec<T>>,
+    pub max_in_memory: usize,
+}
+
+/// Items that wait in memory before a sink with a codec spills them: about
+/// 40 MiB of JSON Lines records (an estimate at 2.5 KiB per record and line).
+pub const DEFAULT_MAX_IN_MEMORY: usize = 16 * 1024;
+
+/// How many frames pass between two releases of the items whose turn came.
+const RELEASE_INTERVAL_FRAMES: u64 = 4096;
 
 /// Why an input could not be read to its end.
 #[derive(Debug, thiserror::Error)]
@@ -76,24 +107,36 @@ impl Progress for () {
 /// How many frames pass between two progress updates.
 const PROGRESS_INTERVAL_FRAMES: u64 = 16 * 1024;
 
-/// Returns the sort key of a flow in the output: start time, then 5-tuple, then
-/// the offset of its first packet (which tells apart two flows of one 5-tuple
-/// that start in the same nanosecond).
-pub fn flow_order(flow: &FinishedFlow) -> impl Ord + use<> {
-    (
-        flow.ts_start,
-        flow.client,
-        flow.server,
-        flow.transport,
-        flow.first_offset,
-    )
-}
-
-/// Reads the capture at `path` ("-" for standard input) and returns its flows.
+/// Reads the capture at `path` ("-" for standard input) and returns its flows,
+/// all of them in memory.
 pub fn analyze_input(
     path: &Path,
     config: &AnalyzeConfig<'_>,
     progress: &mut dyn Progress,
+) -> InputOutcome {
+    let mut flows = Vec::new();
+    let mut emit = |flow: FinishedFlow| {
+        flows.push(flow);
+        Ok(())
+    };
+    let mut sink = FlowSink {
+        build: &|flow| flow,
+        emit: &mut emit,
+        codec: None,
+        max_in_memory: usize::MAX,
+    };
+    let mut outcome = analyze_input_with(path, config, progress, &mut sink);
+    outcome.flows = flows;
+    outcome
+}
+
+/// Reads the capture at `path` ("-" for standard input) and passes its flows,
+/// built into items, to `sink` in [`flow_order`].
+pub fn analyze_input_with<T: Send>(
+    path: &Path,
+    config: &AnalyzeConfig<'_>,
+    progress: &mut dyn Progress,
+    sink: &mut FlowSink<'_, T>,
 ) -> InputOutcome {
     let name = if path.as_os_str() == "-" {
         capture_reader::STDIN_NAME.to_string()
@@ -109,6 +152,8 @@ pub fn analyze_input(
         counters: EngineCounters::default(),
         unsupported_frames: Vec::new(),
         error: None,
+        output_error: None,
+        runs_spilled: 0,
     };
 
     let input = match capture_reader::open(path) {
@@ -129,10 +174,12 @@ pub fn analyze_input(
                 outcome.capture = Some(reader.stats().clone());
                 return outcome;
             }
+            let future = FutureTimes::scan(capture.reader());
+            capture.release_pages();
             if config.threads > 1 {
-                sharded::run(&mut reader, config, progress, &mut outcome);
+                sharded::run(&mut reader, &future, config, progress, sink, &mut outcome);
             } else {
-                run_single(&mut reader, config, progress, &mut outcome);
+                run_single(&mut reader, &future, config, progress, sink, &mut outcome);
             }
             outcome.capture = Some(reader.stats().clone());
         }
@@ -145,11 +192,11 @@ pub fn analyze_input(
                 outcome.capture = Some(reader.stats().clone());
                 return outcome;
             }
-            run_single(&mut reader, config, progress, &mut outcome);
+            let future = FutureTimes::unknown();
+            run_single(&mut reader, &future, config, progress, sink, &mut outcome);
             outcome.capture = Some(reader.stats().clone());
         }
     }
-    outcome.flows.sort_by_key(flow_order);
     outcome
 }
 
@@ -178,16 +225,19 @@ fn check_link(link: LinkType, unsupported: &mut Vec<(LinkType, u64)>) -> bool {
 }
 
 /// Runs decoder and flow table on the calling thread.
-fn run_single(
+fn run_single<T>(
     reader: &mut dyn FrameSource,
+    future: &FutureTimes,
     config: &AnalyzeConfig<'_>,
     progress: &mut dyn Progress,
+    sink: &mut FlowSink<'_, T>,
     outcome: &mut InputOutcome,
 ) {
     let mut engine =
         engine::Engine::new(config.decoder.clone(), config.flows.clone(), config.filter);
-    let flows = &mut outcome.flows;
-    let mut push = |flow: FinishedFlow| flows.push(flow);
+    let mut reorder = Reorder::new(sink.max_in_memory, sink.codec);
+    let mut open = OpenStarts::default();
+    let mut finished = Vec::new();
     let mut frames = 0u64;
 
     while let Some(next) = reader.next_frame() {
@@ -195,7 +245,11 @@ fn run_single(
             Ok(frame) => {
                 frames += 1;
                 if check_link(frame.link, &mut outcome.unsupported_frames) {
-                    engine.on_frame(&frame, &mut push);
+                    engine.on_frame_inspect(
+                        &frame,
+                        &mut |flow| finished.push(flow),
+                        |stage, packet| open.after_packet(stage.table(), packet),
+                    );
                 }
             }
             Err(error) => {
@@ -203,16 +257,56 @@ fn run_single(
                 break;
             }
         }
+        let bound = frames
+            .is_multiple_of(RELEASE_INTERVAL_FRAMES)
+            .then(|| future.after(frames));
+        if (!finished.is_empty() || bound.is_some())
+            && let Err(error) = settle(&mut finished, &mut open, &mut reorder, sink, bound)
+        {
+            outcome.output_error = Some(error);
+            break;
+        }
         if frames.is_multiple_of(PROGRESS_INTERVAL_FRAMES) {
             progress.update(reader.stats().bytes_read, frames);
         }
     }
-    engine.finish(&mut push);
     progress.update(reader.stats().bytes_read, frames);
+    if outcome.output_error.is_none() {
+        // The flows still open come out all at once. Each goes to the reorder
+        // buffer as it comes, so they never wait in memory together.
+        let mut result = settle(&mut finished, &mut open, &mut reorder, sink, None);
+        engine.finish(&mut |flow| {
+            if result.is_ok() {
+                open.finished(&flow);
+                result = reorder.push(flow_order(&flow), (sink.build)(flow));
+            }
+        });
+        outcome.output_error = result.and_then(|()| reorder.finish(sink.emit)).err();
+    }
+    outcome.runs_spilled = reorder.runs_spilled();
 
     outcome.decode = engine.decoder().stats().clone();
     outcome.flow_stats = engine.flows().table().stats().clone();
     outcome.counters = engine.flows().counters();
+}
+
+/// Hands the flows that finished to the reorder buffer, then, with a bound
+/// from the frames to come, passes on the items whose turn came.
+fn settle<T>(
+    finished: &mut Vec<FinishedFlow>,
+    open: &mut OpenStarts,
+    reorder: &mut Reorder<'_, T>,
+    sink: &mut FlowSink<'_, T>,
+    bound: Option<Timestamp>,
+) -> io::Result<()> {
+    for flow in finished.drain(..) {
+        open.finished(&flow);
+        reorder.push(flow_order(&flow), (sink.build)(flow))?;
+    }
+    if let Some(bound) = bound {
+        reorder.release(bound.min(open.earliest()), sink.emit)?;
+    }
+    Ok(())
 }
 
 impl InputOutcome {

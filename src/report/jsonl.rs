@@ -23,6 +23,10 @@ impl Formatter for SafeFormatter {
     where
         W: ?Sized + Write,
     {
+        // Printable ASCII is never unsafe, and most fragments are only that.
+        if fragment.bytes().all(|byte| (0x20..0x7f).contains(&byte)) {
+            return writer.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (index, c) in fragment.char_indices() {
             if escape::is_unsafe_char(c) {

@@ -1,0 +1,180 @@
+//! Corpus benchmark: the whole of `exflow analyze` minus the output file, on
+//! the benchmark capture. Reports frames per second, Gbit/s of captured bytes,
+//! per-packet latency percentiles and the peak resident memory.
+//!
+//! ```text
+//! scripts/bench-capture.sh                  # target/bench/bench.pcap
+//! cargo bench --bench corpus
+//! ```
+//!
+//! `EXFLOW_BENCH_CAPTURE` names another capture. Without one and without
+//! `target/bench/bench.pcap`, the benchmark builds 20 copies of the corpus in
+//! a temporary folder. `EXFLOW_BENCH_THREADS` (default 1 and 2) lists the
+//! thread counts of the throughput runs, separated by commas.
+//!
+//! The throughput runs go through `pipeline::analyze_input_with` as `exflow
+//! analyze --format jsonl` does: each flow is judged, built into its record
+//! and serialized, and the lines are counted instead of written. The latency
+//! run times each frame through the single-threaded engine (decode, flow
+//! table, fingerprints, and the records of the flows the frame ends) with a
+//! clock read before and after; those reads add about 40 ns per frame, an
+//! estimate, so the latency run is slower than the throughput runs.
+
+#[path = "../examples/build-bench-capture/builder.rs"]
+#[allow(dead_code)]
+mod builder;
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use exflow::capture::{FrameSource, open};
+use exflow::cli::analyze::{flow_id, judged};
+use exflow::decode::DecoderConfig;
+use exflow::flow::{FinishedFlow, FlowConfig};
+use exflow::pipeline::engine::Engine;
+use exflow::pipeline::{AnalyzeConfig, FlowSink, analyze_input_with};
+use exflow::policy::Policy;
+use exflow::report::build::flow_record;
+use exflow::report::jsonl::write_line;
+use hdrhistogram::Histogram;
+
+fn capture_path(dir: &Path) -> PathBuf {
+    if let Some(path) = std::env::var_os("EXFLOW_BENCH_CAPTURE") {
+        return PathBuf::from(path);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let default = root.join("target/bench/bench.pcap");
+    if default.exists() {
+        return default;
+    }
+    let mut sources = Vec::new();
+    for folder in [root.join("captures"), root.join("../shared/corpus")] {
+        for file in builder::capture_files(&folder).unwrap_or_default() {
+            if let Ok(source) = builder::read_source(&file) {
+                sources.push(source);
+            }
+        }
+    }
+    let path = dir.join("bench.pcap");
+    builder::write_copies(&sources, 20, &path).expect("the benchmark capture is written");
+    path
+}
+
+/// Builds a flow's JSON Lines line as `exflow analyze` does.
+fn record_line(policy: &Policy, source: &str, flow: &FinishedFlow) -> Vec<u8> {
+    let judgement = policy.judge(flow);
+    let mut record = flow_record(flow, source, judged(&judgement));
+    record.flow_id = flow_id(source, flow);
+    let mut line = Vec::with_capacity(1024);
+    write_line(&mut line, &record).expect("writing to memory succeeds");
+    line
+}
+
+/// Returns the peak resident set of this process, in MiB (Linux only).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn throughput(path: &Path, policy: &Policy, threads: usize) {
+    let config = AnalyzeConfig {
+        decoder: DecoderConfig::default(),
+        flows: FlowConfig::default(),
+        threads,
+        filter: None,
+    };
+    let source = path.display().to_string();
+    let build = |flow: FinishedFlow| record_line(policy, &source, &flow);
+    let (mut lines, mut line_bytes) = (0u64, 0u64);
+    let mut emit = |line: Vec<u8>| {
+        lines += 1;
+        line_bytes += line.len() as u64;
+        black_box(line);
+        Ok(())
+    };
+    let mut sink = FlowSink {
+        build: &build,
+        emit: &mut emit,
+        codec: None,
+        max_in_memory: usize::MAX,
+    };
+    let started = Instant::now();
+    let outcome = analyze_input_with(path, &config, &mut (), &mut sink);
+    let seconds = started.elapsed().as_secs_f64();
+    let capture = outcome.capture.expect("the capture was read");
+    println!(
+        "throughput, {threads} thread(s): {:.2} s, {} frames, {} records ({:.0} MB), \
+         {:.2} M frames/s, {:.2} Gbit/s",
+        seconds,
+        capture.frames,
+        lines,
+        line_bytes as f64 / 1e6,
+        capture.frames as f64 / seconds / 1e6,
+        capture.bytes_read as f64 * 8.0 / seconds / 1e9,
+    );
+}
+
+fn latency(path: &Path, policy: &Policy) {
+    let mut input = open(path).expect("the capture opens");
+    let mut reader = input.reader();
+    let source = path.display().to_string();
+    let mut engine = Engine::new(DecoderConfig::default(), FlowConfig::default(), None);
+    let mut histogram =
+        Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds");
+    let mut records = 0u64;
+    let mut out = |flow: FinishedFlow| {
+        black_box(record_line(policy, &source, &flow));
+        records += 1;
+    };
+    while let Some(next) = reader.next_frame() {
+        let frame = next.expect("the benchmark capture reads without error");
+        let started = Instant::now();
+        engine.on_frame(&frame, &mut out);
+        let nanos = started.elapsed().as_nanos() as u64;
+        histogram.saturating_record(nanos.max(1));
+    }
+    engine.finish(&mut out);
+    println!(
+        "latency per frame, one thread ({} frames, {records} records): \
+         p50 {} ns, p90 {} ns, p99 {} ns, p99.9 {} ns, max {} ns",
+        histogram.len(),
+        histogram.value_at_quantile(0.5),
+        histogram.value_at_quantile(0.9),
+        histogram.value_at_quantile(0.99),
+        histogram.value_at_quantile(0.999),
+        histogram.max(),
+    );
+}
+
+fn main() {
+    // `cargo test --benches` runs every benchmark once with `--test`; this one
+    // is too long for that.
+    if std::env::args().any(|arg| arg == "--test") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = capture_path(dir.path());
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    println!("capture: {} ({:.0} MB)", path.display(), size as f64 / 1e6);
+    let policy = Policy::load(None, None).expect("the built-in rules load");
+
+    let threads: Vec<usize> = std::env::var("EXFLOW_BENCH_THREADS")
+        .ok()
+        .map(|list| {
+            list.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| vec![1, 2]);
+    for count in threads {
+        throughput(&path, &policy, count.max(1));
+    }
+    latency(&path, &policy);
+    match peak_rss_mib() {
+        Some(mib) => println!("peak resident memory of the benchmark process: {mib:.0} MiB"),
+        None => println!("peak resident memory: not available on this system"),
+    }
+}

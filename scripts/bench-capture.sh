@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds the benchmark capture deterministically from captures/ and
+# ../shared/corpus/ (examples/build-bench-capture): COPIES readdressed copies
+# of every Ethernet capture, one after another in time.
+#
+#   scripts/bench-capture.sh [OUTPUT] [COPIES]
+#
+# OUTPUT defaults to target/bench/bench.pcap and COPIES to the example's
+# default (196, about 3.1 million frames). Prints the frames and bytes written.
+
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+output="${1:-$root/target/bench/bench.pcap}"
+
+cargo build --release --quiet --example build-bench-capture
+if [ -n "${2:-}" ]; then
+    target/release/examples/build-bench-capture --copies "$2" "$output"
+else
+    target/release/examples/build-bench-capture "$output"
+fi

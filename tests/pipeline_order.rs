@@ -1,0 +1,194 @@
+//! The pipeline hands out flows in output order while it reads. For every
+//! corpus file and the benchmark builder's output, with any thread count and
+//! with items spilled to temporary files, the same flows come out, sorted by
+//! `flow_order`.
+
+#[path = "../examples/build-bench-capture/builder.rs"]
+#[allow(dead_code)]
+mod builder;
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::collections::HashMap;
+use std::io;
+use std::path::Path;
+use std::sync::{LazyLock, Mutex};
+
+use exflow::decode::DecoderConfig;
+use exflow::flow::{EndReason, FinishedFlow, FlowConfig};
+use exflow::pipeline::{
+    AnalyzeConfig, FlowOrder, FlowSink, SpillCodec, analyze_input_with, flow_order,
+};
+
+/// A flow as its key and its full debug text, which covers every field.
+type Item = (FlowOrder, String);
+
+/// Keeps the debug text in the temporary file and takes the key back from
+/// the reorder buffer's own encoding.
+struct DebugCodec;
+
+impl SpillCodec<Item> for DebugCodec {
+    fn encode(&self, item: &Item, out: &mut Vec<u8>) {
+        out.extend_from_slice(format!("{:?}", item.0).as_bytes());
+        out.push(0);
+        out.extend_from_slice(item.1.as_bytes());
+    }
+
+    fn decode(&self, bytes: &[u8]) -> io::Result<Item> {
+        let split = bytes.iter().position(|&byte| byte == 0).unwrap();
+        let text = String::from_utf8(bytes[split + 1..].to_vec()).unwrap();
+        let key = KEYS.lock().unwrap()[&bytes[..split]];
+        Ok((key, text))
+    }
+}
+
+/// Keys by their debug text, so that the codec can decode them on any thread.
+static KEYS: LazyLock<Mutex<HashMap<Vec<u8>, FlowOrder>>> = LazyLock::new(Default::default);
+
+/// Returns the flows of `path` in the order the sink received them.
+fn streamed(path: &Path, threads: usize, max_in_memory: usize) -> (Vec<Item>, usize) {
+    let config = AnalyzeConfig {
+        decoder: DecoderConfig::default(),
+        flows: FlowConfig::default(),
+        threads,
+        filter: None,
+    };
+    // A flow still open at the end of the input ends when its worker's clock
+    // (the last packet of its shard) passes its timeout, so `end` may differ
+    // between thread counts. Records do not show it, and the rest must match.
+    let build = |mut flow: FinishedFlow| {
+        flow.end = EndReason::EndOfInput;
+        (flow_order(&flow), format!("{flow:?}"))
+    };
+    let mut items = Vec::new();
+    let mut emit = |item: Item| {
+        items.push(item);
+        Ok(())
+    };
+    let mut sink = FlowSink {
+        build: &build,
+        emit: &mut emit,
+        codec: Some(&DebugCodec),
+        max_in_memory,
+    };
+    let outcome = analyze_input_with(path, &config, &mut (), &mut sink);
+    assert!(outcome.output_error.is_none(), "{:?}", outcome.output_error);
+    (items, outcome.runs_spilled)
+}
+
+fn check_file(path: &Path) -> usize {
+    let (reference, _) = streamed(path, 1, usize::MAX);
+    let mut known = KEYS.lock().unwrap();
+    for (key, _) in &reference {
+        known.insert(format!("{key:?}").into_bytes(), *key);
+    }
+    drop(known);
+    let keys: Vec<FlowOrder> = reference.iter().map(|(key, _)| *key).collect();
+    assert!(
+        keys.is_sorted(),
+        "{}: flows out of order with one thread",
+        path.display()
+    );
+    let mut spilled = 0;
+    for (threads, max_in_memory) in [(2, usize::MAX), (1, 2), (2, 3), (3, 5)] {
+        let (items, runs) = streamed(path, threads, max_in_memory);
+        spilled += runs;
+        assert!(
+            items == reference,
+            "{}: flows differ with {threads} threads and {max_in_memory} items in memory",
+            path.display()
+        );
+    }
+    spilled
+}
+
+#[test]
+fn corpus_flows_stream_in_order() {
+    let mut spilled = 0;
+    for path in cli::corpus_captures() {
+        spilled += check_file(&path);
+    }
+    assert!(spilled > 0, "no corpus file spilled a run");
+}
+
+#[test]
+fn bench_capture_streams_in_order() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources: Vec<builder::Source> = builder::capture_files(&root.join("captures"))
+        .unwrap()
+        .iter()
+        .filter_map(|file| builder::read_source(file).ok())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.pcap");
+    builder::write_copies(&sources, 4, &path).unwrap();
+    assert!(check_file(&path) > 0, "the runs were never spilled");
+}
+
+/// Builds a capture of 8 copies of the corpus: over 20,000 flows, more than
+/// `exflow analyze` keeps in memory before it spills records read from a
+/// stream.
+fn large_capture(dir: &Path) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources: Vec<builder::Source> = builder::capture_files(&root.join("../shared/corpus"))
+        .unwrap()
+        .iter()
+        .filter_map(|file| builder::read_source(file).ok())
+        .collect();
+    let path = dir.join("large.pcap");
+    builder::write_copies(&sources, 8, &path).unwrap();
+    path
+}
+
+#[test]
+fn spilled_stdin_matches_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = large_capture(dir.path());
+    let path_text = path.to_str().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    for format in ["jsonl", "csv"] {
+        let from_file = cli::exflow(&["analyze", "--threads", "2", "--format", format, path_text]);
+        assert_eq!(
+            from_file.status.code(),
+            Some(0),
+            "{}",
+            cli::stderr(&from_file)
+        );
+        let from_stdin =
+            cli::exflow_with_input(&["analyze", "--format", format, "-"], Some(&bytes));
+        assert_eq!(
+            from_stdin.status.code(),
+            Some(0),
+            "{}",
+            cli::stderr(&from_stdin)
+        );
+
+        let lines = from_file.stdout.split(|&byte| byte == b'\n').count();
+        assert!(lines > 20_000, "{format}: only {lines} lines");
+        // Flow ids and the source column name the input, which differs.
+        let file_text = String::from_utf8(from_file.stdout).unwrap();
+        let stdin_text = String::from_utf8(from_stdin.stdout).unwrap();
+        let without_source = |text: &str, source: &str| text.replace(source, "SOURCE");
+        let file_lines: Vec<String> = without_source(&file_text, path_text)
+            .lines()
+            .map(strip_flow_id)
+            .collect();
+        let stdin_lines: Vec<String> = without_source(&stdin_text, "standard input")
+            .lines()
+            .map(strip_flow_id)
+            .collect();
+        assert!(file_lines == stdin_lines, "{format}: records differ");
+    }
+}
+
+/// Removes the flow id, which hashes the input's name.
+fn strip_flow_id(line: &str) -> String {
+    match line.find("\"flow_id\":\"") {
+        Some(at) => format!("{}{}", &line[..at], &line[at + 28..]),
+        None => line
+            .split_once(',')
+            .map_or(line, |(_, rest)| rest)
+            .to_string(),
+    }
+}

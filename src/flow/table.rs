@@ -34,9 +34,9 @@ use crate::flow::{ConnState, DirectionCounters, DirectionEvidence, EndReason, Fi
 pub const DEFAULT_MAX_FLOWS: usize = 500_000;
 /// Default bytes kept per direction for the fingerprints.
 pub const DEFAULT_REASSEMBLY_BUDGET: usize = 16 * 1024;
-/// Default cap on stream buffer bytes over all flows (the value Suricata's
-/// shipped `suricata.yaml` gives `stream.reassembly.memcap`).
-pub const DEFAULT_REASSEMBLY_MEMORY_CAP: usize = 256 * 1024 * 1024;
+/// Default cap on stream buffer bytes over all flows, sized so that all
+/// default caps together stay under 512 MiB (their sum is in docs/SECURITY.md).
+pub const DEFAULT_REASSEMBLY_MEMORY_CAP: usize = 192 * 1024 * 1024;
 /// Default idle timeout of an established or mid-stream TCP flow (Zeek's
 /// `tcp_inactivity_timeout`).
 pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(300);

@@ -2,7 +2,7 @@
 # Installs what the tests need and runs every check exflow has: formatting,
 # lints, the offline supply-chain check, the unit and integration tests (with
 # live capture built in), and the hardening runs (fuzzing for a bounded time
-# and, when enabled, the flood captures). This is the README's test command;
+# and the flood captures). This is the README's test command;
 # CI runs it through .ci/run. Needs Debian 12 (apt-get) and root or sudo for
 # the packages and for the live-capture tests, which make a network namespace
 # of their own.

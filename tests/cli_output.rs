@@ -399,3 +399,21 @@ fn unwritable_report_fails_before_reading() {
         "the run stopped before opening the records file"
     );
 }
+
+#[test]
+fn same_capture_twice_gets_distinct_ids() {
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let output = run(&["analyze", &capture, &capture, "--format", "jsonl"], EN);
+    assert_exit(&output, 0, "the same capture twice");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let ids: Vec<&str> = text
+        .lines()
+        .map(|line| {
+            let start = line.find("\"flow_id\":\"").expect("flow_id field") + 11;
+            &line[start..start + 16]
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), 48, "24 flows from each reading");
+    assert_eq!(distinct.len(), ids.len(), "flow ids repeat within one run");
+}

@@ -101,14 +101,16 @@ pub fn judged(judgement: &Judgement) -> Judged {
 
 /// Returns the name that goes into flow ids for each input: its file name, or
 /// the path as given when two inputs share a file name, so that ids stay unique
-/// within a run and do not depend on the directory a capture is read from.
+/// within a run and do not depend on the directory a capture is read from. A
+/// path given again gets its occurrence appended ("a.pcap#2"), so reading one
+/// file twice still gives distinct ids.
 pub fn id_names(inputs: &[std::path::PathBuf]) -> Vec<String> {
     let file_name = |path: &Path| {
         path.file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string())
     };
-    inputs
+    let names: Vec<String> = inputs
         .iter()
         .map(|path| {
             let name = file_name(path);
@@ -121,6 +123,22 @@ pub fn id_names(inputs: &[std::path::PathBuf]) -> Vec<String> {
                 path.display().to_string()
             } else {
                 name
+            }
+        })
+        .collect();
+    names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let occurrence = names[..index]
+                .iter()
+                .filter(|earlier| *earlier == name)
+                .count()
+                + 1;
+            if occurrence > 1 {
+                format!("{name}#{occurrence}")
+            } else {
+                name.clone()
             }
         })
         .collect()

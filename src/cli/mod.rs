@@ -36,7 +36,7 @@ Examples:
   exflow analyze capture.pcap --site site.toml
   exflow analyze --site site.toml --format jsonl -o flows.jsonl a.pcap b.pcapng
   exflow analyze --site site.toml --fail-on unexpected --baseline last.jsonl *.pcap
-  tcpdump -i eth1 -w - | exflow analyze --site site.toml -
+  zcat capture.pcap.gz | exflow analyze --site site.toml -
   exflow rules check --site site.toml
   exflow rules show --site site.toml
   exflow discover capture.pcap -o discovered.toml

@@ -65,8 +65,8 @@ fn repo_path(relative: &str) -> String {
         .to_string()
 }
 
-/// A corpus capture whose JSON Lines and CSV output (about 2,000 flows) is
-/// larger than exflow's output buffer, so writing fails before the end.
+/// Returns a corpus capture whose JSON Lines and CSV output (about 2,000
+/// flows) is larger than exflow's output buffer, so writing fails before the end.
 fn many_flows_capture() -> String {
     repo_path("../shared/corpus/ndpi__synscan.pcap")
 }
@@ -88,8 +88,8 @@ fn assert_no_panic(output: &Output, what: &str) {
     );
 }
 
-/// The commands that print more than a line on standard output, other than
-/// `analyze`.
+/// Returns the commands other than `analyze` that print more than a line on
+/// standard output.
 fn printing_commands() -> Vec<Vec<String>> {
     let site = repo_path("captures/exchange-edge.site.toml");
     let other_site = repo_path("captures/exchange-no-edge.site.toml");

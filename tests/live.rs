@@ -362,7 +362,7 @@ impl Lab {
 
 impl Lab {
     /// Starts an SMTP server on 10.20.0.10:587 in `namespace` (the second of
-    /// [`Lab::pair`]) that greets one client and answers each line with 250.
+    /// [`Lab::pair`]) that greets one client and replies 250 to each line.
     fn start_submission_server(&mut self, namespace: &str) {
         let index = self.spawn(
             namespace,

@@ -64,6 +64,14 @@ impl RecordWriter {
     }
 }
 
+/// Returns the number of worker threads: `--threads` when given, else the
+/// cores available, and at least one.
+pub(super) fn worker_threads(requested: Option<usize>) -> usize {
+    requested
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
 /// Builds the flow engine's settings from the command line.
 pub fn engine_configs(engine: &EngineArgs) -> (DecoderConfig, FlowConfig) {
     use std::time::Duration;
@@ -413,10 +421,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     };
 
     let (decoder, flows) = engine_configs(&args.engine);
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let threads = worker_threads(args.threads);
     let config = AnalyzeConfig {
         decoder,
         flows,

@@ -10,7 +10,7 @@ use std::path::Path;
 use ipnet::IpNet;
 
 use super::DiscoverArgs;
-use super::analyze::{Status, engine_configs, report_input_problems};
+use super::analyze::{Status, engine_configs, report_input_problems, worker_threads};
 use crate::discover::{Discovery, DiscoveryConfig, Inventory};
 use crate::i18n::{Lang, message};
 use crate::pipeline::{self, AnalyzeConfig};
@@ -26,10 +26,7 @@ pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
     };
 
     let (decoder, flows) = engine_configs(&args.engine);
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let threads = worker_threads(args.threads);
     let config = AnalyzeConfig {
         decoder,
         flows,

@@ -162,9 +162,13 @@ struct Lab {
 
 impl Lab {
     fn empty(test: &str) -> Lab {
+        // The system's temporary directory, not the target directory: the
+        // tests that drop to the user nobody need every parent directory of
+        // the output to be searchable, and a checkout may sit under a 0700
+        // directory.
         let dir = tempfile::Builder::new()
-            .prefix(&format!("live-{test}-"))
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .prefix(&format!("exflow-live-{test}-"))
+            .tempdir()
             .unwrap();
         Lab {
             namespaces: Vec::new(),

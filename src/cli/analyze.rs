@@ -20,6 +20,7 @@ use crate::report::build::{Judged, flow_record};
 use crate::report::csv::CsvWriter;
 use crate::report::html::HtmlReport;
 use crate::report::jsonl::write_line;
+use crate::report::line::{LineFields, write_record_line};
 use crate::report::messages;
 use crate::report::progress::Progress;
 use crate::report::record::FlowRecord;
@@ -214,6 +215,9 @@ struct Outputs {
     failed_on: bool,
     baseline: Option<Comparison>,
 }
+
+/// Bytes reserved for one JSON Lines record; most records fit.
+const LINE_CAPACITY: usize = 1024;
 
 /// A flow built into its record on the thread that tracked it.
 struct BuiltRecord {
@@ -458,17 +462,27 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         };
         let build = |flow: FinishedFlow| {
             let judgement = policy.judge(&flow);
-            let mut record = flow_record(&flow, &source, judged(&judgement));
-            record.flow_id = flow_id(id_name, &flow);
+            let id = flow_id(id_name, &flow);
+            let reason = policy.reason_text(&judgement.reason);
             let localized_reason =
                 (lang != Lang::En && wants_reason).then(|| judgement.reason.render(lang));
             let line = jsonl.then(|| {
-                let mut line = Vec::with_capacity(1024);
-                write_line(&mut line, &record).expect("writing to memory succeeds");
+                let mut line = Vec::with_capacity(LINE_CAPACITY);
+                let fields = LineFields {
+                    flow_id: &id,
+                    source: &source,
+                    reason: &reason,
+                };
+                write_record_line(&mut line, &flow, &judgement, &fields);
                 line
             });
+            let record = keep_record.then(|| {
+                let mut record = flow_record(&flow, &source, judged(&judgement));
+                record.flow_id = id;
+                Box::new(record)
+            });
             BuiltRecord {
-                record: keep_record.then(|| Box::new(record)),
+                record,
                 verdict: judgement.verdict,
                 localized_reason,
                 line,

@@ -103,6 +103,7 @@ pub struct Policy {
     /// Rules in verdict order.
     order: Vec<Rule>,
     warnings: Vec<Diagnostic>,
+    reasons: reason::ReasonCache,
 }
 
 impl Policy {
@@ -122,6 +123,7 @@ impl Policy {
             table,
             order,
             warnings: Vec::new(),
+            reasons: reason::ReasonCache::default(),
         }
     }
 
@@ -205,6 +207,12 @@ impl Policy {
             facts,
             Risks::from_app(&flow.app),
         )
+    }
+
+    /// Returns the English sentence of a reason this policy gave, the text of
+    /// the record's `reason` field. Equal reasons share one rendering.
+    pub fn reason_text(&self, reason: &Reason) -> Arc<str> {
+        self.reasons.english(reason)
     }
 
     pub fn site(&self) -> &Site {

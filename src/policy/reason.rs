@@ -1,7 +1,9 @@
 //! Reasons as sentences, in English or Japanese. The record's `reason` field is
 //! always the English rendering; summaries and reports use the user's language.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::port::describe_ports;
 use super::role::{Role, RoleSet};
@@ -9,6 +11,73 @@ use super::rules::{AppMatch, ConditionKey, RoleMatch};
 use super::verdict::{Differences, FlowFacts, Reason, ReasonKind, Rule, SiteRow};
 use crate::fingerprint::App;
 use crate::i18n::{Lang, message};
+
+/// English reason sentences already rendered for one policy, keyed by
+/// everything a sentence depends on. Flows of one path share a sentence, so
+/// the records of a large capture render only a few hundred.
+#[derive(Default)]
+pub(super) struct ReasonCache(Mutex<HashMap<ReasonKey, Arc<str>>>);
+
+/// Sentences kept at most; past it the cache starts again, so that flows to
+/// many ports cannot grow it without end.
+const MAX_CACHED_REASONS: usize = 4096;
+
+/// What an English reason sentence depends on. Within one policy a rule id
+/// names one rule, so the id stands for the rule.
+#[derive(PartialEq, Eq, Hash)]
+struct ReasonKey {
+    facts: FlowFacts,
+    kind: u8,
+    rule: Option<Arc<str>>,
+    differences: Differences,
+}
+
+impl ReasonCache {
+    /// Returns the English sentence of `reason`, rendering it on a miss.
+    pub(super) fn english(&self, reason: &Reason) -> Arc<str> {
+        let (kind, rule, differences) = match &reason.kind {
+            ReasonKind::Matched(Rule::Row(row)) => {
+                (0, Some(row.id.clone()), Differences::default())
+            }
+            ReasonKind::Matched(Rule::Allow(allow)) => {
+                (1, Some(allow.id.clone()), Differences::default())
+            }
+            ReasonKind::Nearest { row, differences } => (2, Some(row.id.clone()), *differences),
+            ReasonKind::NoRows => (3, None, Differences::default()),
+            ReasonKind::MailBypass => (4, None, Differences::default()),
+            ReasonKind::OutOfScope => (5, None, Differences::default()),
+        };
+        let key = ReasonKey {
+            facts: reason.facts,
+            kind,
+            rule,
+            differences,
+        };
+        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(text) = cache.get(&key) {
+            return text.clone();
+        }
+        let text: Arc<str> = reason.render(Lang::En).into();
+        if cache.len() >= MAX_CACHED_REASONS {
+            cache.clear();
+        }
+        cache.insert(key, text.clone());
+        text
+    }
+}
+
+impl Clone for ReasonCache {
+    /// A clone starts empty; it fills again on use.
+    fn clone(&self) -> ReasonCache {
+        ReasonCache::default()
+    }
+}
+
+impl fmt::Debug for ReasonCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReasonCache")
+    }
+}
 
 impl Reason {
     /// Writes the reason as one sentence in `lang`.

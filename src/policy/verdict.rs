@@ -120,7 +120,7 @@ impl Risks {
 }
 
 /// The facts of a flow the verdict uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowFacts {
     pub transport: Transport,
     /// The server port.
@@ -234,7 +234,7 @@ impl SiteRow {
 }
 
 /// The differences between a flow and a row.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Differences {
     /// The client lacks the row's source role (or has an excluded one).
     pub client_role: bool,

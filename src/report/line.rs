@@ -1,0 +1,277 @@
+//! The JSON Lines record of a flow, written straight from the finished flow and
+//! its judgement into a byte buffer.
+//!
+//! It writes the same bytes as serializing the [`FlowRecord`] that
+//! [`flow_record`](super::build::flow_record) builds with
+//! [`write_line`](super::jsonl::write_line), without building that record: no
+//! owned strings per field, no serde. `tests/record_line.rs` checks that both
+//! paths give equal bytes on every flow of the shipped captures and the corpus. Strings
+//! that need escaping go through serde_json with the same
+//! [`SafeFormatter`], so escapes cannot drift apart.
+//!
+//! [`FlowRecord`]: super::record::FlowRecord
+
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+
+use serde::Serialize;
+
+use super::build::tls_version_name;
+use super::escape::wire_text;
+use super::jsonl::SafeFormatter;
+use super::timestamp::write_rfc3339_micros;
+use crate::fingerprint::dns::{qtype_name, rcode_name};
+use crate::fingerprint::{AppInfo, WireText};
+use crate::flow::FinishedFlow;
+use crate::policy::{Judgement, RoleSet};
+
+/// The parts of a record line that come from neither the flow nor its judgement.
+pub struct LineFields<'a> {
+    /// The flow id, 16 hex digits.
+    pub flow_id: &'a str,
+    /// The input's name as the record gives it.
+    pub source: &'a str,
+    /// The English reason sentence.
+    pub reason: &'a str,
+}
+
+/// Appends the JSON Lines record of `flow`, judged `judgement`, to `out`,
+/// newline included.
+pub fn write_record_line(
+    out: &mut Vec<u8>,
+    flow: &FinishedFlow,
+    judgement: &Judgement,
+    fields: &LineFields<'_>,
+) {
+    let app = &flow.app;
+    let duration_micros = flow.ts_end.nanos_since(flow.ts_start).max(0) / 1_000;
+
+    out.extend_from_slice(b"{\"flow_id\":");
+    string(out, fields.flow_id);
+    out.extend_from_slice(b",\"source\":");
+    string(out, fields.source);
+    out.extend_from_slice(b",\"ts_start\":\"");
+    write_rfc3339_micros(out, flow.ts_start);
+    out.extend_from_slice(b"\",\"ts_end\":\"");
+    write_rfc3339_micros(out, flow.ts_end);
+    out.extend_from_slice(b"\",\"duration\":");
+    float(out, duration_micros as f64 / 1e6);
+    out.extend_from_slice(b",\"ip_version\":");
+    integer(out, flow.ip_version);
+    out.extend_from_slice(b",\"transport\":");
+    string(out, flow.transport.as_str());
+    out.extend_from_slice(b",\"client\":");
+    endpoint(out, flow.client, judgement.client_roles);
+    out.extend_from_slice(b",\"server\":");
+    endpoint(out, flow.server, judgement.server_roles);
+    out.extend_from_slice(b",\"direction_evidence\":");
+    string(out, flow.direction_evidence.as_str());
+    out.extend_from_slice(b",\"conn_state\":");
+    string(out, flow.conn_state.as_str());
+    out.extend_from_slice(b",\"vlan\":[");
+    for (index, id) in flow.vlan.as_slice().iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        integer(out, *id);
+    }
+    out.extend_from_slice(b"],\"community_id\":");
+    string(out, &flow.community_id());
+    let counters = [
+        (
+            b",\"packets\":".as_slice(),
+            flow.to_server.packets,
+            flow.to_client.packets,
+        ),
+        (b",\"bytes\":", flow.to_server.bytes, flow.to_client.bytes),
+        (
+            b",\"payload_bytes\":",
+            flow.to_server.payload_bytes,
+            flow.to_client.payload_bytes,
+        ),
+    ];
+    for (key, to_server, to_client) in counters {
+        out.extend_from_slice(key);
+        out.extend_from_slice(b"{\"to_server\":");
+        integer(out, to_server);
+        out.extend_from_slice(b",\"to_client\":");
+        integer(out, to_client);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b",\"missed_bytes\":");
+    integer(out, flow.missed_bytes);
+    out.extend_from_slice(b",\"app\":");
+    string(out, app.app.as_str());
+    out.extend_from_slice(b",\"app_evidence\":");
+    string(out, app.evidence.as_str());
+    out.extend_from_slice(b",\"starttls\":");
+    out.extend_from_slice(if app.upgrade.accepted && app.upgrade.tls_followed {
+        b"true"
+    } else {
+        b"false"
+    });
+    tls(out, app);
+    http(out, app);
+    out.extend_from_slice(b",\"smtp\":{\"helo\":");
+    optional_wire(out, app.smtp.as_deref().and_then(|smtp| smtp.helo.as_ref()));
+    out.push(b'}');
+    dns(out, app);
+    out.extend_from_slice(b",\"verdict\":");
+    string(out, judgement.verdict.as_str());
+    out.extend_from_slice(b",\"risks\":[");
+    for (index, risk) in judgement.risks.names().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        string(out, risk);
+    }
+    out.extend_from_slice(b"],\"rule\":");
+    match &judgement.rule {
+        Some(rule) => string(out, rule),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"reason\":");
+    string(out, fields.reason);
+    out.extend_from_slice(b"}\n");
+}
+
+fn endpoint(out: &mut Vec<u8>, address: SocketAddr, roles: RoleSet) {
+    out.extend_from_slice(b"{\"ip\":\"");
+    match address.ip() {
+        IpAddr::V4(ip) => {
+            for (index, octet) in ip.octets().into_iter().enumerate() {
+                if index > 0 {
+                    out.push(b'.');
+                }
+                integer(out, octet);
+            }
+        }
+        // Formatting into a Vec returns no error, so the result is dropped.
+        IpAddr::V6(ip) => {
+            let _ = write!(out, "{ip}");
+        }
+    }
+    out.extend_from_slice(b"\",\"port\":");
+    integer(out, address.port());
+    out.extend_from_slice(b",\"roles\":[");
+    for (index, role) in roles.names().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        string(out, role);
+    }
+    out.extend_from_slice(b"]}");
+}
+
+fn tls(out: &mut Vec<u8>, app: &AppInfo) {
+    let tls = app.tls.as_deref();
+    out.extend_from_slice(b",\"tls\":{\"sni\":");
+    optional_wire(out, tls.and_then(|tls| tls.sni.as_ref()));
+    out.extend_from_slice(b",\"alpn\":[");
+    for (index, protocol) in tls.iter().flat_map(|tls| &tls.alpn).enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        wire(out, protocol);
+    }
+    out.extend_from_slice(b"],\"version\":");
+    match tls.and_then(|tls| tls.version) {
+        Some(version) => string(out, &tls_version_name(version)),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"ja4\":");
+    match tls.and_then(|tls| tls.ja4.as_deref()) {
+        Some(ja4) => string(out, ja4),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
+}
+
+fn http(out: &mut Vec<u8>, app: &AppInfo) {
+    let http = app.http.as_deref();
+    out.extend_from_slice(b",\"http\":{\"host\":");
+    optional_wire(out, http.and_then(|http| http.host.as_ref()));
+    out.extend_from_slice(b",\"method\":");
+    optional_wire(out, http.and_then(|http| http.method.as_ref()));
+    out.extend_from_slice(b",\"path\":");
+    optional_wire(out, http.and_then(|http| http.path.as_ref()));
+    out.extend_from_slice(b",\"status\":");
+    match http.and_then(|http| http.status) {
+        Some(status) => integer(out, status),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"user_agent\":");
+    optional_wire(out, http.and_then(|http| http.user_agent.as_ref()));
+    out.extend_from_slice(b",\"service\":");
+    match http.and_then(|http| http.service) {
+        Some(service) => string(out, service.as_str()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
+}
+
+fn dns(out: &mut Vec<u8>, app: &AppInfo) {
+    let dns = app.dns.as_deref();
+    out.extend_from_slice(b",\"dns\":{\"qname\":");
+    optional_wire(out, dns.and_then(|dns| dns.qname.as_ref()));
+    out.extend_from_slice(b",\"qtype\":");
+    match dns.and_then(|dns| dns.qtype) {
+        Some(qtype) => string(out, &qtype_name(qtype)),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"rcode\":");
+    match dns.and_then(|dns| dns.rcode) {
+        Some(rcode) => string(out, &rcode_name(rcode)),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
+}
+
+fn integer(out: &mut Vec<u8>, value: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+/// Writes a finite float the way serde_json does.
+fn float(out: &mut Vec<u8>, value: f64) {
+    out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
+}
+
+/// Returns true when `bytes` go into a JSON string as they are: printable
+/// ASCII other than the quote and the backslash.
+fn plain(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&byte| (0x20..0x7f).contains(&byte) && byte != b'"' && byte != b'\\')
+}
+
+/// Writes `text` as a JSON string with the escapes of [`SafeFormatter`].
+fn string(out: &mut Vec<u8>, text: &str) {
+    if plain(text.as_bytes()) {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+        return;
+    }
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, SafeFormatter);
+    // Serializing a string into a Vec returns no error, so the result is dropped.
+    let _ = text.serialize(&mut serializer);
+}
+
+/// Writes wire bytes as the JSON string of their [`wire_text`].
+fn wire(out: &mut Vec<u8>, bytes: &[u8]) {
+    // Plain bytes are their own wire text: valid UTF-8 with no backslash.
+    if plain(bytes) {
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+    } else {
+        string(out, &wire_text(bytes));
+    }
+}
+
+fn optional_wire(out: &mut Vec<u8>, bytes: Option<&WireText>) {
+    match bytes {
+        Some(bytes) => wire(out, bytes),
+        None => out.extend_from_slice(b"null"),
+    }
+}

@@ -1,0 +1,114 @@
+//! Capture timestamps as RFC 3339 text in UTC with microseconds, written into a
+//! byte buffer without a date library on the path of every record.
+
+use crate::capture::Timestamp;
+
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+const SECS_PER_DAY: i64 = 86_400;
+
+/// Appends `ts` as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the fraction truncated to
+/// microseconds. Gives the same text as `build::format_timestamp` for every
+/// timestamp (years 1677 to 2262, so the year always has four digits).
+pub fn write_rfc3339_micros(out: &mut Vec<u8>, ts: Timestamp) {
+    let secs = ts.0.div_euclid(NANOS_PER_SEC);
+    let micros = ts.0.rem_euclid(NANOS_PER_SEC) / 1_000;
+    let days = secs.div_euclid(SECS_PER_DAY);
+    let second_of_day = secs.rem_euclid(SECS_PER_DAY);
+    let (year, month, day) = civil_date(days);
+
+    digits(out, year as u64, 4);
+    out.push(b'-');
+    digits(out, u64::from(month), 2);
+    out.push(b'-');
+    digits(out, u64::from(day), 2);
+    out.push(b'T');
+    digits(out, (second_of_day / 3600) as u64, 2);
+    out.push(b':');
+    digits(out, (second_of_day / 60 % 60) as u64, 2);
+    out.push(b':');
+    digits(out, (second_of_day % 60) as u64, 2);
+    out.push(b'.');
+    digits(out, micros as u64, 6);
+    out.push(b'Z');
+}
+
+/// Returns the proleptic Gregorian year, month and day of a count of days
+/// since 1970-01-01. The calendar repeats every 400 years (146,097 days).
+/// Counting years from March puts the leap day at the end of each year.
+fn civil_date(days: i64) -> (i64, u8, u8) {
+    let shifted = days + 719_468; // days from 0000-03-01
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month as u8, day as u8)
+}
+
+/// Appends `value` as exactly `width` decimal digits, zero-padded. Digits
+/// above `width` are dropped.
+fn digits(out: &mut Vec<u8>, mut value: u64, width: usize) {
+    let start = out.len();
+    out.resize(start + width, b'0');
+    for slot in out[start..].iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::build::format_timestamp;
+
+    fn text(ts: Timestamp) -> String {
+        let mut out = Vec::new();
+        write_rfc3339_micros(&mut out, ts);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn known_instants_format() {
+        assert_eq!(text(Timestamp(0)), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            text(Timestamp::from_secs_nanos(1_368_518_052, 123_456_789)),
+            "2013-05-14T07:54:12.123456Z"
+        );
+        assert_eq!(
+            text(Timestamp(-1_500_000_000)),
+            "1969-12-31T23:59:58.500000Z"
+        );
+        assert_eq!(
+            text(Timestamp::from_secs_nanos(951_782_400, 0)),
+            "2000-02-29T00:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn extremes_match_date_library() {
+        for ts in [i64::MIN, i64::MIN + 1, -1, 1, i64::MAX - 1, i64::MAX] {
+            assert_eq!(text(Timestamp(ts)), format_timestamp(Timestamp(ts)), "{ts}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_instants_match_date_library(nanos in proptest::num::i64::ANY) {
+            proptest::prop_assert_eq!(text(Timestamp(nanos)), format_timestamp(Timestamp(nanos)));
+        }
+
+        #[test]
+        fn day_boundaries_match_date_library(day in -106_751i64..106_751, offset in -2_000i64..2_000) {
+            let nanos = (day * SECS_PER_DAY).saturating_mul(NANOS_PER_SEC).saturating_add(offset * 1_000);
+            proptest::prop_assert_eq!(text(Timestamp(nanos)), format_timestamp(Timestamp(nanos)));
+        }
+    }
+}

@@ -157,6 +157,14 @@ pub fn id_names(inputs: &[std::path::PathBuf]) -> Vec<String> {
 /// [`id_names`]), the offset of the flow's first packet in the input and its
 /// start time. The same input gives the same ids on every run and machine.
 pub fn flow_id(id_name: &str, flow: &FinishedFlow) -> String {
+    flow_id_hex(id_name, flow)
+        .iter()
+        .map(|&digit| char::from(digit))
+        .collect()
+}
+
+/// Returns the digits of [`flow_id`] as ASCII bytes, without allocating.
+pub fn flow_id_hex(id_name: &str, flow: &FinishedFlow) -> [u8; 16] {
     let mut hasher = Sha1::new();
     hasher.update(id_name.as_bytes());
     hasher.update([0]);
@@ -164,10 +172,10 @@ pub fn flow_id(id_name: &str, flow: &FinishedFlow) -> String {
     hasher.update(flow.ts_start.0.to_le_bytes());
     let digest = hasher.finalize();
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(16);
-    for byte in &digest[..8] {
-        id.push(char::from(HEX[usize::from(byte >> 4)]));
-        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    let mut id = [0u8; 16];
+    for (pair, byte) in id.chunks_exact_mut(2).zip(&digest[..8]) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0x0f)];
     }
     id
 }
@@ -217,7 +225,7 @@ struct Outputs {
 }
 
 /// Bytes reserved for one JSON Lines record; most records fit.
-const LINE_CAPACITY: usize = 1024;
+const LINE_CAPACITY: usize = 1536;
 
 /// A flow built into its record on the thread that tracked it.
 struct BuiltRecord {
@@ -462,14 +470,15 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         };
         let build = |flow: FinishedFlow| {
             let judgement = policy.judge(&flow);
-            let id = flow_id(id_name, &flow);
+            let id_digits = flow_id_hex(id_name, &flow);
+            let id = std::str::from_utf8(&id_digits).expect("hex digits are ASCII");
             let reason = policy.reason_text(&judgement.reason);
             let localized_reason =
                 (lang != Lang::En && wants_reason).then(|| judgement.reason.render(lang));
             let line = jsonl.then(|| {
                 let mut line = Vec::with_capacity(LINE_CAPACITY);
                 let fields = LineFields {
-                    flow_id: &id,
+                    flow_id: id,
                     source: &source,
                     reason: &reason,
                 };
@@ -478,7 +487,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             });
             let record = keep_record.then(|| {
                 let mut record = flow_record(&flow, &source, judged(&judgement));
-                record.flow_id = id;
+                record.flow_id = id.to_string();
                 Box::new(record)
             });
             BuiltRecord {

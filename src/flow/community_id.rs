@@ -34,6 +34,38 @@ pub fn community_id_v1_seeded(
     a: SocketAddr,
     b: SocketAddr,
 ) -> String {
+    let mut id = String::with_capacity(COMMUNITY_ID_LEN);
+    id.push_str("1:");
+    STANDARD.encode_string(community_id_v1_digest(seed, transport, a, b), &mut id);
+    id
+}
+
+/// Length of a Community ID v1: `1:` and 28 base64 characters.
+pub const COMMUNITY_ID_LEN: usize = 30;
+
+/// Appends the Community ID v1 with seed 0 of a flow between `a` and `b` to
+/// `out`, without allocating.
+pub fn write_community_id_v1(
+    out: &mut Vec<u8>,
+    transport: Transport,
+    a: SocketAddr,
+    b: SocketAddr,
+) {
+    let mut id = [0u8; COMMUNITY_ID_LEN];
+    id[..2].copy_from_slice(b"1:");
+    let written = STANDARD
+        .encode_slice(community_id_v1_digest(0, transport, a, b), &mut id[2..])
+        .expect("28 bytes hold the base64 of a 20-byte digest");
+    out.extend_from_slice(&id[..2 + written]);
+}
+
+/// Returns the SHA-1 digest that a Community ID v1 encodes.
+fn community_id_v1_digest(
+    seed: u16,
+    transport: Transport,
+    a: SocketAddr,
+    b: SocketAddr,
+) -> [u8; 20] {
     let (src, dst) = if endpoint_order(a, b) { (a, b) } else { (b, a) };
 
     let mut hasher = Sha1::new();
@@ -43,12 +75,7 @@ pub fn community_id_v1_seeded(
     hasher.update([transport.protocol_number(), 0]);
     hasher.update(src.port().to_be_bytes());
     hasher.update(dst.port().to_be_bytes());
-    let digest = hasher.finalize();
-
-    let mut id = String::with_capacity(30);
-    id.push_str("1:");
-    STANDARD.encode_string(digest, &mut id);
-    id
+    hasher.finalize().into()
 }
 
 /// Returns `true` when `a` comes first: its address bytes are smaller, or the

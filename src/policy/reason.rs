@@ -16,7 +16,7 @@ use crate::i18n::{Lang, message};
 /// everything a sentence depends on. Flows of one path share a sentence, so
 /// the records of a large capture render only a few hundred.
 #[derive(Default)]
-pub(super) struct ReasonCache(Mutex<HashMap<ReasonKey, Arc<str>>>);
+pub(super) struct ReasonCache(Mutex<HashMap<ReasonKey, Arc<str>, ahash::RandomState>>);
 
 /// Sentences kept at most; past it the cache starts again, so that flows to
 /// many ports cannot grow it without end.

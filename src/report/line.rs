@@ -23,6 +23,7 @@ use super::timestamp::write_rfc3339_micros;
 use crate::fingerprint::dns::{qtype_name, rcode_name};
 use crate::fingerprint::{AppInfo, WireText};
 use crate::flow::FinishedFlow;
+use crate::flow::community_id::write_community_id_v1;
 use crate::policy::{Judgement, RoleSet};
 
 /// The parts of a record line that come from neither the flow nor its judgement.
@@ -59,15 +60,15 @@ pub fn write_record_line(
     out.extend_from_slice(b",\"ip_version\":");
     integer(out, flow.ip_version);
     out.extend_from_slice(b",\"transport\":");
-    string(out, flow.transport.as_str());
+    name(out, flow.transport.as_str());
     out.extend_from_slice(b",\"client\":");
     endpoint(out, flow.client, judgement.client_roles);
     out.extend_from_slice(b",\"server\":");
     endpoint(out, flow.server, judgement.server_roles);
     out.extend_from_slice(b",\"direction_evidence\":");
-    string(out, flow.direction_evidence.as_str());
+    name(out, flow.direction_evidence.as_str());
     out.extend_from_slice(b",\"conn_state\":");
-    string(out, flow.conn_state.as_str());
+    name(out, flow.conn_state.as_str());
     out.extend_from_slice(b",\"vlan\":[");
     for (index, id) in flow.vlan.as_slice().iter().enumerate() {
         if index > 0 {
@@ -75,8 +76,9 @@ pub fn write_record_line(
         }
         integer(out, *id);
     }
-    out.extend_from_slice(b"],\"community_id\":");
-    string(out, &flow.community_id());
+    out.extend_from_slice(b"],\"community_id\":\"");
+    write_community_id_v1(out, flow.transport, flow.client, flow.server);
+    out.push(b'"');
     let counters = [
         (
             b",\"packets\":".as_slice(),
@@ -101,9 +103,9 @@ pub fn write_record_line(
     out.extend_from_slice(b",\"missed_bytes\":");
     integer(out, flow.missed_bytes);
     out.extend_from_slice(b",\"app\":");
-    string(out, app.app.as_str());
+    name(out, app.app.as_str());
     out.extend_from_slice(b",\"app_evidence\":");
-    string(out, app.evidence.as_str());
+    name(out, app.evidence.as_str());
     out.extend_from_slice(b",\"starttls\":");
     out.extend_from_slice(if app.upgrade.accepted && app.upgrade.tls_followed {
         b"true"
@@ -117,13 +119,13 @@ pub fn write_record_line(
     out.push(b'}');
     dns(out, app);
     out.extend_from_slice(b",\"verdict\":");
-    string(out, judgement.verdict.as_str());
+    name(out, judgement.verdict.as_str());
     out.extend_from_slice(b",\"risks\":[");
     for (index, risk) in judgement.risks.names().enumerate() {
         if index > 0 {
             out.push(b',');
         }
-        string(out, risk);
+        name(out, risk);
     }
     out.extend_from_slice(b"],\"rule\":");
     match &judgement.rule {
@@ -158,7 +160,7 @@ fn endpoint(out: &mut Vec<u8>, address: SocketAddr, roles: RoleSet) {
         if index > 0 {
             out.push(b',');
         }
-        string(out, role);
+        name(out, role);
     }
     out.extend_from_slice(b"]}");
 }
@@ -204,7 +206,7 @@ fn http(out: &mut Vec<u8>, app: &AppInfo) {
     optional_wire(out, http.and_then(|http| http.user_agent.as_ref()));
     out.extend_from_slice(b",\"service\":");
     match http.and_then(|http| http.service) {
-        Some(service) => string(out, service.as_str()),
+        Some(service) => name(out, service.as_str()),
         None => out.extend_from_slice(b"null"),
     }
     out.push(b'}');
@@ -242,6 +244,15 @@ fn plain(bytes: &[u8]) -> bool {
     bytes
         .iter()
         .all(|&byte| (0x20..0x7f).contains(&byte) && byte != b'"' && byte != b'\\')
+}
+
+/// Writes one of exflow's own names (a transport, state, role or verdict),
+/// which are plain ASCII, as a JSON string.
+fn name(out: &mut Vec<u8>, name: &'static str) {
+    debug_assert!(plain(name.as_bytes()), "{name}");
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
 }
 
 /// Writes `text` as a JSON string with the escapes of [`SafeFormatter`].

@@ -14,15 +14,15 @@ use crate::i18n::{Lang, message};
 
 /// English reason sentences already rendered for one policy, keyed by
 /// everything a sentence depends on. Flows of one path share a sentence, so
-/// the records of a large capture render only a few hundred.
+/// each sentence is rendered once, not once per record.
 #[derive(Default)]
 pub(super) struct ReasonCache(Mutex<HashMap<ReasonKey, Arc<str>, ahash::RandomState>>);
 
-/// Sentences kept at most; past it the cache starts again, so that flows to
-/// many ports cannot grow it without end.
+/// Maximum number of cached sentences. Past it the cache starts again, so
+/// that flows to many ports cannot grow it without end.
 const MAX_CACHED_REASONS: usize = 4096;
 
-/// What an English reason sentence depends on. Within one policy a rule id
+/// The inputs of an English reason sentence. Within one policy a rule id
 /// names one rule, so the id stands for the rule.
 #[derive(PartialEq, Eq, Hash)]
 struct ReasonKey {
@@ -67,7 +67,7 @@ impl ReasonCache {
 }
 
 impl Clone for ReasonCache {
-    /// A clone starts empty; it fills again on use.
+    /// Returns an empty cache, which fills again on use.
     fn clone(&self) -> ReasonCache {
         ReasonCache::default()
     }

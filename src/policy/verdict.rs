@@ -6,8 +6,10 @@
 //! flow's rule. When none matches and an Exchange server takes part, the reason
 //! names the nearest row (see [`nearest_row`]) and what differs.
 
+use std::collections::HashMap;
+use std::fmt;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::port::PortSpec;
 use super::role::{Role, RoleSet};
@@ -390,9 +392,88 @@ pub struct Judgement {
 /// and IMAP (143, 993).
 pub const MAIL_PORTS: [u16; 6] = [25, 587, 110, 143, 993, 995];
 
-/// Judges a flow against `rules` in verdict order.
+/// The first matching row of each set of flow facts a policy judged. Most
+/// flows of a capture share their facts with many others, and comparing every
+/// row was most of the cost of a verdict (perf, benchmark capture).
+#[derive(Default)]
+pub(crate) struct FirstRowCache(Mutex<HashMap<FlowFacts, Option<usize>, ahash::RandomState>>);
+
+/// Maximum number of cached sets of facts. Past it the cache starts again.
+const MAX_CACHED_FACTS: usize = 4096;
+
+impl FirstRowCache {
+    /// Returns [`first_matching_row`] of `facts`, from the cache when it has them.
+    pub(crate) fn get(&self, rules: &[Rule], facts: &FlowFacts) -> Option<usize> {
+        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(first_row) = cache.get(facts) {
+            return *first_row;
+        }
+        let first_row = first_matching_row(rules, facts);
+        if cache.len() >= MAX_CACHED_FACTS {
+            cache.clear();
+        }
+        cache.insert(*facts, first_row);
+        first_row
+    }
+}
+
+impl Clone for FirstRowCache {
+    /// Returns an empty cache, which fills again on use.
+    fn clone(&self) -> FirstRowCache {
+        FirstRowCache::default()
+    }
+}
+
+impl fmt::Debug for FirstRowCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FirstRowCache")
+    }
+}
+
+/// Judges a flow against `rules` in verdict order, trying every rule in turn:
+/// the plain form of [`judge_with_first_row`], kept for tests to compare with.
+#[cfg(test)]
 pub(crate) fn judge_facts(
     rules: &[Rule],
+    client: IpAddr,
+    server: IpAddr,
+    facts: FlowFacts,
+    risks: Risks,
+) -> Judgement {
+    let matched = rules.iter().find(|rule| match rule {
+        Rule::Row(row) => row.compare(&facts).is_empty(),
+        Rule::Allow(allow) => allow.matches(client, server, &facts),
+    });
+    match matched {
+        Some(rule) => Judgement {
+            verdict: Verdict::Allowed,
+            rule: Some(rule.id().clone()),
+            reason: Reason {
+                facts,
+                kind: ReasonKind::Matched(rule.clone()),
+            },
+            risks,
+            client_roles: facts.client,
+            server_roles: facts.server,
+        },
+        // No rule matched, so the rest does not depend on the first row.
+        None => judge_with_first_row(rules, None, client, server, facts, risks),
+    }
+}
+
+/// Returns the position in `rules` of the first matrix row that allows a flow
+/// with `facts`. Rows never look at addresses, so the facts decide it.
+pub(crate) fn first_matching_row(rules: &[Rule], facts: &FlowFacts) -> Option<usize> {
+    rules
+        .iter()
+        .position(|rule| matches!(rule, Rule::Row(row) if row.compare(facts).is_empty()))
+}
+
+/// Judges a flow whose first matching row is known: only the site entries
+/// before that row, which match on addresses, are left to try.
+pub(crate) fn judge_with_first_row(
+    rules: &[Rule],
+    first_row: Option<usize>,
     client: IpAddr,
     server: IpAddr,
     facts: FlowFacts,
@@ -410,16 +491,15 @@ pub(crate) fn judge_facts(
         server_roles: facts.server,
     };
 
-    for rule in rules {
-        let matched = match rule {
-            Rule::Row(row) => row.compare(&facts).is_empty(),
-            Rule::Allow(allow) => allow.matches(client, server, &facts),
-        };
-        if matched {
-            judgement.rule = Some(rule.id().clone());
-            judgement.reason.kind = ReasonKind::Matched(rule.clone());
-            return judgement;
-        }
+    let before_row = &rules[..first_row.unwrap_or(rules.len())];
+    let allowed_by = before_row
+        .iter()
+        .find(|rule| matches!(rule, Rule::Allow(allow) if allow.matches(client, server, &facts)))
+        .or_else(|| first_row.map(|index| &rules[index]));
+    if let Some(rule) = allowed_by {
+        judgement.rule = Some(rule.id().clone());
+        judgement.reason.kind = ReasonKind::Matched(rule.clone());
+        return judgement;
     }
 
     judgement.verdict = Verdict::Unexpected;

@@ -1,11 +1,12 @@
 //! The one composer: frames through decode, flow tracking, fingerprints and
 //! policy into records. It owns the worker threads and the sharding of flows.
 //!
-//! Each input is read on its own: flows never span two files. A memory-mapped
-//! file is read on the calling thread, decoded there, and its packets are handed
-//! to worker threads by reference, sharded by a symmetric flow hash so that both
-//! directions of a flow meet in the same flow table. Standard input and other
-//! streams run on the calling thread. The thread that tracked a flow builds its
+//! Each input is read on its own: flows never span two files. With worker
+//! threads, a memory-mapped file is read on the calling thread, decoded there,
+//! and its packets are handed to the workers by reference, sharded by a
+//! symmetric flow hash so that both directions of a flow meet in the same flow
+//! table. With one thread, a file is read through `read` calls on the calling
+//! thread, as are standard input and other streams. The thread that tracked a flow builds its
 //! output item. Items are handed out sorted by start time and 5-tuple
 //! ([`order`]) as soon as no flow still to finish can sort before them, so the
 //! output is the same for any number of threads.
@@ -177,10 +178,22 @@ pub fn analyze_input_with<T: Send>(
             let future = scan_future_times(&capture);
             if config.threads > 1 {
                 sharded::run(&mut reader, &future, config, progress, sink, &mut outcome);
-            } else {
-                run_single(&mut reader, &future, config, progress, sink, &mut outcome);
+                outcome.capture = Some(reader.stats().clone());
+                return outcome;
             }
-            outcome.capture = Some(reader.stats().clone());
+            // One thread copies each frame into the reader's buffer right
+            // before it decodes it, so it reads the file through `read` calls,
+            // which cost less than loading and releasing the map's pages.
+            match capture.stream() {
+                Ok(mut stream) => {
+                    run_single(&mut stream, &future, config, progress, sink, &mut outcome);
+                    outcome.capture = Some(stream.stats().clone());
+                }
+                Err(error) => {
+                    outcome.error = Some(error.into());
+                    outcome.capture = Some(reader.stats().clone());
+                }
+            }
         }
         CaptureInput::Stream(mut reader) => {
             if let Some(link) = unsupported_pcap_link(reader.stats()) {

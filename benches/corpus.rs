@@ -10,15 +10,17 @@
 //! `EXFLOW_BENCH_CAPTURE` names another capture. Without one and without
 //! `target/bench/bench.pcap`, the benchmark builds 20 copies of the corpus in
 //! a temporary folder. `EXFLOW_BENCH_THREADS` (default 1 and 2) lists the
-//! thread counts of the throughput runs, separated by commas.
+//! thread counts of the throughput and packet-path runs, separated by commas.
 //!
 //! The throughput runs go through `pipeline::analyze_input_with` as `exflow
 //! analyze --format jsonl` does: each flow is judged and written into its
-//! record line, and the lines are counted instead of written. The latency
-//! run times each frame through the single-threaded engine (decode, flow
-//! table, fingerprints, and the records of the flows the frame ends) with a
-//! clock read before and after; those reads add about 40 ns per frame, an
-//! estimate, so the latency run is slower than the throughput runs.
+//! record line, and the lines are counted instead of written. The
+//! packet-path runs repeat them with a sink that keeps only each flow's start
+//! time, which leaves out judging and records. The latency run times each
+//! frame through the single-threaded engine (decode, flow table,
+//! fingerprints, and the records of the flows the frame ends) with a clock
+//! read before and after; those reads add about 40 ns per frame, an estimate,
+//! so the latency run is slower than the throughput runs.
 
 #[path = "../examples/build-bench-capture/builder.rs"]
 #[allow(dead_code)]
@@ -121,6 +123,42 @@ fn throughput(path: &Path, policy: &Policy, threads: usize) {
     );
 }
 
+/// Runs the pipeline with a sink that keeps only each flow's start time, so
+/// that the time is that of the packet path: capture walk, decoder, flow
+/// tables, fingerprints and output order, without records.
+fn packet_path(path: &Path, threads: usize) {
+    let config = AnalyzeConfig {
+        decoder: DecoderConfig::default(),
+        flows: FlowConfig::default(),
+        threads,
+        filter: None,
+    };
+    let build = |flow: FinishedFlow| flow.ts_start;
+    let mut flows = 0u64;
+    let mut emit = |start| {
+        flows += 1;
+        black_box(start);
+        Ok(())
+    };
+    let mut sink = FlowSink {
+        build: &build,
+        emit: &mut emit,
+        codec: None,
+        max_in_memory: usize::MAX,
+    };
+    let started = Instant::now();
+    let outcome = analyze_input_with(path, &config, &mut (), &mut sink);
+    let seconds = started.elapsed().as_secs_f64();
+    let capture = outcome.capture.expect("the capture was read");
+    println!(
+        "packet path without records, {threads} thread(s): {:.2} s, {} frames, {flows} flows, \
+         {:.2} M frames/s",
+        seconds,
+        capture.frames,
+        capture.frames as f64 / seconds / 1e6,
+    );
+}
+
 fn latency(path: &Path, policy: &Policy) {
     let mut input = open(path).expect("the capture opens");
     let mut reader = input.reader();
@@ -173,8 +211,11 @@ fn main() {
                 .collect()
         })
         .unwrap_or_else(|| vec![1, 2]);
-    for count in threads {
+    for &count in &threads {
         throughput(&path, &policy, count.max(1));
+    }
+    for &count in &threads {
+        packet_path(&path, count.max(1));
     }
     latency(&path, &policy);
     match peak_rss_mib() {

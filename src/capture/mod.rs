@@ -20,7 +20,8 @@ pub mod stats;
 
 pub use error::{CaptureError, CaptureErrorKind};
 pub use reader::{
-    CaptureInput, FrameSource, InputReader, MappedCapture, SliceReader, StreamReader, open,
+    CaptureInput, FileRange, FrameSource, InputReader, MappedCapture, SliceReader, StreamReader,
+    open,
 };
 pub use stats::{CaptureFormat, CaptureStats, InterfaceInfo, TsResolution};
 

@@ -537,6 +537,8 @@ fn step_error(step: Step) -> CaptureErrorKind {
 /// A capture file mapped into memory, with its format detected.
 pub struct MappedCapture {
     input: String,
+    /// The mapped file, for [`MappedCapture::stream`].
+    file: File,
     map: MappedFile,
     decoder: Decoder,
     stats: CaptureStats,
@@ -545,9 +547,9 @@ pub struct MappedCapture {
 
 impl MappedCapture {
     /// Maps an open regular file and detects its format.
-    pub fn new(file: &File, input: impl Into<String>) -> Result<MappedCapture, CaptureError> {
+    pub fn new(file: File, input: impl Into<String>) -> Result<MappedCapture, CaptureError> {
         let input = input.into();
-        let map = MappedFile::map(file).map_err(|source| {
+        let map = MappedFile::map(&file).map_err(|source| {
             CaptureError::new(
                 input.clone(),
                 CaptureErrorKind::Io {
@@ -562,6 +564,7 @@ impl MappedCapture {
         };
         Ok(MappedCapture {
             input,
+            file,
             map,
             decoder,
             stats,
@@ -584,18 +587,60 @@ impl MappedCapture {
         }
     }
 
-    pub fn bytes(&self) -> &[u8] {
-        self.map.bytes()
+    /// Returns a reader of the mapped bytes through `read` calls on the file,
+    /// from its start to the length it had when it was mapped. It gives the
+    /// same frames and errors as [`MappedCapture::reader`] and leaves the map
+    /// alone, so its pages never count in the resident set.
+    pub fn stream(&self) -> Result<StreamReader<FileRange<'_>>, CaptureError> {
+        let range = FileRange {
+            file: &self.file,
+            position: 0,
+            end: self.map.len() as u64,
+        };
+        StreamReader::new(range, self.input.clone())
     }
 
-    /// Releases the mapped pages from the resident set; reads load them again.
-    pub fn release_pages(&self) {
-        self.map.release();
+    pub fn bytes(&self) -> &[u8] {
+        self.map.bytes()
     }
 
     pub fn input_name(&self) -> &str {
         &self.input
     }
+}
+
+/// Reads a byte range of a file at explicit offsets, so that several readers
+/// can share one open file.
+#[derive(Debug)]
+pub struct FileRange<'a> {
+    file: &'a File,
+    position: u64,
+    end: u64,
+}
+
+impl Read for FileRange<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let left = usize::try_from(self.end.saturating_sub(self.position)).unwrap_or(usize::MAX);
+        let len = buffer.len().min(left);
+        if len == 0 {
+            return Ok(0);
+        }
+        let count = read_at(self.file, &mut buffer[..len], self.position)?;
+        self.position += count as u64;
+        Ok(count)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buffer, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
+    // Unlike `read_at` on Unix, this also moves the file's position, which no
+    // reader of a `FileRange` uses.
+    std::os::windows::fs::FileExt::seek_read(file, buffer, offset)
 }
 
 /// An opened capture input: a mapped file, or a stream for standard input and
@@ -674,7 +719,7 @@ pub fn open(path: &Path) -> Result<CaptureInput, CaptureError> {
         .metadata()
         .map_err(|source| io_error(IoOperation::Open, source))?;
     if metadata.is_file() {
-        return MappedCapture::new(&file, input).map(CaptureInput::Mapped);
+        return MappedCapture::new(file, input).map(CaptureInput::Mapped);
     }
 
     log::debug!("capture: {input} is not a regular file; reading it as a stream");
@@ -793,6 +838,48 @@ mod tests {
             panic!("{error}");
         };
         assert_eq!(first_bytes, &[0xd4, 0xc3]);
+    }
+
+    #[test]
+    fn mapped_stream_matches_map_walk() {
+        let bytes = pcap_file(&[b"first", &[0x5a; 3000], b"last"]);
+        let mut file = tempfile::tempfile().unwrap();
+        io::Write::write_all(&mut file, &bytes).unwrap();
+        let capture = MappedCapture::new(file, "mapped").unwrap();
+
+        let frames: Vec<(u64, Vec<u8>)> = capture
+            .reader()
+            .map(|frame| {
+                let frame = frame.unwrap();
+                (frame.offset, frame.data.to_vec())
+            })
+            .collect();
+        let mut stream = capture.stream().unwrap();
+        let mut streamed = Vec::new();
+        while let Some(frame) = stream.next_frame() {
+            let frame = frame.unwrap();
+            streamed.push((frame.offset, frame.data.to_vec()));
+        }
+
+        assert_eq!(frames.len(), 3);
+        assert_eq!(streamed, frames);
+        assert_eq!(stream.stats().bytes_read, bytes.len() as u64);
+    }
+
+    #[test]
+    fn file_range_stops_at_its_end() {
+        let mut file = tempfile::tempfile().unwrap();
+        io::Write::write_all(&mut file, b"0123456789").unwrap();
+        let mut range = FileRange {
+            file: &file,
+            position: 2,
+            end: 7,
+        };
+
+        let mut read = Vec::new();
+        range.read_to_end(&mut read).unwrap();
+
+        assert_eq!(read, b"23456");
     }
 
     #[test]

@@ -108,6 +108,12 @@ impl VlanIds {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// Returns the ids and their count packed in one integer, which is equal
+    /// for two values exactly when they are equal.
+    pub(crate) fn to_bits(self) -> u64 {
+        u64::from(self.ids[0]) | u64::from(self.ids[1]) << 16 | u64::from(self.len) << 32
+    }
 }
 
 /// A decoded TCP or UDP packet. `payload` borrows the frame, or the decoder's

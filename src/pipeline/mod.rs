@@ -1,11 +1,12 @@
 //! The one composer: frames through decode, flow tracking, fingerprints and
 //! policy into records. It owns the worker threads and the sharding of flows.
 //!
-//! Each input is read on its own: flows never span two files. A memory-mapped
-//! file is read on the calling thread, decoded there, and its packets are handed
-//! to worker threads by reference, sharded by a symmetric flow hash so that both
-//! directions of a flow meet in the same flow table. Standard input and other
-//! streams run on the calling thread. The thread that tracked a flow builds its
+//! Each input is read on its own: flows never span two files. With worker
+//! threads, a memory-mapped file is read on the calling thread, decoded there,
+//! and its packets are handed to the workers by reference, sharded by a
+//! symmetric flow hash so that both directions of a flow meet in the same flow
+//! table. With one thread, a file is read through `read` calls on the calling
+//! thread, as are standard input and other streams. The thread that tracked a flow builds its
 //! output item. Items are handed out sorted by start time and 5-tuple
 //! ([`order`]) as soon as no flow still to finish can sort before them, so the
 //! output is the same for any number of threads.
@@ -18,7 +19,7 @@ mod sharded;
 use std::io;
 use std::path::Path;
 
-use crate::capture::reader::{self as capture_reader, CaptureInput, FrameSource};
+use crate::capture::reader::{self as capture_reader, CaptureInput, FrameSource, MappedCapture};
 use crate::capture::{CaptureError, CaptureFormat, CaptureStats, LinkType, Timestamp};
 use crate::decode::{DecodeStats, DecoderConfig, link_supported};
 use crate::flow::{FinishedFlow, FlowConfig, FlowStats};
@@ -174,14 +175,25 @@ pub fn analyze_input_with<T: Send>(
                 outcome.capture = Some(reader.stats().clone());
                 return outcome;
             }
-            let future = FutureTimes::scan(capture.reader());
-            capture.release_pages();
+            let future = scan_future_times(&capture);
             if config.threads > 1 {
                 sharded::run(&mut reader, &future, config, progress, sink, &mut outcome);
-            } else {
-                run_single(&mut reader, &future, config, progress, sink, &mut outcome);
+                outcome.capture = Some(reader.stats().clone());
+                return outcome;
             }
-            outcome.capture = Some(reader.stats().clone());
+            // One thread copies each frame into the reader's buffer right
+            // before it decodes it, so it reads the file through `read` calls,
+            // which cost less than loading and releasing the map's pages.
+            match capture.stream() {
+                Ok(mut stream) => {
+                    run_single(&mut stream, &future, config, progress, sink, &mut outcome);
+                    outcome.capture = Some(stream.stats().clone());
+                }
+                Err(error) => {
+                    outcome.error = Some(error.into());
+                    outcome.capture = Some(reader.stats().clone());
+                }
+            }
         }
         CaptureInput::Stream(mut reader) => {
             if let Some(link) = unsupported_pcap_link(reader.stats()) {
@@ -198,6 +210,22 @@ pub fn analyze_input_with<T: Send>(
         }
     }
     outcome
+}
+
+/// Scans a mapped file's capture times before the real walk. The scan goes
+/// through `read` calls, not the map, because copying the bytes costs less
+/// than loading the map's pages twice (once for the scan, once for the walk).
+/// It also leaves no page of the map in the resident set.
+fn scan_future_times(capture: &MappedCapture) -> FutureTimes {
+    match capture.stream() {
+        Ok(mut stream) => FutureTimes::scan(&mut stream),
+        Err(error) => {
+            // The walk reports the error if it meets it too. Without the scan,
+            // every flow waits for the end of the input or a temporary file.
+            log::debug!("capture time scan: {error}");
+            FutureTimes::unknown()
+        }
+    }
 }
 
 /// Returns the link type of a classic pcap file when exflow cannot decode it.

@@ -7,7 +7,7 @@
 //!
 //! - the earliest start of a flow still open in a flow table ([`OpenStarts`]);
 //! - the earliest capture time of the frames not yet read ([`FutureTimes`],
-//!   from a quick scan of a memory-mapped input before the real walk).
+//!   from a quick scan of a file before the real walk).
 //!
 //! [`Reorder`] keeps the flows above the bound in a heap. When the heap grows
 //! past its cap, it writes them as a sorted run to a temporary file, so memory
@@ -20,7 +20,7 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::capture::Timestamp;
-use crate::capture::reader::SliceReader;
+use crate::capture::reader::FrameSource;
 use crate::decode::{Packet, Transport};
 use crate::flow::{FinishedFlow, FlowTable};
 
@@ -54,11 +54,12 @@ pub(super) struct FutureTimes {
 }
 
 impl FutureTimes {
-    /// Walks every frame of a mapped input once for its capture time.
-    pub(super) fn scan(mut reader: SliceReader<'_>) -> FutureTimes {
+    /// Walks every frame of an input once for its capture time. The reader
+    /// must give the frames that the real walk will get.
+    pub(super) fn scan(reader: &mut impl FrameSource) -> FutureTimes {
         let mut minima = Vec::new();
         let mut frames = 0u64;
-        while let Some(Ok(frame)) = reader.next() {
+        while let Some(Ok(frame)) = reader.next_frame() {
             if frames.is_multiple_of(FUTURE_CHUNK_FRAMES) {
                 minima.push(frame.ts);
             }

@@ -65,13 +65,6 @@ impl MappedFile {
         }
     }
 
-    /// Releases every page of the map from the resident set, as
-    /// [`MappedFile::advance`] does behind the reader. Reads still work and
-    /// load the pages again.
-    pub fn release(&self) {
-        self.release_range(0, self.map.len());
-    }
-
     fn release_range(&self, start: usize, len: usize) {
         #[cfg(unix)]
         {

@@ -19,7 +19,7 @@ use crate::report::baseline::{Baseline, BaselineDiff, Comparison};
 use crate::report::build::{Judged, flow_record};
 use crate::report::csv::CsvWriter;
 use crate::report::html::HtmlReport;
-use crate::report::jsonl::write_line;
+use crate::report::jsonl::{LineBatchWriter, write_line};
 use crate::report::line::{LineFields, write_record_line};
 use crate::report::messages;
 use crate::report::progress::Progress;
@@ -41,17 +41,21 @@ pub enum Status {
 
 /// Where flow records go, in the chosen format.
 enum RecordWriter {
-    Jsonl(BufWriter<Box<dyn Write + Send>>),
+    Jsonl(LineBatchWriter<Box<dyn Write + Send>>),
     Csv(Box<CsvWriter<BufWriter<Box<dyn Write + Send>>>>),
 }
 
 impl RecordWriter {
     /// Writes a record; `line` is the record as a JSON Lines line, which the
     /// JSON Lines writer takes as it is.
-    fn write(&mut self, record: Option<&FlowRecord>, line: Option<&[u8]>) -> io::Result<()> {
+    fn write(&mut self, record: Option<&FlowRecord>, line: Option<Vec<u8>>) -> io::Result<()> {
         match (self, line, record) {
-            (RecordWriter::Jsonl(writer), Some(line), _) => writer.write_all(line),
-            (RecordWriter::Jsonl(writer), None, Some(record)) => write_line(writer, record),
+            (RecordWriter::Jsonl(writer), Some(line), _) => writer.push(line),
+            (RecordWriter::Jsonl(writer), None, Some(record)) => {
+                let mut line = Vec::with_capacity(LINE_CAPACITY);
+                write_line(&mut line, record)?;
+                writer.push(line)
+            }
             (RecordWriter::Csv(writer), _, Some(record)) => writer.write(record),
             _ => unreachable!("a built record keeps what its writer needs"),
         }
@@ -195,14 +199,20 @@ pub(super) fn check_stdin_once(captures: &[PathBuf], lang: Lang) -> Result<(), S
     Ok(())
 }
 
-/// Opens `-o FILE`, or standard output for none or "-". On failure, prints
-/// the error and returns the exit status.
-fn open_output(path: Option<&Path>, lang: Lang) -> Result<Box<dyn Write + Send>, Status> {
+/// Opens `-o FILE`, or standard output for none or "-", with a buffer unless
+/// the caller writes in large batches itself. On failure, prints the error
+/// and returns the exit status.
+fn open_output(
+    path: Option<&Path>,
+    lang: Lang,
+    buffered: bool,
+) -> Result<Box<dyn Write + Send>, Status> {
     let Some(path) = path.filter(|path| path.as_os_str() != "-") else {
         return Ok(Box::new(io::stdout()));
     };
     match File::create(path) {
-        Ok(file) => Ok(Box::new(BufWriter::new(file))),
+        Ok(file) if buffered => Ok(Box::new(BufWriter::new(file))),
+        Ok(file) => Ok(Box::new(file)),
         Err(error) => {
             eprintln!(
                 "exflow: {}",
@@ -307,14 +317,14 @@ impl Outputs {
         }
     }
 
-    fn add(&mut self, built: &BuiltRecord) -> io::Result<()> {
+    fn add(&mut self, mut built: BuiltRecord) -> io::Result<()> {
         if let Some(fail_on) = self.fail_on
             && verdict_matches(built.verdict, fail_on)
         {
             self.failed_on = true;
         }
         if let Some(records) = &mut self.records {
-            records.write(built.record.as_deref(), built.line.as_deref())?;
+            records.write(built.record.as_deref(), built.line.take())?;
         }
         let Some(record) = &built.record else {
             return Ok(());
@@ -413,14 +423,16 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     let records = if format == FormatArg::Summary {
         None
     } else {
-        let output = match open_output(args.output.as_deref(), lang) {
+        let output = match open_output(args.output.as_deref(), lang, format == FormatArg::Csv) {
             Ok(output) => output,
             Err(status) => return status,
         };
-        let output = BufWriter::with_capacity(256 * 1024, output);
         Some(match format {
-            FormatArg::Csv => RecordWriter::Csv(Box::new(CsvWriter::new(output))),
-            _ => RecordWriter::Jsonl(output),
+            FormatArg::Csv => RecordWriter::Csv(Box::new(CsvWriter::new(
+                BufWriter::with_capacity(256 * 1024, output),
+            ))),
+            // JSON Lines go out in vectored writes of whole lines, unbuffered.
+            _ => RecordWriter::Jsonl(LineBatchWriter::new(output)),
         })
     };
     let mut outputs = Outputs {
@@ -500,7 +512,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         let mut emit = |built: BuiltRecord| {
             stats.add(StatKey::Flows, 1);
             stats.add(verdict_stat(built.verdict), 1);
-            outputs.add(&built)
+            outputs.add(built)
         };
         let mut sink = pipeline::FlowSink {
             build: &build,
@@ -559,7 +571,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             ..SummaryOptions::new(lang)
         };
         let mut out: Box<dyn Write> = match summary_target {
-            SummaryTarget::Output => match open_output(args.output.as_deref(), lang) {
+            SummaryTarget::Output => match open_output(args.output.as_deref(), lang, true) {
                 Ok(output) => output,
                 Err(status) => return status,
             },

@@ -417,3 +417,29 @@ fn same_capture_twice_gets_distinct_ids() {
     assert_eq!(ids.len(), 48, "24 flows from each reading");
     assert_eq!(distinct.len(), ids.len(), "flow ids repeat within one run");
 }
+
+#[test]
+fn output_same_as_input_is_rejected() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let capture = dir.path().join("capture.pcap");
+    std::fs::copy(repo_path("captures/exchange-edge.pcap"), &capture).expect("copy capture");
+    let before = std::fs::read(&capture).expect("read capture");
+    let capture = capture.to_str().expect("UTF-8 path");
+
+    let output = run(&["analyze", capture, "-o", capture], EN);
+    assert_exit(&output, 2, "-o naming the input");
+    assert!(
+        stderr(&output).contains("is also an input"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read(capture).expect("read capture"), before);
+
+    let output = run(&["analyze", capture, "-o", capture], JA);
+    assert_exit(&output, 2, "-o naming the input, Japanese");
+    assert!(
+        stderr(&output).contains("入力でもあります"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -199,6 +199,37 @@ pub(super) fn check_stdin_once(captures: &[PathBuf], lang: Lang) -> Result<(), S
     Ok(())
 }
 
+/// Rejects an output file that is one of the inputs (the same file, by device
+/// and inode), because creating the output would empty the capture before it
+/// is read. On failure, prints the error.
+pub(super) fn check_output_not_input(
+    output: Option<&Path>,
+    captures: &[PathBuf],
+    lang: Lang,
+) -> Result<(), Status> {
+    use std::os::unix::fs::MetadataExt;
+
+    let Some(output) = output.filter(|path| path.as_os_str() != "-") else {
+        return Ok(());
+    };
+    let Ok(out) = std::fs::metadata(output) else {
+        return Ok(());
+    };
+    let same = captures.iter().any(|capture| {
+        std::fs::metadata(capture)
+            .is_ok_and(|input| input.dev() == out.dev() && input.ino() == out.ino())
+    });
+    if same {
+        let path = output.display().to_string();
+        eprintln!(
+            "exflow: {}",
+            message(lang, "cli.error.output_is_input", &[("path", &path)])
+        );
+        return Err(Status::Error);
+    }
+    Ok(())
+}
+
 /// Opens `-o FILE`, or standard output for none or "-", with a buffer unless
 /// the caller writes in large batches itself. On failure, prints the error
 /// and returns the exit status.
@@ -360,6 +391,9 @@ enum SummaryTarget {
 pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     let started = Instant::now();
     if let Err(status) = check_stdin_once(&args.captures, lang) {
+        return status;
+    }
+    if let Err(status) = check_output_not_input(args.output.as_deref(), &args.captures, lang) {
         return status;
     }
     let policy = match Policy::load(args.policy.rules.as_deref(), args.policy.site.as_deref()) {

@@ -32,15 +32,16 @@ pub fn wire_text(bytes: &[u8]) -> String {
 
 /// Returns true for characters that a terminal may act on rather than show: C0 and
 /// C1 controls, DEL, and the Unicode format characters that reorder or hide text
-/// (bidirectional overrides and isolates, zero-width characters, line and paragraph
-/// separators).
+/// (bidirectional marks, overrides and isolates, the deprecated shaping controls
+/// U+206A to U+206F, zero-width characters, line and paragraph separators).
 pub fn is_unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{200b}'..='\u{200f}'
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
                 | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{2069}'
+                | '\u{2060}'..='\u{206f}'
                 | '\u{feff}'
                 | '\u{fff9}'..='\u{fffb}'
         )
@@ -122,5 +123,13 @@ mod tests {
             );
         }
         assert_eq!(csv_text("mail.example"), "mail.example");
+    }
+
+    #[test]
+    fn bidi_marks_are_unsafe() {
+        for c in ['\u{061c}', '\u{200e}', '\u{2067}', '\u{206a}', '\u{206f}'] {
+            assert!(is_unsafe_char(c), "U+{:04X}", c as u32);
+        }
+        assert!(!is_unsafe_char('\u{0627}'));
     }
 }

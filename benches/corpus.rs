@@ -37,7 +37,7 @@ use exflow::flow::{FinishedFlow, FlowConfig};
 use exflow::pipeline::engine::Engine;
 use exflow::pipeline::{AnalyzeConfig, FlowSink, analyze_input_with};
 use exflow::policy::Policy;
-use exflow::report::line::{LineFields, write_record_line};
+use exflow::report::line::{LINE_CAPACITY, LineFields, write_record_line};
 use hdrhistogram::Histogram;
 
 fn capture_path(dir: &Path) -> PathBuf {
@@ -72,7 +72,7 @@ fn record_line(policy: &Policy, source: &str, flow: &FinishedFlow) -> Vec<u8> {
         source,
         reason: &reason,
     };
-    let mut line = Vec::with_capacity(1536);
+    let mut line = Vec::with_capacity(LINE_CAPACITY);
     write_record_line(&mut line, flow, &judgement, &fields);
     line
 }

@@ -20,7 +20,7 @@ use crate::report::build::{Judged, flow_record};
 use crate::report::csv::CsvWriter;
 use crate::report::html::HtmlReport;
 use crate::report::jsonl::{LineBatchWriter, write_line};
-use crate::report::line::{LineFields, write_record_line};
+use crate::report::line::{LINE_CAPACITY, LineFields, write_record_line};
 use crate::report::messages;
 use crate::report::progress::Progress;
 use crate::report::record::FlowRecord;
@@ -264,9 +264,6 @@ struct Outputs {
     failed_on: bool,
     baseline: Option<Comparison>,
 }
-
-/// Bytes reserved for one JSON Lines record; most records fit.
-const LINE_CAPACITY: usize = 1536;
 
 /// A flow built into its record on the thread that tracked it.
 struct BuiltRecord {

@@ -6,8 +6,8 @@
 //! and its packets are handed to the workers by reference, sharded by a
 //! symmetric flow hash so that both directions of a flow meet in the same flow
 //! table. With one thread, a file is read through `read` calls on the calling
-//! thread, as are standard input and other streams. The thread that tracked a flow builds its
-//! output item. Items are handed out sorted by start time and 5-tuple
+//! thread, as are standard input and other streams. The thread that tracked a
+//! flow builds its output item. Items are handed out sorted by start time and 5-tuple
 //! ([`order`]) as soon as no flow still to finish can sort before them, so the
 //! output is the same for any number of threads.
 

@@ -7,6 +7,7 @@
 //! then judges each [`FinishedFlow`]: [`Policy::judge`] returns the verdict, the
 //! rule that allowed the flow or the reason none did, and the flow's risks.
 
+mod cache;
 mod diagnostic;
 mod lookup;
 mod port;

@@ -1,10 +1,10 @@
 //! Reasons as sentences, in English or Japanese. The record's `reason` field is
 //! always the English rendering; summaries and reports use the user's language.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
+use super::cache::BoundedCache;
 use super::port::describe_ports;
 use super::role::{Role, RoleSet};
 use super::rules::{AppMatch, ConditionKey, RoleMatch};
@@ -15,11 +15,10 @@ use crate::i18n::{Lang, message};
 /// English reason sentences already rendered for one policy, keyed by
 /// everything a sentence depends on. Flows of one path share a sentence, so
 /// each sentence is rendered once, not once per record.
-#[derive(Default)]
-pub(super) struct ReasonCache(Mutex<HashMap<ReasonKey, Arc<str>, ahash::RandomState>>);
+#[derive(Clone, Debug)]
+pub(super) struct ReasonCache(BoundedCache<ReasonKey, Arc<str>>);
 
-/// Maximum number of cached sentences. Past it the cache starts again, so
-/// that flows to many ports cannot grow it without end.
+/// Maximum number of cached sentences.
 const MAX_CACHED_REASONS: usize = 4096;
 
 /// The inputs of an English reason sentence. Within one policy a rule id
@@ -30,6 +29,12 @@ struct ReasonKey {
     kind: u8,
     rule: Option<Arc<str>>,
     differences: Differences,
+}
+
+impl Default for ReasonCache {
+    fn default() -> ReasonCache {
+        ReasonCache(BoundedCache::new(MAX_CACHED_REASONS))
+    }
 }
 
 impl ReasonCache {
@@ -53,29 +58,8 @@ impl ReasonCache {
             rule,
             differences,
         };
-        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(text) = cache.get(&key) {
-            return text.clone();
-        }
-        let text: Arc<str> = reason.render(Lang::En).into();
-        if cache.len() >= MAX_CACHED_REASONS {
-            cache.clear();
-        }
-        cache.insert(key, text.clone());
-        text
-    }
-}
-
-impl Clone for ReasonCache {
-    /// Returns an empty cache, which fills again on use.
-    fn clone(&self) -> ReasonCache {
-        ReasonCache::default()
-    }
-}
-
-impl fmt::Debug for ReasonCache {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ReasonCache")
+        self.0
+            .get_or_insert_with(key, || reason.render(Lang::En).into())
     }
 }
 

@@ -6,11 +6,10 @@
 //! flow's rule. When none matches and an Exchange server takes part, the reason
 //! names the nearest row (see [`nearest_row`]) and what differs.
 
-use std::collections::HashMap;
-use std::fmt;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
+use super::cache::BoundedCache;
 use super::port::PortSpec;
 use super::role::{Role, RoleSet};
 use super::rules::{ConditionSet, Row};
@@ -395,38 +394,23 @@ pub const MAIL_PORTS: [u16; 6] = [25, 587, 110, 143, 993, 995];
 /// The first matching row of each set of flow facts a policy judged. Most
 /// flows of a capture share their facts with many others, and comparing every
 /// row was most of the cost of a verdict (perf, benchmark capture).
-#[derive(Default)]
-pub(crate) struct FirstRowCache(Mutex<HashMap<FlowFacts, Option<usize>, ahash::RandomState>>);
+#[derive(Clone, Debug)]
+pub(crate) struct FirstRowCache(BoundedCache<FlowFacts, Option<usize>>);
 
-/// Maximum number of cached sets of facts. Past it the cache starts again.
+/// Maximum number of cached sets of facts.
 const MAX_CACHED_FACTS: usize = 4096;
+
+impl Default for FirstRowCache {
+    fn default() -> FirstRowCache {
+        FirstRowCache(BoundedCache::new(MAX_CACHED_FACTS))
+    }
+}
 
 impl FirstRowCache {
     /// Returns [`first_matching_row`] of `facts`, from the cache when it has them.
     pub(crate) fn get(&self, rules: &[Rule], facts: &FlowFacts) -> Option<usize> {
-        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(first_row) = cache.get(facts) {
-            return *first_row;
-        }
-        let first_row = first_matching_row(rules, facts);
-        if cache.len() >= MAX_CACHED_FACTS {
-            cache.clear();
-        }
-        cache.insert(*facts, first_row);
-        first_row
-    }
-}
-
-impl Clone for FirstRowCache {
-    /// Returns an empty cache, which fills again on use.
-    fn clone(&self) -> FirstRowCache {
-        FirstRowCache::default()
-    }
-}
-
-impl fmt::Debug for FirstRowCache {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FirstRowCache")
+        self.0
+            .get_or_insert_with(*facts, || first_matching_row(rules, facts))
     }
 }
 

@@ -26,6 +26,9 @@ use crate::flow::FinishedFlow;
 use crate::flow::community_id::write_community_id_v1;
 use crate::policy::{Judgement, RoleSet};
 
+/// Bytes to reserve for one record line. Most records fit.
+pub const LINE_CAPACITY: usize = 1536;
+
 /// The parts of a record line that come from neither the flow nor its judgement.
 pub struct LineFields<'a> {
     /// The flow id, 16 hex digits.
@@ -128,10 +131,7 @@ pub fn write_record_line(
         name(out, risk);
     }
     out.extend_from_slice(b"],\"rule\":");
-    match &judgement.rule {
-        Some(rule) => string(out, rule),
-        None => out.extend_from_slice(b"null"),
-    }
+    optional_string(out, judgement.rule.as_deref());
     out.extend_from_slice(b",\"reason\":");
     string(out, fields.reason);
     out.extend_from_slice(b"}\n");
@@ -177,15 +177,14 @@ fn tls(out: &mut Vec<u8>, app: &AppInfo) {
         wire(out, protocol);
     }
     out.extend_from_slice(b"],\"version\":");
-    match tls.and_then(|tls| tls.version) {
-        Some(version) => string(out, &tls_version_name(version)),
-        None => out.extend_from_slice(b"null"),
-    }
+    optional_string(
+        out,
+        tls.and_then(|tls| tls.version)
+            .map(tls_version_name)
+            .as_deref(),
+    );
     out.extend_from_slice(b",\"ja4\":");
-    match tls.and_then(|tls| tls.ja4.as_deref()) {
-        Some(ja4) => string(out, ja4),
-        None => out.extend_from_slice(b"null"),
-    }
+    optional_string(out, tls.and_then(|tls| tls.ja4.as_deref()));
     out.push(b'}');
 }
 
@@ -217,15 +216,15 @@ fn dns(out: &mut Vec<u8>, app: &AppInfo) {
     out.extend_from_slice(b",\"dns\":{\"qname\":");
     optional_wire(out, dns.and_then(|dns| dns.qname.as_ref()));
     out.extend_from_slice(b",\"qtype\":");
-    match dns.and_then(|dns| dns.qtype) {
-        Some(qtype) => string(out, &qtype_name(qtype)),
-        None => out.extend_from_slice(b"null"),
-    }
+    optional_string(
+        out,
+        dns.and_then(|dns| dns.qtype).map(qtype_name).as_deref(),
+    );
     out.extend_from_slice(b",\"rcode\":");
-    match dns.and_then(|dns| dns.rcode) {
-        Some(rcode) => string(out, &rcode_name(rcode)),
-        None => out.extend_from_slice(b"null"),
-    }
+    optional_string(
+        out,
+        dns.and_then(|dns| dns.rcode).map(rcode_name).as_deref(),
+    );
     out.push(b'}');
 }
 
@@ -246,21 +245,24 @@ fn plain(bytes: &[u8]) -> bool {
         .all(|&byte| (0x20..0x7f).contains(&byte) && byte != b'"' && byte != b'\\')
 }
 
+/// Writes bytes that need no escape between quotes.
+fn quoted(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    out.extend_from_slice(bytes);
+    out.push(b'"');
+}
+
 /// Writes one of exflow's own names (a transport, state, role or verdict),
 /// which are plain ASCII, as a JSON string.
 fn name(out: &mut Vec<u8>, name: &'static str) {
     debug_assert!(plain(name.as_bytes()), "{name}");
-    out.push(b'"');
-    out.extend_from_slice(name.as_bytes());
-    out.push(b'"');
+    quoted(out, name.as_bytes());
 }
 
 /// Writes `text` as a JSON string with the escapes of [`SafeFormatter`].
 fn string(out: &mut Vec<u8>, text: &str) {
     if plain(text.as_bytes()) {
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
+        quoted(out, text.as_bytes());
         return;
     }
     let mut serializer = serde_json::Serializer::with_formatter(&mut *out, SafeFormatter);
@@ -272,11 +274,16 @@ fn string(out: &mut Vec<u8>, text: &str) {
 fn wire(out: &mut Vec<u8>, bytes: &[u8]) {
     // Plain bytes are their own wire text: valid UTF-8 with no backslash.
     if plain(bytes) {
-        out.push(b'"');
-        out.extend_from_slice(bytes);
-        out.push(b'"');
+        quoted(out, bytes);
     } else {
         string(out, &wire_text(bytes));
+    }
+}
+
+fn optional_string(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => string(out, text),
+        None => out.extend_from_slice(b"null"),
     }
 }
 

@@ -262,6 +262,7 @@ fn packet() -> impl Strategy<Value = Packet<'static>> {
             };
             Packet {
                 ts: Timestamp(0),
+                input_clock: Timestamp(0),
                 vlan: VlanIds::default(),
                 ip_version: if ipv6 { 6 } else { 4 },
                 src: pick(src),

@@ -61,6 +61,7 @@ impl Owned {
     fn packet(&self) -> Packet<'_> {
         Packet {
             ts: self.ts,
+            input_clock: self.ts,
             vlan: VlanIds::default(),
             ip_version: if self.from.ip.is_ipv4() { 4 } else { 6 },
             src: self.from.ip,

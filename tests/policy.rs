@@ -146,6 +146,7 @@ fn flow(transport: Transport, client: &str, server: &str, port: u16, app: App) -
         },
         end: EndReason::Closed,
         first_offset: 0,
+        start_clock: Timestamp(0),
         duplicates: 0,
     }
 }

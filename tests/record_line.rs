@@ -199,6 +199,7 @@ prop_compose! {
             app,
             end: EndReason::Closed,
             first_offset: 0,
+            start_clock: Timestamp(ts_start),
             duplicates: 0,
         }
     }
@@ -237,6 +238,7 @@ fn hostile_texts_escape_alike() {
         app: AppInfo::default(),
         end: EndReason::Closed,
         first_offset: 0,
+        start_clock: Timestamp(0),
         duplicates: 0,
     };
     let hostile: &[&[u8]] = &[

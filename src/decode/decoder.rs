@@ -181,9 +181,10 @@ struct PacketMeta {
 }
 
 impl PacketMeta {
-    fn packet<'a>(&self, buffer: &'a [u8], ts: Timestamp, offset: u64) -> Packet<'a> {
+    fn packet<'a>(&self, buffer: &'a [u8], at: FrameTime, offset: u64) -> Packet<'a> {
         Packet {
-            ts,
+            ts: at.ts,
+            input_clock: at.input_clock,
             vlan: self.vlan,
             ip_version: self.ip_version,
             src: self.src,
@@ -218,15 +219,22 @@ impl PacketMeta {
 pub struct ReassembledDatagram {
     bytes: Vec<u8>,
     meta: PacketMeta,
-    ts: Timestamp,
+    at: FrameTime,
     offset: u64,
+}
+
+/// The capture time of a frame and the input clock after it.
+#[derive(Clone, Copy, Debug, Default)]
+struct FrameTime {
+    ts: Timestamp,
+    input_clock: Timestamp,
 }
 
 impl ReassembledDatagram {
     /// Returns the innermost TCP/UDP packet of the datagram, with the capture
     /// time and input offset of the frame that completed it.
     pub fn packet(&self) -> Packet<'_> {
-        self.meta.packet(&self.bytes, self.ts, self.offset)
+        self.meta.packet(&self.bytes, self.at, self.offset)
     }
 
     /// Returns the reassembled IP datagram, from its IP header on.
@@ -250,6 +258,7 @@ pub struct Decoder {
     config: DecoderConfig,
     stats: DecodeStats,
     fragments: Reassembler,
+    input_clock: Timestamp,
 }
 
 impl Default for Decoder {
@@ -264,6 +273,7 @@ impl Decoder {
             config,
             stats: DecodeStats::default(),
             fragments: Reassembler::default(),
+            input_clock: Timestamp(i64::MIN),
         }
     }
 
@@ -285,6 +295,14 @@ impl Decoder {
         self.fragments.pending()
     }
 
+    /// Returns the latest capture time among the frames decoded so far, or
+    /// the start of time before the first. Every packet decoded later carries
+    /// an [`input_clock`](Packet::input_clock) at or above it, whatever the
+    /// capture times of the frames still to come.
+    pub fn input_clock(&self) -> Timestamp {
+        self.input_clock
+    }
+
     /// Drops fragmented datagrams still incomplete [`DecoderConfig::fragment_timeout`]
     /// after their first fragment, by capture time. [`Decoder::decode`] calls it
     /// with each frame's time; call it at the end of the input too.
@@ -296,7 +314,12 @@ impl Decoder {
     /// Decodes one frame.
     pub fn decode<'a>(&mut self, frame: &Frame<'a>) -> Decoded<'a> {
         self.stats.frames += 1;
+        self.input_clock = self.input_clock.max(frame.ts);
         self.expire(frame.ts);
+        let at = FrameTime {
+            ts: frame.ts,
+            input_clock: self.input_clock,
+        };
 
         let region = Region::of_frame(frame);
         let mut walk = Walk {
@@ -309,11 +332,11 @@ impl Decoder {
         match found {
             Ok(Found::Packet(meta)) => {
                 self.count_packet(&meta);
-                Decoded::Packet(meta.packet(frame.data, frame.ts, frame.offset))
+                Decoded::Packet(meta.packet(frame.data, at, frame.offset))
             }
             Ok(Found::Datagram(mut datagram)) => {
                 self.count_packet(&datagram.meta);
-                datagram.ts = frame.ts;
+                datagram.at = at;
                 datagram.offset = frame.offset;
                 Decoded::Datagram(datagram)
             }
@@ -532,7 +555,10 @@ impl Decoder {
             Found::Packet(meta) => Ok(Found::Datagram(ReassembledDatagram {
                 bytes,
                 meta,
-                ts: walk.ts,
+                at: FrameTime {
+                    ts: walk.ts,
+                    input_clock: walk.ts,
+                },
                 offset: 0,
             })),
             // A tunnel inside the datagram carried another fragment.

@@ -121,6 +121,11 @@ impl VlanIds {
 #[derive(Clone, Copy, Debug)]
 pub struct Packet<'a> {
     pub ts: Timestamp,
+    /// The input clock when the packet was decoded: the latest capture time
+    /// among the input's frames so far, this one included. Unlike `ts`, it
+    /// never goes backwards, so the frames still to come cannot start a flow
+    /// before it (see [`Decoder::input_clock`](decoder::Decoder::input_clock)).
+    pub input_clock: Timestamp,
     pub vlan: VlanIds,
     /// 4 or 6: the version of the innermost IP header.
     pub ip_version: u8,

@@ -591,6 +591,7 @@ mod tests {
             app,
             end: EndReason::Closed,
             first_offset: 0,
+            start_clock: Timestamp(1),
             duplicates: 0,
         }
     }

@@ -429,6 +429,7 @@ mod tests {
             },
             end: EndReason::Closed,
             first_offset: 0,
+            start_clock: Timestamp(1),
             duplicates: 0,
         }
     }

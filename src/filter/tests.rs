@@ -13,6 +13,7 @@ fn packet(transport: Transport, src: &str, dst: &str) -> Packet<'static> {
     let dst: SocketAddr = dst.parse().unwrap();
     Packet {
         ts: Timestamp(0),
+        input_clock: Timestamp(0),
         vlan: VlanIds::default(),
         ip_version: if src.is_ipv6() { 6 } else { 4 },
         src: src.ip(),

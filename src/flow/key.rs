@@ -178,6 +178,7 @@ mod tests {
         let src: IpAddr = src.parse().unwrap();
         Packet {
             ts: Timestamp(0),
+            input_clock: Timestamp(0),
             vlan: ids,
             ip_version: if src.is_ipv4() { 4 } else { 6 },
             src,

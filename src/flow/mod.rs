@@ -160,6 +160,10 @@ pub struct FinishedFlow {
     /// Byte offset of the flow's first packet in its input: with the source it
     /// names the flow the same way on every run of the same input.
     pub first_offset: u64,
+    /// The input clock at the flow's first packet
+    /// ([`Packet::input_clock`](crate::decode::Packet::input_clock)): the
+    /// start time, unless an earlier frame of the input carried a later time.
+    pub start_clock: Timestamp,
     /// Duplicated frames (the same frame captured twice) left out of the counters.
     pub duplicates: u64,
 }

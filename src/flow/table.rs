@@ -264,6 +264,8 @@ struct Flow {
     first_ts: Timestamp,
     last_ts: Timestamp,
     first_offset: u64,
+    /// The input clock at the first packet.
+    first_clock: Timestamp,
     counters: [DirectionCounters; 2],
     tcp: TcpState,
     duplicate_window: DuplicateWindow,
@@ -519,6 +521,7 @@ impl FlowTable {
             first_ts: pkt.ts,
             last_ts: pkt.ts,
             first_offset: pkt.offset,
+            first_clock: pkt.input_clock,
             counters: [DirectionCounters::default(); 2],
             tcp: TcpState::default(),
             duplicate_window: DuplicateWindow::default(),
@@ -852,6 +855,7 @@ fn assemble_record(flow: &Flow, app: AppInfo, missed: u64, reason: EndReason) ->
         app,
         end: reason,
         first_offset: flow.first_offset,
+        start_clock: flow.first_clock,
         duplicates: u64::from(flow.duplicates),
     }
 }

@@ -19,7 +19,7 @@ mod sharded;
 use std::io;
 use std::path::Path;
 
-use crate::capture::reader::{self as capture_reader, CaptureInput, FrameSource, MappedCapture};
+use crate::capture::reader::{self as capture_reader, CaptureInput, FrameSource};
 use crate::capture::{CaptureError, CaptureFormat, CaptureStats, LinkType, Timestamp};
 use crate::decode::{DecodeStats, DecoderConfig, link_supported};
 use crate::flow::{FinishedFlow, FlowConfig, FlowStats};
@@ -28,7 +28,7 @@ use crate::report::stats::{RunStats, StatKey};
 pub use engine::{EngineCounters, PacketFilter};
 pub use order::{FlowOrder, SpillCodec, flow_order};
 
-use order::{FutureTimes, OpenStarts, Reorder};
+use order::{OpenStarts, Reorder};
 
 /// Settings of an analysis run.
 pub struct AnalyzeConfig<'f> {
@@ -175,9 +175,8 @@ pub fn analyze_input_with<T: Send>(
                 outcome.capture = Some(reader.stats().clone());
                 return outcome;
             }
-            let future = scan_future_times(&capture);
             if config.threads > 1 {
-                sharded::run(&mut reader, &future, config, progress, sink, &mut outcome);
+                sharded::run(&mut reader, config, progress, sink, &mut outcome);
                 outcome.capture = Some(reader.stats().clone());
                 return outcome;
             }
@@ -186,7 +185,7 @@ pub fn analyze_input_with<T: Send>(
             // which cost less than loading and releasing the map's pages.
             match capture.stream() {
                 Ok(mut stream) => {
-                    run_single(&mut stream, &future, config, progress, sink, &mut outcome);
+                    run_single(&mut stream, config, progress, sink, &mut outcome);
                     outcome.capture = Some(stream.stats().clone());
                 }
                 Err(error) => {
@@ -204,28 +203,11 @@ pub fn analyze_input_with<T: Send>(
                 outcome.capture = Some(reader.stats().clone());
                 return outcome;
             }
-            let future = FutureTimes::unknown();
-            run_single(&mut reader, &future, config, progress, sink, &mut outcome);
+            run_single(&mut reader, config, progress, sink, &mut outcome);
             outcome.capture = Some(reader.stats().clone());
         }
     }
     outcome
-}
-
-/// Scans a mapped file's capture times before the real walk. The scan goes
-/// through `read` calls, not the map, because copying the bytes costs less
-/// than loading the map's pages twice (once for the scan, once for the walk).
-/// It also leaves no page of the map in the resident set.
-fn scan_future_times(capture: &MappedCapture) -> FutureTimes {
-    match capture.stream() {
-        Ok(mut stream) => FutureTimes::scan(&mut stream),
-        Err(error) => {
-            // The walk reports the error if it meets it too. Without the scan,
-            // every flow waits for the end of the input or a temporary file.
-            log::debug!("capture time scan: {error}");
-            FutureTimes::unknown()
-        }
-    }
 }
 
 /// Returns the link type of a classic pcap file when exflow cannot decode it.
@@ -255,7 +237,6 @@ fn check_link(link: LinkType, unsupported: &mut Vec<(LinkType, u64)>) -> bool {
 /// Runs decoder and flow table on the calling thread.
 fn run_single<T>(
     reader: &mut dyn FrameSource,
-    future: &FutureTimes,
     config: &AnalyzeConfig<'_>,
     progress: &mut dyn Progress,
     sink: &mut FlowSink<'_, T>,
@@ -287,7 +268,7 @@ fn run_single<T>(
         }
         let bound = frames
             .is_multiple_of(RELEASE_INTERVAL_FRAMES)
-            .then(|| future.after(frames));
+            .then(|| engine.decoder().input_clock());
         if (!finished.is_empty() || bound.is_some())
             && let Err(error) = settle(&mut finished, &mut open, &mut reorder, sink, bound)
         {

@@ -1,13 +1,22 @@
 //! Output order without holding every flow of an input.
 //!
-//! Records are written sorted by [`flow_order`] (start time first), so that
-//! the output is the same for any number of threads. A finished flow can be
-//! written once no flow still to finish can sort before it. That holds when
-//! its start time is below the *release bound*, the lower of:
+//! Records are written sorted by [`flow_order`]: by the input clock at the
+//! flow's first packet, then by start time, then by the place of that packet
+//! in the input. The input clock is the latest capture time read so far
+//! ([`Packet::input_clock`](crate::decode::Packet::input_clock)), so in a
+//! capture whose times never go backwards this is start-time order, and the
+//! output is the same for any number of threads.
 //!
-//! - the earliest start of a flow still open in a flow table ([`OpenStarts`]);
-//! - the earliest capture time of the frames not yet read ([`FutureTimes`],
-//!   from a quick scan of a file before the real walk).
+//! A finished flow can be written once no flow still to finish can sort
+//! before it. That holds when its clock is below the *release bound*, the
+//! lower of:
+//!
+//! - the earliest clock of a flow still open in a flow table ([`OpenStarts`]);
+//! - the input clock of the frames read so far: a frame still to come cannot
+//!   start a flow at an earlier clock.
+//!
+//! The frames still to come need no scan ahead, so a file is read once and
+//! standard input streams its records like a file.
 //!
 //! [`Reorder`] keeps the flows above the bound in a heap. When the heap grows
 //! past its cap, it writes them as a sorted run to a temporary file, so memory
@@ -17,83 +26,24 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::capture::Timestamp;
-use crate::capture::reader::FrameSource;
-use crate::decode::{Packet, Transport};
+use crate::decode::Packet;
 use crate::flow::{FinishedFlow, FlowTable};
 
-/// The sort key of a flow in the output: start time, client, server,
-/// transport, and the offset of its first packet (which separates two flows of
-/// one 5-tuple that start in the same nanosecond).
-pub type FlowOrder = (Timestamp, SocketAddr, SocketAddr, Transport, u64);
+/// The sort key of a flow in the output: the input clock at its first packet,
+/// its start time, and the input offset of its first packet. No two flows of
+/// an input share a first packet, so no two share a key.
+pub type FlowOrder = (Timestamp, Timestamp, u64);
 
 /// Returns the sort key of a flow in the output.
 pub fn flow_order(flow: &FinishedFlow) -> FlowOrder {
-    (
-        flow.ts_start,
-        flow.client,
-        flow.server,
-        flow.transport,
-        flow.first_offset,
-    )
+    (flow.start_clock, flow.ts_start, flow.first_offset)
 }
 
-/// Timestamp below every capture time.
-const BEFORE_ALL: Timestamp = Timestamp(i64::MIN);
-
-/// Frames per entry of [`FutureTimes`].
-const FUTURE_CHUNK_FRAMES: u64 = 4096;
-
-/// For each chunk of [`FUTURE_CHUNK_FRAMES`] frames of an input, the earliest
-/// capture time of that chunk and every later one.
-pub(super) struct FutureTimes {
-    /// `None` when the frames to come are unknown (a stream).
-    suffix_min: Option<Vec<Timestamp>>,
-}
-
-impl FutureTimes {
-    /// Walks every frame of an input once for its capture time. The reader
-    /// must give the frames that the real walk will get.
-    pub(super) fn scan(reader: &mut impl FrameSource) -> FutureTimes {
-        let mut minima = Vec::new();
-        let mut frames = 0u64;
-        while let Some(Ok(frame)) = reader.next_frame() {
-            if frames.is_multiple_of(FUTURE_CHUNK_FRAMES) {
-                minima.push(frame.ts);
-            }
-            let last = minima.last_mut().expect("a chunk was started");
-            *last = (*last).min(frame.ts);
-            frames += 1;
-        }
-        for index in (0..minima.len().saturating_sub(1)).rev() {
-            minima[index] = minima[index].min(minima[index + 1]);
-        }
-        FutureTimes {
-            suffix_min: Some(minima),
-        }
-    }
-
-    /// Frames to come of a stream: nothing is known about them.
-    pub(super) fn unknown() -> FutureTimes {
-        FutureTimes { suffix_min: None }
-    }
-
-    /// Returns a capture time at or below that of every frame after the first
-    /// `frames_read` frames.
-    pub(super) fn after(&self, frames_read: u64) -> Timestamp {
-        let Some(minima) = &self.suffix_min else {
-            return BEFORE_ALL;
-        };
-        let chunk = (frames_read / FUTURE_CHUNK_FRAMES) as usize;
-        minima.get(chunk).copied().unwrap_or(Timestamp(i64::MAX))
-    }
-}
-
-/// The start (time and first-packet offset) of every flow open in one flow
-/// table, kept up to date from the packets the table took and the flows it
-/// finished.
+/// The start (input clock and first-packet offset) of every flow open in one
+/// flow table, kept up to date from the packets the table took and the flows
+/// it finished.
 #[derive(Default)]
 pub(super) struct OpenStarts {
     /// Count per start; every count is 1 between two packets.
@@ -107,13 +57,13 @@ impl OpenStarts {
         let created = table.stats().flows_created;
         if created != self.created {
             self.created = created;
-            self.add((packet.ts, packet.offset), 1);
+            self.add((packet.input_clock, packet.offset), 1);
         }
     }
 
     /// Notes that `flow` left the table.
     pub(super) fn finished(&mut self, flow: &FinishedFlow) {
-        self.add((flow.ts_start, flow.first_offset), -1);
+        self.add((flow.start_clock, flow.first_offset), -1);
     }
 
     fn add(&mut self, start: (Timestamp, u64), count: i32) {
@@ -124,7 +74,7 @@ impl OpenStarts {
         }
     }
 
-    /// Returns the earliest start of an open flow, or the end of time.
+    /// Returns the earliest clock of an open flow, or the end of time.
     pub(super) fn earliest(&self) -> Timestamp {
         self.starts
             .first_key_value()
@@ -204,7 +154,7 @@ impl<'c, T> Reorder<'c, T> {
         Ok(())
     }
 
-    /// Passes to `emit`, in order, every item that starts before `bound`.
+    /// Passes to `emit`, in order, every item whose clock is before `bound`.
     pub(super) fn release(
         &mut self,
         bound: Timestamp,
@@ -310,55 +260,28 @@ fn read_pending<T>(
 }
 
 /// Bytes of an encoded [`FlowOrder`].
-const KEY_LEN: usize = 8 + 2 * 19 + 1 + 8;
+const KEY_LEN: usize = 8 + 8 + 8;
 
 fn encode_key(key: &FlowOrder, out: &mut Vec<u8>) {
     out.extend_from_slice(&key.0.0.to_le_bytes());
-    for address in [key.1, key.2] {
-        let (version, octets) = match address.ip() {
-            IpAddr::V4(ip) => (4u8, ip.to_ipv6_mapped().octets()),
-            IpAddr::V6(ip) => (6u8, ip.octets()),
-        };
-        out.push(version);
-        out.extend_from_slice(&octets);
-        out.extend_from_slice(&address.port().to_le_bytes());
-    }
-    out.push(match key.3 {
-        Transport::Tcp => 0,
-        Transport::Udp => 1,
-    });
-    out.extend_from_slice(&key.4.to_le_bytes());
+    out.extend_from_slice(&key.1.0.to_le_bytes());
+    out.extend_from_slice(&key.2.to_le_bytes());
 }
 
 fn decode_key(bytes: &[u8]) -> io::Result<(FlowOrder, &[u8])> {
-    let invalid = || io::Error::new(io::ErrorKind::InvalidData, "invalid spilled flow key");
-    if bytes.len() < KEY_LEN {
-        return Err(invalid());
-    }
-    let (key, rest) = bytes.split_at(KEY_LEN);
-    let ts = i64::from_le_bytes(key[0..8].try_into().expect("8 bytes"));
-    let address = |at: usize| -> io::Result<SocketAddr> {
-        let octets: [u8; 16] = key[at + 1..at + 17].try_into().expect("16 bytes");
-        let port = u16::from_le_bytes([key[at + 17], key[at + 18]]);
-        let ip = match key[at] {
-            4 => IpAddr::V4(
-                Ipv6Addr::from(octets)
-                    .to_ipv4_mapped()
-                    .unwrap_or(Ipv4Addr::UNSPECIFIED),
-            ),
-            6 => IpAddr::V6(Ipv6Addr::from(octets)),
-            _ => return Err(invalid()),
-        };
-        Ok(SocketAddr::new(ip, port))
+    let Some((key, rest)) = bytes.split_first_chunk::<KEY_LEN>() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "invalid spilled flow key",
+        ));
     };
-    let transport = match key[46] {
-        0 => Transport::Tcp,
-        1 => Transport::Udp,
-        _ => return Err(invalid()),
-    };
-    let offset = u64::from_le_bytes(key[47..55].try_into().expect("8 bytes"));
+    let word = |at: usize| u64::from_le_bytes(key[at..at + 8].try_into().expect("8 bytes"));
     Ok((
-        (Timestamp(ts), address(8)?, address(27)?, transport, offset),
+        (
+            Timestamp(word(0) as i64),
+            Timestamp(word(8) as i64),
+            word(16),
+        ),
         rest,
     ))
 }
@@ -379,19 +302,13 @@ mod tests {
         }
     }
 
-    fn key(ts: i64, client: &str, port: u16) -> FlowOrder {
-        (
-            Timestamp(ts),
-            SocketAddr::new(client.parse().unwrap(), port),
-            "[2001:db8::1]:443".parse().unwrap(),
-            Transport::Udp,
-            ts.unsigned_abs() * 7,
-        )
+    fn key(clock: i64, start: i64, offset: u64) -> FlowOrder {
+        (Timestamp(clock), Timestamp(start), offset)
     }
 
     #[test]
     fn key_survives_encoding() {
-        for original in [key(-5, "192.0.2.1", 80), key(9, "2001:db8::5", 53)] {
+        for original in [key(-5, -9, 80), key(9, i64::MIN, u64::MAX)] {
             let mut bytes = Vec::new();
             encode_key(&original, &mut bytes);
             bytes.push(0xaa);
@@ -408,9 +325,7 @@ mod tests {
         // Start times out of order, so that several runs overlap.
         let times = [50, 10, 40, 20, 60, 30, 0, 70, 15, 45];
         for ts in times {
-            reorder
-                .push(key(ts, "192.0.2.1", 1000), ts.to_string())
-                .unwrap();
+            reorder.push(key(ts, ts - 3, 1000), ts.to_string()).unwrap();
         }
         assert!(reorder.runs_spilled() >= 3);
 
@@ -438,8 +353,8 @@ mod tests {
     #[test]
     fn release_holds_items_at_bound() {
         let mut reorder: Reorder<'_, String> = Reorder::new(8, None);
-        reorder.push(key(5, "192.0.2.1", 1), "a".into()).unwrap();
-        reorder.push(key(7, "192.0.2.1", 1), "b".into()).unwrap();
+        reorder.push(key(5, 9, 1), "a".into()).unwrap();
+        reorder.push(key(7, 2, 1), "b".into()).unwrap();
         let mut written = Vec::new();
         reorder
             .release(Timestamp(7), &mut |item| {

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::engine::FlowStage;
-use super::order::{FlowOrder, FutureTimes, OpenStarts, Reorder, flow_order};
+use super::order::{FlowOrder, OpenStarts, Reorder, flow_order};
 use super::{
     AnalyzeConfig, FlowSink, InputOutcome, PROGRESS_INTERVAL_FRAMES, Progress, check_link,
 };
@@ -40,8 +40,8 @@ const QUEUE_RESULTS: usize = 8;
 /// Items a worker sends at most in one message.
 const SHIPMENT_ITEMS: usize = 512;
 
-/// Packets for one worker, and a capture time at or below that of every frame
-/// after them.
+/// Packets for one worker, and the input clock after them, which no packet
+/// after them goes below.
 struct Batch<'a> {
     items: Vec<WorkItem<'a>>,
     future: Timestamp,
@@ -186,7 +186,6 @@ fn worker_flow_config(flows: &FlowConfig, workers: usize) -> FlowConfig {
 /// workers.
 pub(super) fn run<'map, T: Send>(
     reader: &mut SliceReader<'map>,
-    future: &FutureTimes,
     config: &AnalyzeConfig<'_>,
     progress: &mut dyn Progress,
     sink: &mut FlowSink<'_, T>,
@@ -220,14 +219,11 @@ pub(super) fn run<'map, T: Send>(
         let mut batches: Vec<Vec<WorkItem<'map>>> = (0..workers)
             .map(|_| Vec::with_capacity(BATCH_LEN))
             .collect();
-        let send = |index: usize, batches: &mut Vec<Vec<WorkItem<'map>>>, frames: u64| {
+        let send = |index: usize, batches: &mut Vec<Vec<WorkItem<'map>>>, future: Timestamp| {
             let items = std::mem::replace(&mut batches[index], Vec::with_capacity(BATCH_LEN));
             // A worker only stops receiving when it panicked, and the join
             // below reports that.
-            let _ = senders[index].send(Batch {
-                items,
-                future: future.after(frames),
-            });
+            let _ = senders[index].send(Batch { items, future });
         };
 
         let mut frames = 0u64;
@@ -247,9 +243,9 @@ pub(super) fn run<'map, T: Send>(
                 }
                 // Every worker hears of the frames read so far, so that a
                 // worker with few packets does not hold back the output. This
-                // frame is not in a batch yet, so the bound must cover it.
+                // frame is not decoded yet, and its clock will not be lower.
                 for index in 0..workers {
-                    send(index, &mut batches, frames - 1);
+                    send(index, &mut batches, decoder.input_clock());
                 }
             }
             if !check_link(frame.link, &mut outcome.unsupported_frames) {
@@ -272,14 +268,14 @@ pub(super) fn run<'map, T: Send>(
             };
             batches[index].push(item);
             if batches[index].len() == BATCH_LEN {
-                send(index, &mut batches, frames);
+                send(index, &mut batches, decoder.input_clock());
             }
         }
         progress.update(reader.stats().bytes_read, frames);
 
         for index in 0..workers {
             if !batches[index].is_empty() {
-                send(index, &mut batches, frames);
+                send(index, &mut batches, decoder.input_clock());
             }
         }
         drop(senders);

@@ -184,6 +184,7 @@ pub fn decode_ethernet<'a>(record: &Record<'a>) -> Option<Packet<'a>> {
 
     Some(Packet {
         ts: record.ts,
+        input_clock: record.ts,
         vlan,
         ip_version,
         src,

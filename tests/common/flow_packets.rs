@@ -51,6 +51,7 @@ impl Segment {
         };
         Packet {
             ts: self.ts,
+            input_clock: self.ts,
             vlan,
             ip_version: if self.src.is_ipv4() { 4 } else { 6 },
             src: self.src.ip(),

@@ -442,4 +442,15 @@ fn output_same_as_input_is_rejected() {
         "{}",
         stderr(&output)
     );
+
+    // discover reads every input before it writes, and would then replace
+    // the capture with the site file.
+    let output = run(&["discover", capture, "-o", capture], EN);
+    assert_exit(&output, 2, "discover -o naming the input");
+    assert!(
+        stderr(&output).contains("is also an input"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read(capture).expect("read capture"), before);
 }

@@ -21,6 +21,11 @@ pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
     if let Err(status) = super::analyze::check_stdin_once(&args.captures, lang) {
         return status;
     }
+    if let Err(status) =
+        super::analyze::check_output_not_input(args.output.as_deref(), &args.captures, lang)
+    {
+        return status;
+    }
     let Some(internal) = parse_internal(&args.internal, lang) else {
         return Status::Error;
     };

@@ -18,7 +18,7 @@ use std::sync::{LazyLock, Mutex};
 use exflow::decode::DecoderConfig;
 use exflow::flow::{EndReason, FinishedFlow, FlowConfig};
 use exflow::pipeline::{
-    AnalyzeConfig, FlowOrder, FlowSink, SpillCodec, analyze_input_with, flow_order,
+    AnalyzeConfig, FlowOrder, FlowSink, Progress, SpillCodec, analyze_input_with, flow_order,
 };
 
 /// A flow as its key and its full debug text, which covers every field.
@@ -48,6 +48,18 @@ static KEYS: LazyLock<Mutex<HashMap<Vec<u8>, FlowOrder>>> = LazyLock::new(Defaul
 
 /// Returns the flows of `path` in the order the sink received them.
 fn streamed(path: &Path, threads: usize, max_in_memory: usize) -> (Vec<Item>, usize) {
+    let (items, outcome) = streamed_with(path, threads, max_in_memory, &mut ());
+    (items, outcome.runs_spilled)
+}
+
+/// Like [`streamed`], with `progress` updated with the reader's place, and
+/// returns the whole outcome.
+fn streamed_with(
+    path: &Path,
+    threads: usize,
+    max_in_memory: usize,
+    progress: &mut dyn Progress,
+) -> (Vec<Item>, exflow::pipeline::InputOutcome) {
     let config = AnalyzeConfig {
         decoder: DecoderConfig::default(),
         flows: FlowConfig::default(),
@@ -72,9 +84,9 @@ fn streamed(path: &Path, threads: usize, max_in_memory: usize) -> (Vec<Item>, us
         codec: Some(&DebugCodec),
         max_in_memory,
     };
-    let outcome = analyze_input_with(path, &config, &mut (), &mut sink);
+    let outcome = analyze_input_with(path, &config, progress, &mut sink);
     assert!(outcome.output_error.is_none(), "{:?}", outcome.output_error);
-    (items, outcome.runs_spilled)
+    (items, outcome)
 }
 
 fn check_file(path: &Path) -> usize {
@@ -238,4 +250,108 @@ fn stdin_records_stream_before_the_end() {
         "no record before the second half of the input was written ({total} in all)"
     );
     assert!(total > 20_000, "only {total} records");
+}
+
+/// Cuts a file short, mid-record, a few MiB past the reader's place at its
+/// first progress update.
+struct Truncator<'a> {
+    path: &'a Path,
+    cut_at: Option<u64>,
+}
+
+impl Progress for Truncator<'_> {
+    fn update(&mut self, bytes_read: u64, _frames: u64) {
+        if self.cut_at.is_none() && bytes_read > 0 {
+            // Past the bytes the reader may hold already (one buffer), and
+            // an odd length so that the cut falls inside a record.
+            let cut = bytes_read + 3 * 1024 * 1024 + 7;
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(self.path)
+                .unwrap();
+            file.set_len(cut).unwrap();
+            self.cut_at = Some(cut);
+        }
+    }
+}
+
+/// A file that another process truncates while worker threads read it ends
+/// in a truncation error, and every flow read before the cut still comes
+/// out: the same flows as from a copy cut at that length beforehand.
+#[test]
+fn file_truncated_while_read_keeps_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = large_capture(dir.path());
+    let copy = dir.path().join("copy.pcap");
+    std::fs::copy(&path, &copy).unwrap();
+
+    let mut truncator = Truncator {
+        path: &path,
+        cut_at: None,
+    };
+    let (items, outcome) = streamed_with(&path, 2, usize::MAX, &mut truncator);
+    let cut = truncator.cut_at.expect("the reader reported progress");
+    assert!(cut < std::fs::metadata(&copy).unwrap().len());
+    let error = outcome.error.expect("a truncation error").to_string();
+    assert!(error.contains("truncated"), "{error}");
+    assert!(!items.is_empty());
+
+    let file = std::fs::OpenOptions::new().write(true).open(&copy).unwrap();
+    file.set_len(cut).unwrap();
+    let (reference, reference_outcome) = streamed_with(&copy, 2, usize::MAX, &mut ());
+    assert!(reference_outcome.error.is_some());
+    assert!(
+        items == reference,
+        "flows differ from the copy cut beforehand"
+    );
+}
+
+/// Writes a classic pcap file of `count` TCP frames from a few flows, each
+/// padded to `frame_len` bytes after its IP packet.
+fn padded_frames(path: &Path, count: u32, frame_len: usize) {
+    let mut bytes = Vec::new();
+    for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, frame_len as u32, 1] {
+        bytes.extend_from_slice(&word.to_le_bytes());
+    }
+    for index in 0..count {
+        let flow = (index % 5) as u8;
+        let payload = [b'x'; 200];
+        let mut frame = vec![0u8; 12];
+        frame.extend_from_slice(&[0x08, 0x00]);
+        let ip_len = (20 + 20 + payload.len()) as u16;
+        frame.extend_from_slice(&[0x45, 0]);
+        frame.extend_from_slice(&ip_len.to_be_bytes());
+        frame.extend_from_slice(&(index as u16).to_be_bytes());
+        frame.extend_from_slice(&[0, 0, 64, 6, 0, 0, 10, 0, 0, flow, 10, 1, 0, 1]);
+        frame.extend_from_slice(&(20_000 + u16::from(flow)).to_be_bytes());
+        frame.extend_from_slice(&443u16.to_be_bytes());
+        frame.extend_from_slice(&(1_000 + index * 200).to_be_bytes());
+        frame.extend_from_slice(&1u32.to_be_bytes());
+        frame.extend_from_slice(&[0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+        frame.extend_from_slice(&payload);
+        frame.resize(frame_len, 0);
+        for word in [1_600_000_000 + index, 0, frame_len as u32, frame_len as u32] {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        bytes.extend_from_slice(&frame);
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Frames larger than the read buffer make chunks larger than usual, and may
+/// make the reader wait for the workers. The flows stay the same for any
+/// thread count.
+#[test]
+fn large_frames_stream_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large-frames.pcap");
+    padded_frames(&path, 24, 3 * 1024 * 1024);
+    let (reference, outcome) = streamed_with(&path, 1, usize::MAX, &mut ());
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    assert_eq!(reference.len(), 5);
+    for threads in [2, 3] {
+        let (items, outcome) = streamed_with(&path, threads, usize::MAX, &mut ());
+        assert!(outcome.error.is_none(), "{:?}", outcome.error);
+        assert!(items == reference, "flows differ with {threads} threads");
+    }
 }

@@ -4,9 +4,10 @@
 //! Readers yield [`Frame`]s: the captured bytes of one packet with its capture
 //! timestamp and link type. They never decode past the link-layer header type.
 //!
-//! [`open`] opens a path or `-`; a regular file is memory-mapped and walked by a
-//! [`SliceReader`], anything else is read by a [`StreamReader`]. Both implement
-//! [`FrameSource`].
+//! [`open`] opens a path or `-`; a regular file is memory-mapped and can be
+//! walked by a [`SliceReader`] over the map, or by a [`StreamReader`] through
+//! `read` calls ([`MappedCapture::stream`], which the analysis uses); anything
+//! else is read by a [`StreamReader`]. Both implement [`FrameSource`].
 
 use std::fmt;
 
@@ -20,8 +21,8 @@ pub mod stats;
 
 pub use error::{CaptureError, CaptureErrorKind};
 pub use reader::{
-    CaptureInput, FileRange, FrameSource, InputReader, MappedCapture, SliceReader, StreamReader,
-    open,
+    CaptureInput, ChunkPool, FileRange, FrameSource, InputReader, MappedCapture, SliceReader,
+    StreamReader, open,
 };
 pub use stats::{CaptureFormat, CaptureStats, InterfaceInfo, TsResolution};
 

@@ -12,6 +12,9 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::atomic::{self, AtomicBool};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use exflow_mmap::MappedFile;
 
@@ -280,6 +283,9 @@ impl FrameSource for SliceReader<'_> {
     }
 }
 
+/// A frame and the shared buffer that contains its data.
+pub type SharedFrame<'a> = (Frame<'a>, &'a Arc<Vec<u8>>);
+
 /// Reads a capture from any [`Read`] in large chunks and yields frames that
 /// borrow its buffer until the next call.
 pub struct StreamReader<R> {
@@ -332,6 +338,15 @@ impl<R: Read> StreamReader<R> {
     /// Returns the next frame, or the error that ends the input, or `None` after
     /// the end or after an error. The frame borrows the reader's buffer.
     pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, CaptureError>> {
+        self.next_shared_frame()
+            .map(|next| next.map(|(frame, _)| frame))
+    }
+
+    /// Like [`next_frame`](Self::next_frame), and also returns the buffer that
+    /// contains the frame's data. A caller that keeps a clone of the buffer can
+    /// keep using the data after the next call: the reader then moves on to a
+    /// new buffer instead of overwriting this one.
+    pub fn next_shared_frame(&mut self) -> Option<Result<SharedFrame<'_>, CaptureError>> {
         // The decoder's frame borrows the buffer, which a refill would change, so
         // the loop keeps the frame's fields and the place of its data, and the
         // frame is rebuilt once the loop is over.
@@ -381,12 +396,9 @@ impl<R: Read> StreamReader<R> {
             return Some(Err(self.fail(kind)));
         }
         self.stats.add_frame(frame.ts, len);
-        let data = self
-            .buffer
-            .bytes
-            .get(data_start..data_end)
-            .unwrap_or_default();
-        Some(Ok(Frame { data, ..frame }))
+        let bytes = &self.buffer.bytes;
+        let data = bytes.get(data_start..data_end).unwrap_or_default();
+        Some(Ok((Frame { data, ..frame }, bytes)))
     }
 
     pub fn stats(&self) -> &CaptureStats {
@@ -395,6 +407,19 @@ impl<R: Read> StreamReader<R> {
 
     pub fn input_name(&self) -> &str {
         &self.input
+    }
+
+    /// Returns the pool where the owners of the buffers that
+    /// [`next_shared_frame`](Self::next_shared_frame) returns give them back,
+    /// for the reader to fill again.
+    pub fn chunk_pool(&mut self) -> ChunkPool {
+        let (len, held) = (self.buffer.base_len, self.buffer.bytes.len());
+        let pool = self.buffer.pool.get_or_insert_with(|| {
+            let pool = ChunkPool::new(len);
+            pool.state().held_bytes = held;
+            pool
+        });
+        pool.clone()
     }
 
     fn consume(&mut self, count: usize) {
@@ -422,11 +447,105 @@ impl<R: Read> FrameSource for StreamReader<R> {
     }
 }
 
+/// Most spare buffers that a [`ChunkPool`] keeps.
+const MAX_SPARE_BUFFERS: usize = 16;
+
+/// The buffers of a [`StreamReader`] that other threads share: it counts the
+/// bytes of the buffers still owned outside the reader's current one, and keeps
+/// buffers that every owner gave back for the reader to fill again. Reusing
+/// them spares the allocation, zeroing and page faults of a new buffer per
+/// chunk. Only buffers of the reader's usual size are kept, so a large record
+/// leaves no large buffer behind.
+#[derive(Clone, Debug)]
+pub struct ChunkPool {
+    shared: Arc<(Mutex<PoolState>, Condvar)>,
+    len: usize,
+}
+
+#[derive(Debug, Default)]
+struct PoolState {
+    spares: Vec<Vec<u8>>,
+    /// Bytes of the buffers filled and not yet given back by their last owner.
+    held_bytes: usize,
+}
+
+impl ChunkPool {
+    fn new(len: usize) -> ChunkPool {
+        ChunkPool {
+            shared: Arc::default(),
+            len,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, PoolState> {
+        // A panic while the lock was held cannot leave the state half-changed.
+        self.shared.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops one owner of a buffer. The last owner's call releases its bytes
+    /// from the count and keeps the buffer as a spare.
+    pub fn give_back(&self, buffer: Arc<Vec<u8>>) {
+        let Some(buffer) = Arc::into_inner(buffer) else {
+            return;
+        };
+        let mut state = self.state();
+        state.held_bytes = state.held_bytes.saturating_sub(buffer.len());
+        if buffer.len() == self.len && state.spares.len() < MAX_SPARE_BUFFERS {
+            state.spares.push(buffer);
+        }
+        drop(state);
+        self.shared.1.notify_all();
+    }
+
+    /// Returns the bytes of the buffers filled and not given back yet,
+    /// the reader's current one included.
+    pub fn held_bytes(&self) -> usize {
+        self.state().held_bytes
+    }
+
+    /// Waits until at most `limit` bytes are held, or `stop` is set.
+    pub fn wait_until_held_at_most(&self, limit: usize, stop: &AtomicBool) {
+        let mut state = self.state();
+        while state.held_bytes > limit && !stop.load(atomic::Ordering::Relaxed) {
+            // The timeout lets a stop that no give-back follows end the wait.
+            state = self
+                .shared
+                .1
+                .wait_timeout(state, Duration::from_millis(50))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Counts a held buffer that grew from `old_len` to `new_len` bytes.
+    fn count_growth(&self, old_len: usize, new_len: usize) {
+        self.state().held_bytes += new_len.saturating_sub(old_len);
+    }
+
+    /// Returns a buffer to fill, at least `needed` bytes long: a spare, or a
+    /// new one of the usual size or of `grown` bytes. Counts it as held.
+    fn take(&self, needed: usize, grown: usize) -> Vec<u8> {
+        let mut state = self.state();
+        let buffer = match state.spares.pop() {
+            Some(spare) if needed <= spare.len() => spare,
+            _ if needed <= self.len => vec![0; self.len],
+            _ => vec![0; grown],
+        };
+        state.held_bytes += buffer.len();
+        buffer
+    }
+}
+
 /// The stream reader's buffer: bytes read and not yet consumed are
-/// `bytes[start..end]`.
+/// `bytes[start..end]`. While another owner of `bytes` exists, a refill moves
+/// the pending bytes to a new buffer and leaves the old one as it is.
 struct ReadBuffer<R> {
     reader: R,
-    bytes: Vec<u8>,
+    bytes: Arc<Vec<u8>>,
+    /// The size of a new buffer, unless a record needs more.
+    base_len: usize,
+    /// The pool that shared buffers go back to, once the reader shares them.
+    pool: Option<ChunkPool>,
     start: usize,
     end: usize,
     /// Input offset of `bytes[start]`.
@@ -438,7 +557,9 @@ impl<R: Read> ReadBuffer<R> {
     fn new(reader: R, len: usize) -> ReadBuffer<R> {
         ReadBuffer {
             reader,
-            bytes: vec![0; len.clamp(64, MAX_STREAM_BUFFER_LEN)],
+            bytes: Arc::new(vec![0; len.clamp(64, MAX_STREAM_BUFFER_LEN)]),
+            base_len: len.clamp(64, MAX_STREAM_BUFFER_LEN),
+            pool: None,
             start: 0,
             end: 0,
             offset: 0,
@@ -481,18 +602,43 @@ impl<R: Read> ReadBuffer<R> {
                 )),
             });
         }
-        if self.start + needed > self.bytes.len() {
-            self.bytes.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if needed > self.bytes.len() {
-            let grown = needed.saturating_mul(2).min(MAX_STREAM_BUFFER_LEN);
-            self.bytes.resize(grown, 0);
-        }
+        let grown = needed.saturating_mul(2).min(MAX_STREAM_BUFFER_LEN);
+        let bytes = match Arc::get_mut(&mut self.bytes) {
+            Some(bytes) => {
+                if self.start + needed > bytes.len() {
+                    bytes.copy_within(self.start..self.end, 0);
+                    self.end -= self.start;
+                    self.start = 0;
+                }
+                if needed > bytes.len() {
+                    if let Some(pool) = &self.pool {
+                        pool.count_growth(bytes.len(), grown);
+                    }
+                    bytes.resize(grown, 0);
+                }
+                bytes
+            }
+            None => {
+                // A shared buffer stays as it is for its other owners, and a
+                // new one starts at the usual size again.
+                let mut fresh = match &self.pool {
+                    Some(pool) => pool.take(needed, grown),
+                    None if needed <= self.base_len => vec![0; self.base_len],
+                    None => vec![0; grown],
+                };
+                fresh[..self.end - self.start].copy_from_slice(&self.bytes[self.start..self.end]);
+                self.end -= self.start;
+                self.start = 0;
+                let shared = std::mem::replace(&mut self.bytes, Arc::new(fresh));
+                if let Some(pool) = &self.pool {
+                    pool.give_back(shared);
+                }
+                Arc::make_mut(&mut self.bytes)
+            }
+        };
 
         while self.end - self.start < needed && !self.eof {
-            let free = self.bytes.get_mut(self.end..).unwrap_or_default();
+            let free = bytes.get_mut(self.end..).unwrap_or_default();
             let free_len = free.len();
             match self.reader.read(free) {
                 Ok(0) => self.eof = true,
@@ -767,6 +913,42 @@ mod tests {
             self.bytes = &self.bytes[count..];
             Ok(count)
         }
+    }
+
+    #[test]
+    fn chunk_pool_counts_shared_buffers() {
+        let large = vec![0x5a; 300];
+        let bytes = pcap_file(&[b"first", &large, &large, &large, &large, b"last"]);
+        let mut reader = StreamReader::with_buffer_len(&bytes[..], "pool", 64).unwrap();
+        let pool = reader.chunk_pool();
+        assert_eq!(pool.held_bytes(), 64);
+
+        // Keep every chunk, as workers that have not finished would.
+        let mut chunks: Vec<Arc<Vec<u8>>> = Vec::new();
+        let mut lengths = Vec::new();
+        while let Some(next) = reader.next_shared_frame() {
+            let (frame, chunk) = next.unwrap();
+            lengths.push(frame.data.len());
+            if !chunks.last().is_some_and(|last| Arc::ptr_eq(last, chunk)) {
+                chunks.push(Arc::clone(chunk));
+            }
+        }
+        assert_eq!(lengths, [5, 300, 300, 300, 300, 4]);
+        assert!(chunks.len() >= 3, "{} chunks", chunks.len());
+        let chunk_bytes: usize = chunks.iter().map(|chunk| chunk.len()).sum();
+        let current = reader.buffer.bytes.len();
+        let current_is_kept = chunks
+            .iter()
+            .any(|chunk| Arc::ptr_eq(chunk, &reader.buffer.bytes));
+        let expected = chunk_bytes + if current_is_kept { 0 } else { current };
+        assert_eq!(pool.held_bytes(), expected);
+
+        for chunk in chunks {
+            pool.give_back(chunk);
+        }
+        assert_eq!(pool.held_bytes(), current);
+        let stop = AtomicBool::new(false);
+        pool.wait_until_held_at_most(current, &stop);
     }
 
     #[test]

@@ -1,15 +1,15 @@
 //! The one composer: frames through decode, flow tracking, fingerprints and
 //! policy into records. It owns the worker threads and the sharding of flows.
 //!
-//! Each input is read on its own: flows never span two files. With worker
-//! threads, a memory-mapped file is read on the calling thread, decoded there,
-//! and its packets are handed to the workers by reference, sharded by a
-//! symmetric flow hash so that both directions of a flow meet in the same flow
-//! table. With one thread, a file is read through `read` calls on the calling
-//! thread, as are standard input and other streams. The thread that tracked a
-//! flow builds its output item. Items are handed out sorted by start time and 5-tuple
-//! ([`order`]) as soon as no flow still to finish can sort before them, so the
-//! output is the same for any number of threads.
+//! Each input is read on its own: flows never span two files. Files and
+//! streams alike are read through `read` calls on the calling thread and
+//! decoded there. With worker threads, the packets go to the workers without
+//! a copy of their payload, sharded by a symmetric flow hash so that both
+//! directions of a flow meet in the same flow table. The thread that tracked
+//! a flow builds its output item. Items are handed out sorted by the input
+//! clock at their first packet, then start time and input position
+//! ([`order`]), as soon as no flow still to finish can sort before them, so
+//! the output is the same for any number of threads.
 
 pub mod engine;
 pub mod live;
@@ -34,8 +34,7 @@ use order::{OpenStarts, Reorder};
 pub struct AnalyzeConfig<'f> {
     pub decoder: DecoderConfig,
     pub flows: FlowConfig,
-    /// Worker threads for memory-mapped inputs; 1 runs everything on the calling
-    /// thread.
+    /// Worker threads; 1 runs everything on the calling thread.
     pub threads: usize,
     pub filter: Option<&'f PacketFilter<'f>>,
 }
@@ -166,7 +165,7 @@ pub fn analyze_input_with<T: Send>(
     };
     match input {
         CaptureInput::Mapped(capture) => {
-            let mut reader = capture.reader();
+            let reader = capture.reader();
             if let Some(link) = unsupported_pcap_link(reader.stats()) {
                 outcome.error = Some(InputError::UnsupportedLink {
                     input: outcome.source.clone(),
@@ -175,15 +174,15 @@ pub fn analyze_input_with<T: Send>(
                 outcome.capture = Some(reader.stats().clone());
                 return outcome;
             }
-            if config.threads > 1 {
-                sharded::run(&mut reader, config, progress, sink, &mut outcome);
-                outcome.capture = Some(reader.stats().clone());
-                return outcome;
-            }
-            // One thread copies each frame into the reader's buffer right
-            // before it decodes it, so it reads the file through `read` calls,
-            // which cost less than loading and releasing the map's pages.
+            // Files are read through `read` calls, not the map: they cost no
+            // more than loading and releasing the map's pages, keep the
+            // resident set small, and a file truncated meanwhile gives a
+            // truncation error where the map would raise SIGBUS.
             match capture.stream() {
+                Ok(mut stream) if config.threads > 1 => {
+                    sharded::run(&mut stream, config, progress, sink, &mut outcome);
+                    outcome.capture = Some(stream.stats().clone());
+                }
                 Ok(mut stream) => {
                     run_single(&mut stream, config, progress, sink, &mut outcome);
                     outcome.capture = Some(stream.stats().clone());
@@ -203,7 +202,11 @@ pub fn analyze_input_with<T: Send>(
                 outcome.capture = Some(reader.stats().clone());
                 return outcome;
             }
-            run_single(&mut reader, config, progress, sink, &mut outcome);
+            if config.threads > 1 {
+                sharded::run(&mut reader, config, progress, sink, &mut outcome);
+            } else {
+                run_single(&mut reader, config, progress, sink, &mut outcome);
+            }
             outcome.capture = Some(reader.stats().clone());
         }
     }

@@ -1,17 +1,28 @@
-//! The multi-threaded path for memory-mapped inputs.
+//! The multi-threaded path.
 //!
-//! The calling thread walks the capture and decodes each frame (the decoder
-//! keeps the IP fragment tables, which must see every packet). Packets borrow
-//! the memory map, so they go to the workers by reference, in batches, without
-//! a copy of their bytes and without a lock per packet. A packet goes to the
-//! worker that its symmetric flow hash picks, so both directions of a flow meet
-//! in one flow table and each flow sees its packets in capture order.
+//! The calling thread reads the capture in large chunks and decodes each frame
+//! (the decoder keeps the IP fragment tables, which must see every packet).
+//! Each chunk is a buffer shared with the workers: a packet goes to them as
+//! its decoded headers and the place of its payload in the chunk, in batches
+//! that hold the chunks they point into. No payload byte is copied, and no lock
+//! is taken per packet. The reader moves to a new buffer while workers still
+//! hold the old one, and the last batch to drop a chunk frees it.
+//!
+//! A packet goes to the worker that its symmetric flow hash picks, so both
+//! directions of a flow meet in one flow table and each flow sees its packets
+//! in capture order.
+//!
+//! Reading through `read` calls rather than a memory map means that a file
+//! truncated by another process while exflow reads it ends with a truncation
+//! error, as with one thread, and cannot stop the process with SIGBUS.
 //!
 //! Workers build the output items of the flows they finish and send them, with
 //! their release bound, to a merging thread, which hands them to the sink in
 //! [`flow_order`](super::flow_order).
 
-use std::io;
+use std::io::{self, Read};
+use std::ops::Range;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -22,7 +33,7 @@ use super::{
     AnalyzeConfig, FlowSink, InputOutcome, PROGRESS_INTERVAL_FRAMES, Progress, check_link,
 };
 use crate::capture::Timestamp;
-use crate::capture::reader::SliceReader;
+use crate::capture::reader::{ChunkPool, MAX_STREAM_BUFFER_LEN, StreamReader};
 use crate::decode::{Decoded, Decoder, Packet, ReassembledDatagram};
 use crate::flow::key::packet_flow_hash;
 use crate::flow::{FinishedFlow, FlowConfig, FlowStats};
@@ -33,6 +44,17 @@ use crate::flow::{FinishedFlow, FlowConfig, FlowStats};
 /// 3% of the wall time; larger batches saved nothing more.
 const BATCH_LEN: usize = 2048;
 
+/// Chunks one batch may point into. A batch that would need another goes out
+/// first, so that the bytes the workers hold stay bounded when frames are
+/// large: at most this many chunks for each batch queued or in work.
+const MAX_BATCH_CHUNKS: usize = 2;
+
+/// Bytes of chunks held, the reader's current one included, above which the
+/// reader waits for the workers at its next chunk. The largest chunk a record
+/// can need fits alone, so the wait always ends. Ordinary batches hold 1 MiB
+/// chunks, about 20 at a time with two workers, so they stay below it.
+const HELD_BYTES_LIMIT: usize = MAX_STREAM_BUFFER_LEN;
+
 /// Batches that may wait in each worker's channel before the reader blocks.
 const QUEUE_BATCHES: usize = 8;
 
@@ -42,11 +64,70 @@ const QUEUE_RESULTS: usize = 8;
 /// Items a worker sends at most in one message.
 const SHIPMENT_ITEMS: usize = 512;
 
-/// Packets for one worker, and the input clock after them, which no packet
-/// after them goes below.
-struct Batch<'a> {
-    items: Vec<WorkItem<'a>>,
+/// Packets for one worker, the chunks their payloads lie in, and the input
+/// clock after them, which no packet after them goes below.
+struct Batch {
+    items: Vec<WorkItem>,
+    chunks: Vec<Arc<Vec<u8>>>,
     future: Timestamp,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            items: Vec::with_capacity(BATCH_LEN),
+            chunks: Vec::new(),
+            future: Timestamp(i64::MIN),
+        }
+    }
+
+    /// Returns true when a packet from `chunk` would take the batch past
+    /// [`MAX_BATCH_CHUNKS`].
+    fn lacks_room_for(&self, chunk: &Arc<Vec<u8>>) -> bool {
+        !self.holds(chunk) && self.chunks.len() >= MAX_BATCH_CHUNKS
+    }
+
+    fn holds(&self, chunk: &Arc<Vec<u8>>) -> bool {
+        self.chunks
+            .last()
+            .is_some_and(|last| Arc::ptr_eq(last, chunk))
+    }
+
+    /// Adds a packet whose payload lies in `chunk`.
+    fn push_packet(&mut self, packet: &Packet<'_>, chunk: &Arc<Vec<u8>>) {
+        if !self.holds(chunk) {
+            self.chunks.push(Arc::clone(chunk));
+        }
+        let payload = payload_range(packet.payload, chunk);
+        self.items.push(WorkItem::Packet(ChunkPacket {
+            packet: Packet {
+                payload: &[],
+                ..*packet
+            },
+            chunk: self.chunks.len() - 1,
+            payload,
+        }));
+    }
+}
+
+/// Returns the place of `payload` in `chunk`; an empty range when it is empty.
+fn payload_range(payload: &[u8], chunk: &[u8]) -> Range<usize> {
+    let start = (payload.as_ptr() as usize).wrapping_sub(chunk.as_ptr() as usize);
+    let range = start..start.wrapping_add(payload.len());
+    match chunk.get(range.clone()) {
+        Some(_) if !payload.is_empty() => range,
+        // A decoded payload lies in the frame it came from. One outside the
+        // chunk would be read as empty rather than as other bytes.
+        _ => 0..0,
+    }
+}
+
+/// A packet without its payload, and the place of its payload in one of the
+/// batch's chunks.
+struct ChunkPacket {
+    packet: Packet<'static>,
+    chunk: usize,
+    payload: Range<usize>,
 }
 
 /// Items a worker built since its last message, and its release bound: no
@@ -57,10 +138,10 @@ struct Built<T> {
     bound: Timestamp,
 }
 
-/// A packet on its way to a worker: borrowed from the map, or a reassembled
-/// IP datagram that owns its bytes.
-enum WorkItem<'a> {
-    Packet(Packet<'a>),
+/// A packet on its way to a worker: in one of its batch's chunks, or a
+/// reassembled IP datagram that owns its bytes.
+enum WorkItem {
+    Packet(ChunkPacket),
     Datagram(Box<ReassembledDatagram>),
 }
 
@@ -105,7 +186,8 @@ impl<T> Shipment<'_, T> {
 
 fn run_worker<T>(
     worker: usize,
-    batches: Receiver<Batch<'_>>,
+    batches: Receiver<Batch>,
+    pool: ChunkPool,
     results: Sender<Built<T>>,
     build: &(dyn Fn(FinishedFlow) -> T + Sync),
     flows: FlowConfig,
@@ -122,16 +204,20 @@ fn run_worker<T>(
     };
     for batch in batches {
         for item in &batch.items {
-            let datagram;
             let packet = match item {
-                WorkItem::Packet(packet) => packet,
-                WorkItem::Datagram(reassembled) => {
-                    datagram = reassembled.packet();
-                    &datagram
-                }
+                WorkItem::Packet(at) => Packet {
+                    payload: batch.chunks[at.chunk]
+                        .get(at.payload.clone())
+                        .unwrap_or_default(),
+                    ..at.packet
+                },
+                WorkItem::Datagram(reassembled) => reassembled.packet(),
             };
-            stage.on_packet(packet, &mut |flow| shipment.add(flow, &mut open));
-            open.after_packet(stage.table(), packet);
+            stage.on_packet(&packet, &mut |flow| shipment.add(flow, &mut open));
+            open.after_packet(stage.table(), &packet);
+        }
+        for chunk in batch.chunks {
+            pool.give_back(chunk);
         }
         shipment.send(batch.future.min(open.earliest()));
     }
@@ -186,8 +272,8 @@ fn worker_flow_config(flows: &FlowConfig, workers: usize) -> FlowConfig {
 
 /// Reads `reader` on this thread and tracks its flows on `config.threads`
 /// workers.
-pub(super) fn run<'map, T: Send>(
-    reader: &mut SliceReader<'map>,
+pub(super) fn run<R: Read, T: Send>(
+    reader: &mut StreamReader<R>,
     config: &AnalyzeConfig<'_>,
     progress: &mut dyn Progress,
     sink: &mut FlowSink<'_, T>,
@@ -200,37 +286,41 @@ pub(super) fn run<'map, T: Send>(
     let build = sink.build;
     let reorder = Reorder::new(sink.max_in_memory, sink.codec);
     let emit = &mut *sink.emit;
+    let pool = reader.chunk_pool();
 
     let (results, (output_error, runs_spilled)) = std::thread::scope(|scope| {
         let (result_sender, result_receiver) = bounded::<Built<T>>(QUEUE_RESULTS);
         let stop = &stop;
         let merger = scope.spawn(move || run_merger(workers, result_receiver, emit, reorder, stop));
-        let mut senders: Vec<Sender<Batch<'map>>> = Vec::with_capacity(workers);
+        let mut senders: Vec<Sender<Batch>> = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         for worker in 0..workers {
-            let (sender, receiver) = bounded::<Batch<'map>>(QUEUE_BATCHES);
+            let (sender, receiver) = bounded::<Batch>(QUEUE_BATCHES);
             senders.push(sender);
             let flows = worker_flows.clone();
             let results = result_sender.clone();
+            let pool = pool.clone();
             handles.push(
-                scope.spawn(move || run_worker(worker, receiver, results, build, flows, config)),
+                scope.spawn(move || {
+                    run_worker(worker, receiver, pool, results, build, flows, config)
+                }),
             );
         }
         drop(result_sender);
 
-        let mut batches: Vec<Vec<WorkItem<'map>>> = (0..workers)
-            .map(|_| Vec::with_capacity(BATCH_LEN))
-            .collect();
-        let send = |index: usize, batches: &mut Vec<Vec<WorkItem<'map>>>, future: Timestamp| {
-            let items = std::mem::replace(&mut batches[index], Vec::with_capacity(BATCH_LEN));
+        let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::new()).collect();
+        let send = |index: usize, batches: &mut Vec<Batch>, future: Timestamp| {
+            let mut batch = std::mem::replace(&mut batches[index], Batch::new());
+            batch.future = future;
             // A worker only stops receiving when it panicked, and the join
             // below reports that.
-            let _ = senders[index].send(Batch { items, future });
+            let _ = senders[index].send(batch);
         };
 
         let mut frames = 0u64;
-        while let Some(next) = reader.next() {
-            let frame = match next {
+        let mut last_chunk = std::ptr::null();
+        while let Some(next) = reader.next_shared_frame() {
+            let (frame, chunk) = match next {
                 Ok(frame) => frame,
                 Err(error) => {
                     outcome.error = Some(error.into());
@@ -238,6 +328,49 @@ pub(super) fn run<'map, T: Send>(
                 }
             };
             frames += 1;
+            if Arc::as_ptr(chunk) != last_chunk {
+                // A new chunk: when the workers hold too many bytes, they get
+                // every packet read so far, and the reader waits for them. A
+                // new chunk at a freed chunk's address skips the check, which
+                // is harmless: the freed chunk no longer counts.
+                last_chunk = Arc::as_ptr(chunk);
+                if pool.held_bytes() > HELD_BYTES_LIMIT {
+                    for index in 0..workers {
+                        send(index, &mut batches, decoder.input_clock());
+                    }
+                    pool.wait_until_held_at_most(HELD_BYTES_LIMIT, stop);
+                }
+            }
+            if check_link(frame.link, &mut outcome.unsupported_frames) {
+                let full = match decoder.decode(&frame) {
+                    Decoded::Packet(packet) => {
+                        let index = (packet_flow_hash(&packet) % workers as u64) as usize;
+                        if batches[index].lacks_room_for(chunk) {
+                            // This packet's clock is the current one, so it
+                            // is not below the bound.
+                            send(index, &mut batches, decoder.input_clock());
+                        }
+                        batches[index].push_packet(&packet, chunk);
+                        Some(index)
+                    }
+                    Decoded::Datagram(datagram) => {
+                        let index =
+                            (packet_flow_hash(&datagram.packet()) % workers as u64) as usize;
+                        batches[index]
+                            .items
+                            .push(WorkItem::Datagram(Box::new(datagram)));
+                        Some(index)
+                    }
+                    Decoded::Error(error) => {
+                        log::debug!("decode: {error}");
+                        None
+                    }
+                    Decoded::Held | Decoded::Skipped(_) => None,
+                };
+                if let Some(index) = full.filter(|&index| batches[index].items.len() == BATCH_LEN) {
+                    send(index, &mut batches, decoder.input_clock());
+                }
+            }
             if frames.is_multiple_of(PROGRESS_INTERVAL_FRAMES) {
                 progress.update(reader.stats().bytes_read, frames);
                 if stop.load(Ordering::Relaxed) {
@@ -245,38 +378,17 @@ pub(super) fn run<'map, T: Send>(
                 }
                 // Every worker hears of the frames read so far, so that a
                 // worker with few packets does not hold back the output. This
-                // frame is not decoded yet, and its clock will not be lower.
+                // frame is in a batch already, and no frame to come has a
+                // lower clock.
                 for index in 0..workers {
                     send(index, &mut batches, decoder.input_clock());
                 }
-            }
-            if !check_link(frame.link, &mut outcome.unsupported_frames) {
-                continue;
-            }
-            let (index, item) = match decoder.decode(&frame) {
-                Decoded::Packet(packet) => (
-                    (packet_flow_hash(&packet) % workers as u64) as usize,
-                    WorkItem::Packet(packet),
-                ),
-                Decoded::Datagram(datagram) => (
-                    (packet_flow_hash(&datagram.packet()) % workers as u64) as usize,
-                    WorkItem::Datagram(Box::new(datagram)),
-                ),
-                Decoded::Error(error) => {
-                    log::debug!("decode: {error}");
-                    continue;
-                }
-                Decoded::Held | Decoded::Skipped(_) => continue,
-            };
-            batches[index].push(item);
-            if batches[index].len() == BATCH_LEN {
-                send(index, &mut batches, decoder.input_clock());
             }
         }
         progress.update(reader.stats().bytes_read, frames);
 
         for index in 0..workers {
-            if !batches[index].is_empty() {
+            if !batches[index].items.is_empty() {
                 send(index, &mut batches, decoder.input_clock());
             }
         }

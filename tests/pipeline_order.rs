@@ -355,3 +355,64 @@ fn large_frames_stream_in_order() {
         assert!(items == reference, "flows differ with {threads} threads");
     }
 }
+
+/// Rewrites a little-endian classic pcap file so that its capture times go
+/// backwards: `"reverse"` reverses the records, `"halves"` puts the second
+/// half first, and `"future"` stamps the middle record in the year 2100.
+/// Returns `None` for other formats.
+fn backwards(bytes: &[u8], mode: &str) -> Option<Vec<u8>> {
+    if bytes.get(..4)? != [0xd4, 0xc3, 0xb2, 0xa1] {
+        return None;
+    }
+    let mut records: Vec<&[u8]> = Vec::new();
+    let mut at = 24;
+    while let Some(header) = bytes.get(at..at + 16) {
+        let len = u32::from_le_bytes(header[8..12].try_into().unwrap()) as usize;
+        let record = bytes.get(at..at + 16 + len)?;
+        records.push(record);
+        at += 16 + len;
+    }
+    let mut records: Vec<Vec<u8>> = records.into_iter().map(<[u8]>::to_vec).collect();
+    let middle = records.len() / 2;
+    match mode {
+        "reverse" => records.reverse(),
+        "halves" => records.rotate_left(middle),
+        _ => {
+            records.get_mut(middle)?[..4].copy_from_slice(&4_102_444_800u32.to_le_bytes());
+        }
+    }
+    let mut out = bytes[..24].to_vec();
+    for record in records {
+        out.extend_from_slice(&record);
+    }
+    Some(out)
+}
+
+/// Capture times that go backwards split flows the same way for any thread
+/// count: timeouts count on the input clock, which every packet carries.
+#[test]
+fn backwards_times_split_flows_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for path in cli::corpus_captures() {
+        let bytes = std::fs::read(&path).unwrap();
+        for mode in ["reverse", "halves", "future"] {
+            let Some(rewritten) = backwards(&bytes, mode) else {
+                continue;
+            };
+            let copy = dir.path().join(format!("{mode}.pcap"));
+            std::fs::write(&copy, rewritten).unwrap();
+            let (reference, _) = streamed(&copy, 1, usize::MAX);
+            for threads in [2, 3] {
+                let (items, _) = streamed(&copy, threads, usize::MAX);
+                assert!(
+                    items == reference,
+                    "{} ({mode}): flows differ with {threads} threads",
+                    path.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} rewritten captures");
+}

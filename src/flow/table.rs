@@ -2,11 +2,14 @@
 //! feeds its payload to the flow's dissector, and hands out a [`FinishedFlow`]
 //! when the flow closes, times out, is evicted or the input ends.
 //!
-//! Capture timestamps drive every timer, never the wall clock. A flow's fate
-//! depends only on its own packets and the capture time passed. An idle timeout
-//! is applied when [`FlowTable::expire`] runs or, at the latest, when the flow's
-//! next packet arrives. So the records are the same however often `expire` is
-//! called and however flows are spread over tables (threads). The caps are the
+//! Capture time drives every timer, never the wall clock. Idle timeouts count
+//! on the input clock ([`Packet::input_clock`], the latest capture time read
+//! so far), which never goes backwards and which every packet carries, so a
+//! flow's fate depends only on its own packets and the clock they carry. An
+//! idle timeout is applied when [`FlowTable::expire`] runs or, at the latest,
+//! when the flow's next packet arrives. So the records are the same however
+//! often `expire` is called and however flows are spread over tables
+//! (threads), also when capture times go backwards. The caps are the
 //! exception: which flow a full table evicts depends on the other flows in it.
 //!
 //! Memory is bounded: at most [`FlowConfig::max_flows`] flows, and at most
@@ -266,6 +269,8 @@ struct Flow {
     first_offset: u64,
     /// The input clock at the first packet.
     first_clock: Timestamp,
+    /// The input clock at the latest packet, which the timeouts count from.
+    last_clock: Timestamp,
     counters: [DirectionCounters; 2],
     tcp: TcpState,
     duplicate_window: DuplicateWindow,
@@ -383,7 +388,7 @@ impl FlowTable {
         if let Some(existing) = slot {
             let flow = self.flow(existing);
             let class = flow.class;
-            if pkt.ts.nanos_since(flow.last_ts) > self.timeouts[class as usize] {
+            if pkt.input_clock.nanos_since(flow.last_clock) > self.timeouts[class as usize] {
                 self.finish(existing, class.timeout_reason(), out);
                 slot = None;
             }
@@ -432,7 +437,7 @@ impl FlowTable {
         ] {
             let timeout = self.timeouts[class as usize];
             while let Some(head) = self.lists[class as usize].front() {
-                if now.nanos_since(self.flow(head).last_ts) <= timeout {
+                if now.nanos_since(self.flow(head).last_clock) <= timeout {
                     break;
                 }
                 self.finish(head, class.timeout_reason(), out);
@@ -500,7 +505,7 @@ impl FlowTable {
         self.lists
             .iter()
             .filter_map(List::front)
-            .min_by_key(|&slot| self.flow(slot).last_ts)
+            .min_by_key(|&slot| self.flow(slot).last_clock)
     }
 
     fn create(
@@ -522,6 +527,7 @@ impl FlowTable {
             last_ts: pkt.ts,
             first_offset: pkt.offset,
             first_clock: pkt.input_clock,
+            last_clock: pkt.input_clock,
             counters: [DirectionCounters::default(); 2],
             tcp: TcpState::default(),
             duplicate_window: DuplicateWindow::default(),
@@ -571,6 +577,7 @@ impl FlowTable {
         let flow = self.flow_mut(slot);
         let side = FlowKey::side_of(sender_is_lo, flow.originator_is_lo);
         flow.last_ts = flow.last_ts.max(pkt.ts);
+        flow.last_clock = pkt.input_clock;
         let counters = &mut flow.counters[side.index()];
         counters.packets += 1;
         counters.bytes += u64::from(pkt.ip_len);
@@ -1025,15 +1032,15 @@ mod tests {
 
     #[test]
     fn flow_entry_size() {
-        // The per-flow cost before any payload: key 48, timestamps and offset 24,
-        // counters 48, TCP state 52, duplicate window 40, and 20 for the payload
-        // box pointer, duplicate count, VLAN ids and two flags: 232, padded to
-        // 240 for the key's 16-byte alignment. A flow with payload adds its
-        // boxed dissector and two stream reassemblers.
-        assert_eq!(std::mem::size_of::<Flow>(), 240);
+        // The per-flow cost before any payload: key 48, timestamps, clocks and
+        // offset 40, counters 48, TCP state 52, duplicate window 40, and 20 for
+        // the payload box pointer, duplicate count, VLAN ids and two flags: 248,
+        // padded to 256 for the key's 16-byte alignment. A flow with payload
+        // adds its boxed dissector and two stream reassemblers.
+        assert_eq!(std::mem::size_of::<Flow>(), 256);
         // Plus two list links (12 bytes each) and the index entry: the key
         // (aligned to 16 for its u128 addresses) and the slot number.
-        assert_eq!(FlowTable::bytes_per_flow(), 240 + 24 + 64);
+        assert_eq!(FlowTable::bytes_per_flow(), 256 + 24 + 64);
     }
 
     #[test]

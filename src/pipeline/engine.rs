@@ -26,8 +26,8 @@ pub struct FlowStage<'f> {
     table: FlowTable,
     filter: Option<&'f PacketFilter<'f>>,
     counters: EngineCounters,
-    /// Latest capture time seen; capture times may step back a little between
-    /// interfaces, and timers never run backwards.
+    /// The input clock of the latest packet: the latest capture time of the
+    /// input so far, so timers never run backwards.
     clock: Timestamp,
     last_expire: Timestamp,
     started: bool,
@@ -53,7 +53,7 @@ impl<'f> FlowStage<'f> {
             self.counters.filtered_out += 1;
             return;
         }
-        self.advance_clock(packet.ts, out);
+        self.advance_clock(packet.input_clock, out);
         self.table.process(packet, out);
     }
 

@@ -453,4 +453,79 @@ fn output_same_as_input_is_rejected() {
         stderr(&output)
     );
     assert_eq!(std::fs::read(capture).expect("read capture"), before);
+
+    // The HTML report is created before the capture is read.
+    let output = run(
+        &["analyze", capture, "--report", capture, "-o", "/dev/null"],
+        EN,
+    );
+    assert_exit(&output, 2, "--report naming the input");
+    assert!(stderr(&output).contains("--report"), "{}", stderr(&output));
+    assert_eq!(std::fs::read(capture).expect("read capture"), before);
+}
+
+#[test]
+fn output_same_as_site_or_other_output_is_rejected() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let site = dir.path().join("site.toml");
+    std::fs::copy(repo_path("captures/exchange-edge.site.toml"), &site).expect("copy site");
+    let site_before = std::fs::read(&site).expect("read site");
+    let site = site.to_str().expect("UTF-8 path");
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let capture = capture.as_str();
+
+    let output = run(&["analyze", capture, "--site", site, "-o", site], EN);
+    assert_exit(&output, 2, "-o naming the site file");
+    assert!(
+        stderr(&output).contains("is also an input"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read(site).expect("read site"), site_before);
+
+    let both = dir.path().join("out.jsonl");
+    let both = both.to_str().expect("UTF-8 path");
+    let output = run(&["analyze", capture, "-o", both, "--report", both], EN);
+    assert_exit(&output, 2, "-o and --report naming one file");
+    assert!(
+        stderr(&output).contains("name the same file"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(&["analyze", capture, "-o", both, "--report", both], JA);
+    assert!(
+        stderr(&output).contains("同じファイル"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Writing to /dev/null destroys nothing, even when it is also read.
+    let output = run(&["analyze", "/dev/null", "-o", "/dev/null"], EN);
+    assert!(
+        !stderr(&output).contains("is also an input"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn discover_without_flows_keeps_site_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, "# written by hand\n").expect("write site");
+    let missing = dir.path().join("missing.pcap");
+    let output = run(
+        &[
+            "discover",
+            missing.to_str().expect("UTF-8 path"),
+            "-o",
+            site.to_str().expect("UTF-8 path"),
+        ],
+        EN,
+    );
+    assert_exit(&output, 2, "discover of a missing capture");
+    assert_eq!(
+        std::fs::read_to_string(&site).expect("read site"),
+        "# written by hand\n"
+    );
 }

@@ -199,35 +199,72 @@ pub(super) fn check_stdin_once(captures: &[PathBuf], lang: Lang) -> Result<(), S
     Ok(())
 }
 
-/// Rejects an output file that is one of the inputs (the same file, by device
-/// and inode), because creating the output would empty the capture before it
-/// is read. On failure, prints the error.
-pub(super) fn check_output_not_input(
-    output: Option<&Path>,
-    captures: &[PathBuf],
+/// Rejects an output file that is one of the input files (the same file, by
+/// device and inode), because creating the output would empty that input
+/// before it is read, and two outputs that name the same file, because one
+/// would overwrite the other. `outputs` pairs each option with its path;
+/// standard input and output ("-") are left out. On failure, prints the error.
+pub(super) fn check_outputs(
+    outputs: &[(&str, Option<&Path>)],
+    inputs: &[&Path],
     lang: Lang,
 ) -> Result<(), Status> {
-    use std::os::unix::fs::MetadataExt;
-
-    let Some(output) = output.filter(|path| path.as_os_str() != "-") else {
-        return Ok(());
-    };
-    let Ok(out) = std::fs::metadata(output) else {
-        return Ok(());
-    };
-    let same = captures.iter().any(|capture| {
-        std::fs::metadata(capture)
-            .is_ok_and(|input| input.dev() == out.dev() && input.ino() == out.ino())
-    });
-    if same {
-        let path = output.display().to_string();
-        eprintln!(
-            "exflow: {}",
-            message(lang, "cli.error.output_is_input", &[("path", &path)])
-        );
-        return Err(Status::Error);
+    let outputs: Vec<(&str, &Path)> = outputs
+        .iter()
+        .filter_map(|&(flag, path)| Some((flag, path?)))
+        .filter(|(_, path)| path.as_os_str() != "-")
+        .collect();
+    for (index, &(flag, output)) in outputs.iter().enumerate() {
+        if inputs
+            .iter()
+            .any(|input| input.as_os_str() != "-" && same_file(input, output))
+        {
+            let path = output.display().to_string();
+            eprintln!(
+                "exflow: {}",
+                message(
+                    lang,
+                    "cli.error.output_is_input",
+                    &[("path", &path), ("flag", flag)]
+                )
+            );
+            return Err(Status::Error);
+        }
+        if let Some(&(other, _)) = outputs[index + 1..]
+            .iter()
+            .find(|(_, later)| same_file(later, output))
+        {
+            let path = output.display().to_string();
+            eprintln!(
+                "exflow: {}",
+                message(
+                    lang,
+                    "cli.error.outputs_clash",
+                    &[("first", flag), ("second", other), ("path", &path)]
+                )
+            );
+            return Err(Status::Error);
+        }
     }
     Ok(())
+}
+
+/// Returns true when two paths name one regular file: the same device and
+/// inode when both exist, else the same absolute path. Devices and pipes
+/// (`/dev/null`, a FIFO) lose nothing when written, so they never match.
+fn same_file(first: &Path, second: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+
+    match (std::fs::metadata(first), std::fs::metadata(second)) {
+        (Ok(first), Ok(second)) => {
+            first.is_file() && first.dev() == second.dev() && first.ino() == second.ino()
+        }
+        (Err(_), Err(_)) => match (std::path::absolute(first), std::path::absolute(second)) {
+            (Ok(first), Ok(second)) => first == second,
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// Opens `-o FILE`, or standard output for none or "-", with a buffer unless
@@ -390,7 +427,15 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     if let Err(status) = check_stdin_once(&args.captures, lang) {
         return status;
     }
-    if let Err(status) = check_output_not_input(args.output.as_deref(), &args.captures, lang) {
+    let mut inputs: Vec<&Path> = args.captures.iter().map(PathBuf::as_path).collect();
+    inputs.extend(args.policy.site.as_deref());
+    inputs.extend(args.policy.rules.as_deref());
+    inputs.extend(args.baseline.as_deref());
+    let outputs = [
+        ("-o", args.output.as_deref()),
+        ("--report", args.report.as_deref()),
+    ];
+    if let Err(status) = check_outputs(&outputs, &inputs, lang) {
         return status;
     }
     let policy = match Policy::load(args.policy.rules.as_deref(), args.policy.site.as_deref()) {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 
@@ -21,8 +21,9 @@ pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
     if let Err(status) = super::analyze::check_stdin_once(&args.captures, lang) {
         return status;
     }
+    let inputs: Vec<&Path> = args.captures.iter().map(PathBuf::as_path).collect();
     if let Err(status) =
-        super::analyze::check_output_not_input(args.output.as_deref(), &args.captures, lang)
+        super::analyze::check_outputs(&[("-o", args.output.as_deref())], &inputs, lang)
     {
         return status;
     }
@@ -41,15 +42,26 @@ pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
 
     let mut discovery = Discovery::new(DiscoveryConfig { internal });
     let mut status = Status::Success;
+    let mut flows_read = 0;
     for path in &args.captures {
         let outcome = pipeline::analyze_input(path, &config, &mut ());
         discovery.add_source(&outcome.source);
+        flows_read += outcome.flows.len();
         for flow in &outcome.flows {
             discovery.add(flow);
         }
         if report_input_problems(&outcome, None, lang) {
             status = Status::Error;
         }
+    }
+    let to_file = args
+        .output
+        .as_deref()
+        .is_some_and(|path| path.as_os_str() != "-");
+    if flows_read == 0 && status == Status::Error && to_file {
+        // Every input failed: an empty inventory would replace a site file
+        // that the user may have written by hand. Standard output still gets it.
+        return status;
     }
 
     let inventory = discovery.inventory();

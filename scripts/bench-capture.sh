@@ -12,11 +12,13 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# Binaries go where cargo puts them, CARGO_TARGET_DIR included.
+release="${CARGO_TARGET_DIR:-$root/target}/release"
 output="${1:-$root/target/bench/bench.pcap}"
 
 cargo build --release --quiet --example build-bench-capture
 if [ -n "${2:-}" ]; then
-    target/release/examples/build-bench-capture --copies "$2" "$output"
+    "$release"/examples/build-bench-capture --copies "$2" "$output"
 else
-    target/release/examples/build-bench-capture "$output"
+    "$release"/examples/build-bench-capture "$output"
 fi

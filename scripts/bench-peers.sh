@@ -14,6 +14,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# Binaries go where cargo puts them, CARGO_TARGET_DIR included.
+release="${CARGO_TARGET_DIR:-$root/target}/release"
 capture="${1:-$root/target/bench/bench.pcap}"
 rounds="${2:-5}"
 
@@ -23,9 +25,9 @@ trap 'rm -f "$results"' EXIT
 
 names=("exflow --threads 2" "exflow --threads 1" "bare loop" "ndpiReader" "tshark conv,tcp" "cat")
 commands=(
-    "target/release/exflow analyze --threads 2 --format jsonl --no-progress -o /dev/null $capture"
-    "target/release/exflow analyze --threads 1 --format jsonl --no-progress -o /dev/null $capture"
-    "target/release/examples/bare-loop $capture"
+    "$release/exflow analyze --threads 2 --format jsonl --no-progress -o /dev/null $capture"
+    "$release/exflow analyze --threads 1 --format jsonl --no-progress -o /dev/null $capture"
+    "$release/examples/bare-loop $capture"
     "ndpiReader -q -i $capture"
     "tshark -q -z conv,tcp -r $capture"
     "cat $capture"

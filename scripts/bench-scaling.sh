@@ -14,6 +14,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# Binaries go where cargo puts them, CARGO_TARGET_DIR included.
+release="${CARGO_TARGET_DIR:-$root/target}/release"
 outdir="${1:-${TMPDIR:-/tmp}/exflow-bench-scaling}"
 rounds="${2:-3}"
 mkdir -p "$outdir"
@@ -21,7 +23,7 @@ trap '[ "${BENCH_KEEP:-0}" = 1 ] || rm -f "$outdir"/bench-*x.pcap' EXIT
 
 cargo build --release --quiet --bin exflow --example bare-loop --example build-bench-capture
 for scale in 1 2 4; do
-    target/release/examples/build-bench-capture --copies $((196 * scale)) "$outdir/bench-${scale}x.pcap" 2>/dev/null
+    "$release"/examples/build-bench-capture --copies $((196 * scale)) "$outdir/bench-${scale}x.pcap" 2>/dev/null
 done
 
 results="$(mktemp)"
@@ -31,11 +33,11 @@ for round in $(seq "$rounds"); do
         cat "$capture" >/dev/null
         for threads in 2 1; do
             /usr/bin/time -f "$scale exflow-t$threads %e %M" -o "$results" -a \
-                target/release/exflow analyze --threads "$threads" --format jsonl \
+                "$release"/exflow analyze --threads "$threads" --format jsonl \
                 --no-progress -o /dev/null "$capture"
         done
         /usr/bin/time -f "$scale bare %e %M" -o "$results" -a \
-            target/release/examples/bare-loop "$capture" >/dev/null
+            "$release"/examples/bare-loop "$capture" >/dev/null
     done
     echo "bench-scaling.sh: round $round of $rounds done" >&2
 done

@@ -21,6 +21,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# Binaries go where cargo puts them, CARGO_TARGET_DIR included.
+release="${CARGO_TARGET_DIR:-$root/target}/release"
 outdir="${1:-$root/target/tmp/floods}"
 limit_mib="${FLOOD_RSS_LIMIT_MIB:-512}"
 
@@ -32,10 +34,10 @@ fi
 
 cargo build --release --quiet --bin exflow --example gen-floods
 mkdir -p "$outdir"
-target/release/examples/gen-floods "$outdir"
+"$release"/examples/gen-floods "$outdir"
 trap '[ "${FLOOD_KEEP:-0}" = 1 ] || rm -f "$outdir"/syn-flood.* "$outdir"/fragment-flood.*' EXIT
 
-python3 - "$root" "$outdir" "$limit_mib" <<'PYTHON'
+python3 - "$root" "$outdir" "$limit_mib" "$release" <<'PYTHON'
 import csv
 import json
 import re
@@ -46,7 +48,7 @@ import time
 from pathlib import Path
 
 root, outdir, limit_mib = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-exflow = root / "target/release/exflow"
+exflow = Path(sys.argv[4]) / "exflow"
 site = root / "captures/exchange-edge.site.toml"
 expected = list(csv.DictReader(open(root / "captures/exchange-edge.expected.tsv"), delimiter="\t"))
 failures = []

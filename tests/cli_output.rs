@@ -499,6 +499,25 @@ fn output_same_as_site_or_other_output_is_rejected() {
         stderr(&output)
     );
 
+    // The same new file through `..` and through a dangling link.
+    std::fs::create_dir(dir.path().join("sub")).expect("create folder");
+    let new = dir.path().join("new.jsonl");
+    let new = new.to_str().expect("UTF-8 path");
+    let dotted = dir.path().join("sub/../new.jsonl");
+    let dotted = dotted.to_str().expect("UTF-8 path");
+    let output = run(&["analyze", capture, "-o", new, "--report", dotted], EN);
+    assert_exit(&output, 2, "-o and --report naming one new file through ..");
+    let dangling = dir.path().join("dangling");
+    std::os::unix::fs::symlink("new.jsonl", &dangling).expect("create link");
+    let dangling = dangling.to_str().expect("UTF-8 path");
+    let output = run(&["analyze", capture, "-o", new, "--report", dangling], EN);
+    assert_exit(
+        &output,
+        2,
+        "-o and --report naming one new file through a link",
+    );
+    assert!(std::fs::metadata(new).is_err(), "the new file was created");
+
     // Writing to /dev/null destroys nothing, even when it is also read.
     let output = run(&["analyze", "/dev/null", "-o", "/dev/null"], EN);
     assert!(

@@ -416,3 +416,49 @@ fn backwards_times_split_flows_alike() {
     }
     assert!(checked > 100, "only {checked} rewritten captures");
 }
+
+/// Builds an Ethernet frame around an IPv4 packet; `more_fragments` sets the
+/// MF flag of a first fragment.
+fn ipv4_frame(source: u8, ident: u16, more_fragments: bool, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0u8; 12];
+    frame.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
+    frame.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    frame.extend_from_slice(&ident.to_be_bytes());
+    frame.extend_from_slice(if more_fragments { &[0x20, 0] } else { &[0, 0] });
+    frame.extend_from_slice(&[64, 17, 0, 0, 10, 0, 0, source, 10, 0, 0, 99]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// A fragment still held at the end of the input times out the same way
+/// for any thread count, also when it came after a later frame.
+#[test]
+fn held_fragment_expires_for_any_thread_count() {
+    let mut udp = Vec::new();
+    for word in [1234u16, 53, 8 + 16, 0] {
+        udp.extend_from_slice(&word.to_be_bytes());
+    }
+    udp.extend_from_slice(&[b'A'; 16]);
+    let frames = [
+        (1000u32, ipv4_frame(1, 7, false, &udp)),
+        (0, ipv4_frame(3, 9, true, &[b'B'; 16])),
+    ];
+    let mut bytes = Vec::new();
+    for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        bytes.extend_from_slice(&word.to_le_bytes());
+    }
+    for (ts, frame) in &frames {
+        for word in [*ts, 0, frame.len() as u32, frame.len() as u32] {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        bytes.extend_from_slice(frame);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fragment.pcap");
+    std::fs::write(&path, bytes).unwrap();
+
+    let (_, one) = streamed_with(&path, 1, usize::MAX, &mut ());
+    assert_eq!(one.decode.fragments.timed_out, 1);
+    let (_, two) = streamed_with(&path, 2, usize::MAX, &mut ());
+    assert_eq!(format!("{:?}", two.decode), format!("{:?}", one.decode));
+}

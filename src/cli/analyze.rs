@@ -200,8 +200,8 @@ pub(super) fn check_stdin_once(captures: &[PathBuf], lang: Lang) -> Result<(), S
 }
 
 /// Rejects an output file that is one of the input files (the same file, by
-/// device and inode), because creating the output would empty that input
-/// before it is read, and two outputs that name the same file, because one
+/// device and inode): creating the output would empty that input before it
+/// is read. Also rejects two outputs that name the same file, since one
 /// would overwrite the other. `outputs` pairs each option with its path;
 /// standard input and output ("-") are left out. On failure, prints the error.
 pub(super) fn check_outputs(
@@ -250,8 +250,9 @@ pub(super) fn check_outputs(
 }
 
 /// Returns true when two paths name one regular file: the same device and
-/// inode when both exist, else the same absolute path. Devices and pipes
-/// (`/dev/null`, a FIFO) lose nothing when written, so they never match.
+/// inode when both exist, else the same place once symbolic links and `..`
+/// are resolved. Devices and pipes (`/dev/null`, a FIFO) lose nothing when
+/// written, so they never match.
 fn same_file(first: &Path, second: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
 
@@ -259,12 +260,32 @@ fn same_file(first: &Path, second: &Path) -> bool {
         (Ok(first), Ok(second)) => {
             first.is_file() && first.dev() == second.dev() && first.ino() == second.ino()
         }
-        (Err(_), Err(_)) => match (std::path::absolute(first), std::path::absolute(second)) {
-            (Ok(first), Ok(second)) => first == second,
+        (Err(_), Err(_)) => match (future_place(first), future_place(second)) {
+            (Some(first), Some(second)) => first == second,
             _ => false,
         },
         _ => false,
     }
+}
+
+/// Returns where a file that does not exist yet would be created: its
+/// folder, resolved, and its name, after following dangling links.
+fn future_place(path: &Path) -> Option<std::path::PathBuf> {
+    const MAX_LINKS: usize = 40;
+
+    let mut path = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        let Ok(target) = std::fs::read_link(&path) else {
+            break;
+        };
+        let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        path = folder.join(target);
+    }
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(folder).ok()?.join(path.file_name()?))
 }
 
 /// Opens `-o FILE`, or standard output for none or "-", with a buffer unless

@@ -49,6 +49,15 @@ const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Runs `exflow live`.
 pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
+    let inputs: Vec<&std::path::Path> = [args.policy.site.as_deref(), args.policy.rules.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Err(status) =
+        super::analyze::check_outputs(&[("-o", args.output.as_deref())], &inputs, lang)
+    {
+        return status;
+    }
     if args.discover {
         return discover::run(args, lang, quiet);
     }

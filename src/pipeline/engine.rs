@@ -161,9 +161,10 @@ impl<'f> Engine<'f> {
         self.flows.advance_to(now, out);
     }
 
-    /// Ends the input.
+    /// Ends the input. Fragments expire on the input clock, as with worker
+    /// threads, so that packets the filter dropped still count.
     pub fn finish(&mut self, out: &mut impl FnMut(FinishedFlow)) {
-        self.decoder.expire(self.flows.clock);
+        self.decoder.expire(self.decoder.input_clock());
         self.flows.finish(out);
     }
 

@@ -386,6 +386,8 @@ pub(super) fn run<R: Read, T: Send>(
             }
         }
         progress.update(reader.stats().bytes_read, frames);
+        // Fragments still held at the end time out as on one thread.
+        decoder.expire(decoder.input_clock());
 
         for index in 0..workers {
             if !batches[index].items.is_empty() {

@@ -80,6 +80,16 @@ fn assert_exit(output: &Output, code: i32, what: &str) {
     );
 }
 
+/// Asserts a usage error (exit status 2) whose message contains `expected`.
+fn assert_rejected(output: &Output, what: &str, expected: &str) {
+    assert_exit(output, 2, what);
+    assert!(
+        stderr(output).contains(expected),
+        "{what}: {}",
+        stderr(output)
+    );
+}
+
 fn assert_no_panic(output: &Output, what: &str) {
     assert!(
         !stderr(output).contains("panicked"),
@@ -427,31 +437,16 @@ fn output_same_as_input_is_rejected() {
     let capture = capture.to_str().expect("UTF-8 path");
 
     let output = run(&["analyze", capture, "-o", capture], EN);
-    assert_exit(&output, 2, "-o naming the input");
-    assert!(
-        stderr(&output).contains("is also an input"),
-        "{}",
-        stderr(&output)
-    );
+    assert_rejected(&output, "-o naming the input", "is also an input");
     assert_eq!(std::fs::read(capture).expect("read capture"), before);
 
     let output = run(&["analyze", capture, "-o", capture], JA);
-    assert_exit(&output, 2, "-o naming the input, Japanese");
-    assert!(
-        stderr(&output).contains("入力でもあります"),
-        "{}",
-        stderr(&output)
-    );
+    assert_rejected(&output, "-o naming the input, Japanese", "入力でもあります");
 
     // discover reads every input before it writes, and would then replace
     // the capture with the site file.
     let output = run(&["discover", capture, "-o", capture], EN);
-    assert_exit(&output, 2, "discover -o naming the input");
-    assert!(
-        stderr(&output).contains("is also an input"),
-        "{}",
-        stderr(&output)
-    );
+    assert_rejected(&output, "discover -o naming the input", "is also an input");
     assert_eq!(std::fs::read(capture).expect("read capture"), before);
 
     // The HTML report is created before the capture is read.
@@ -459,13 +454,12 @@ fn output_same_as_input_is_rejected() {
         &["analyze", capture, "--report", capture, "-o", "/dev/null"],
         EN,
     );
-    assert_exit(&output, 2, "--report naming the input");
-    assert!(stderr(&output).contains("--report"), "{}", stderr(&output));
+    assert_rejected(&output, "--report naming the input", "--report");
     assert_eq!(std::fs::read(capture).expect("read capture"), before);
 }
 
 #[test]
-fn output_same_as_site_or_other_output_is_rejected() {
+fn output_naming_site_or_output_rejected() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let site = dir.path().join("site.toml");
     std::fs::copy(repo_path("captures/exchange-edge.site.toml"), &site).expect("copy site");
@@ -475,22 +469,16 @@ fn output_same_as_site_or_other_output_is_rejected() {
     let capture = capture.as_str();
 
     let output = run(&["analyze", capture, "--site", site, "-o", site], EN);
-    assert_exit(&output, 2, "-o naming the site file");
-    assert!(
-        stderr(&output).contains("is also an input"),
-        "{}",
-        stderr(&output)
-    );
+    assert_rejected(&output, "-o naming the site file", "is also an input");
     assert_eq!(std::fs::read(site).expect("read site"), site_before);
 
     let both = dir.path().join("out.jsonl");
     let both = both.to_str().expect("UTF-8 path");
     let output = run(&["analyze", capture, "-o", both, "--report", both], EN);
-    assert_exit(&output, 2, "-o and --report naming one file");
-    assert!(
-        stderr(&output).contains("name the same file"),
-        "{}",
-        stderr(&output)
+    assert_rejected(
+        &output,
+        "-o and --report naming one file",
+        "name the same file",
     );
     let output = run(&["analyze", capture, "-o", both, "--report", both], JA);
     assert!(

@@ -4,9 +4,9 @@
 //! Readers yield [`Frame`]s: the captured bytes of one packet with its capture
 //! timestamp and link type. They never decode past the link-layer header type.
 //!
-//! [`open`] opens a path or `-`; a regular file is memory-mapped and can be
-//! walked by a [`SliceReader`] over the map, or by a [`StreamReader`] through
-//! `read` calls ([`MappedCapture::stream`], which the analysis uses); anything
+//! [`open`] opens a path or `-`. A regular file is memory-mapped, and a
+//! [`SliceReader`] walks the map or a [`StreamReader`] reads the file through
+//! `read` calls ([`MappedCapture::stream`], which the analysis uses). Anything
 //! else is read by a [`StreamReader`]. Both implement [`FrameSource`].
 
 use std::fmt;

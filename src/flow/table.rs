@@ -1032,11 +1032,11 @@ mod tests {
 
     #[test]
     fn flow_entry_size() {
-        // The per-flow cost before any payload: key 48, timestamps, clocks and
-        // offset 40, counters 48, TCP state 52, duplicate window 40, and 20 for
-        // the payload box pointer, duplicate count, VLAN ids and two flags: 248,
-        // padded to 256 for the key's 16-byte alignment. A flow with payload
-        // adds its boxed dissector and two stream reassemblers.
+        // The per-flow cost before any payload is 248 bytes, padded to 256 for
+        // the key's 16-byte alignment. That is the key 48, timestamps, clocks
+        // and offset 40, counters 48, TCP state 52, duplicate window 40, and 20
+        // for the payload box pointer, duplicate count, VLAN ids and two flags.
+        // A flow with payload adds its boxed dissector and two reassemblers.
         assert_eq!(std::mem::size_of::<Flow>(), 256);
         // Plus two list links (12 bytes each) and the index entry: the key
         // (aligned to 16 for its u128 addresses) and the slot number.

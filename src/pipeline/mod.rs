@@ -6,10 +6,10 @@
 //! decoded there. With worker threads, the packets go to the workers without
 //! a copy of their payload, sharded by a symmetric flow hash so that both
 //! directions of a flow meet in the same flow table. The thread that tracked
-//! a flow builds its output item. Items are handed out sorted by the input
-//! clock at their first packet, then start time and input position
-//! ([`order`]), as soon as no flow still to finish can sort before them, so
-//! the output is the same for any number of threads.
+//! a flow builds its output item. Items are sorted by the input clock at
+//! their first packet, then start time and input position ([`order`]). Each
+//! goes out as soon as no flow still to finish can sort before it, so the
+//! output is the same for any number of threads.
 
 pub mod engine;
 pub mod live;

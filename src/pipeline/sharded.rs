@@ -9,7 +9,7 @@
 //! hold the old one, and the last batch to drop a chunk frees it.
 //!
 //! A packet goes to the worker that its symmetric flow hash picks, so both
-//! directions of a flow meet in one flow table and each flow sees its packets
+//! directions of a flow meet in one flow table and each flow gets its packets
 //! in capture order.
 //!
 //! Reading through `read` calls rather than a memory map means that a file

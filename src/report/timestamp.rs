@@ -6,6 +6,9 @@ use crate::capture::Timestamp;
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 const SECS_PER_DAY: i64 = 86_400;
 
+/// Length of `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+const TEXT_LEN: usize = 27;
+
 /// Appends `ts` as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the fraction truncated to
 /// microseconds. Gives the same text as `build::format_timestamp` for every
 /// timestamp (years 1677 to 2262, so the year always has four digits).
@@ -16,20 +19,17 @@ pub fn write_rfc3339_micros(out: &mut Vec<u8>, ts: Timestamp) {
     let second_of_day = secs.rem_euclid(SECS_PER_DAY);
     let (year, month, day) = civil_date(days);
 
-    digits(out, year as u64, 4);
-    out.push(b'-');
-    digits(out, u64::from(month), 2);
-    out.push(b'-');
-    digits(out, u64::from(day), 2);
-    out.push(b'T');
-    digits(out, (second_of_day / 3600) as u64, 2);
-    out.push(b':');
-    digits(out, (second_of_day / 60 % 60) as u64, 2);
-    out.push(b':');
-    digits(out, (second_of_day % 60) as u64, 2);
-    out.push(b'.');
-    digits(out, micros as u64, 6);
-    out.push(b'Z');
+    // Filling a stack copy and appending it once avoids a capacity check for
+    // each of the seven parts.
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    digits(&mut text[0..4], year as u64);
+    digits(&mut text[5..7], u64::from(month));
+    digits(&mut text[8..10], u64::from(day));
+    digits(&mut text[11..13], (second_of_day / 3600) as u64);
+    digits(&mut text[14..16], (second_of_day / 60 % 60) as u64);
+    digits(&mut text[17..19], (second_of_day % 60) as u64);
+    digits(&mut text[20..26], micros as u64);
+    out.extend_from_slice(&text[..TEXT_LEN]);
 }
 
 /// Returns the proleptic Gregorian year, month and day of a count of days
@@ -53,12 +53,10 @@ fn civil_date(days: i64) -> (i64, u8, u8) {
     (year, month as u8, day as u8)
 }
 
-/// Appends `value` as exactly `width` decimal digits, zero-padded. Digits
-/// above `width` are dropped.
-fn digits(out: &mut Vec<u8>, mut value: u64, width: usize) {
-    let start = out.len();
-    out.resize(start + width, b'0');
-    for slot in out[start..].iter_mut().rev() {
+/// Writes `value` into `slots` as zero-padded decimal digits. Digits above
+/// the width of `slots` are dropped.
+fn digits(slots: &mut [u8], mut value: u64) {
+    for slot in slots.iter_mut().rev() {
         *slot = b'0' + (value % 10) as u8;
         value /= 10;
     }

@@ -21,6 +21,7 @@ use crate::report::csv::CsvWriter;
 use crate::report::html::HtmlReport;
 use crate::report::jsonl::{LineBatchWriter, write_line};
 use crate::report::line::{LINE_CAPACITY, LineFields, write_record_line};
+use crate::report::line_pool::LinePool;
 use crate::report::messages;
 use crate::report::progress::Progress;
 use crate::report::record::FlowRecord;
@@ -517,6 +518,9 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         _ => SummaryTarget::None,
     };
 
+    // Buffers of the record lines, built on the worker threads and given back
+    // by the writer.
+    let line_pool = LinePool::default();
     let records = if format == FormatArg::Summary {
         None
     } else {
@@ -529,7 +533,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
                 BufWriter::with_capacity(256 * 1024, output),
             ))),
             // JSON Lines go out in vectored writes of whole lines, unbuffered.
-            _ => RecordWriter::Jsonl(LineBatchWriter::new(output)),
+            _ => RecordWriter::Jsonl(LineBatchWriter::with_pool(output, line_pool.clone())),
         })
     };
     let mut outputs = Outputs {
@@ -585,7 +589,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             let localized_reason =
                 (lang != Lang::En && wants_reason).then(|| judgement.reason.render(lang));
             let line = jsonl.then(|| {
-                let mut line = Vec::with_capacity(LINE_CAPACITY);
+                let mut line = line_pool.take();
                 let fields = LineFields {
                     flow_id: id,
                     source: &source,

@@ -370,10 +370,11 @@ impl FlowTable {
 
     /// Reserves room for slots up to the cap (at most [`DEFAULT_MAX_FLOWS`]) once
     /// the table outgrows [`SLOTS_BEFORE_RESERVE`]. The room is address space
-    /// only, since pages become resident as flows fill them. Growing the
-    /// vectors instead copies them, and with an allocator that keeps the old
-    /// copy resident for a while (mimalloc) the peak rose by about 60 bytes per
-    /// flow. Small inputs never reserve, so a table per fuzz input stays cheap.
+    /// only, since pages become resident as flows fill them. The vectors are
+    /// then not copied as they grow: an allocator that kept each old copy
+    /// resident for a while (mimalloc, tried) added about 60 bytes per flow at
+    /// the peak. Small inputs never reserve, so a table per fuzz input stays
+    /// cheap.
     fn reserve_slots(&mut self) {
         let len = self.slots.len();
         let room = self.config.max_flows.min(DEFAULT_MAX_FLOWS);

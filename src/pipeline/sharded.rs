@@ -178,7 +178,7 @@ impl<T> Shipment<'_, T> {
         // the reader then stops too.
         let _ = self.results.send(Built {
             worker: self.worker,
-            items: std::mem::take(&mut self.items),
+            items: std::mem::replace(&mut self.items, Vec::with_capacity(SHIPMENT_ITEMS)),
             bound,
         });
     }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::ser::Formatter;
 
 use super::escape;
+use super::line_pool::LinePool;
 use super::record::FlowRecord;
 
 /// A compact JSON formatter that also escapes the characters a terminal acts on.
@@ -83,6 +84,8 @@ pub struct LineBatchWriter<W: Write> {
     writer: W,
     lines: Vec<Vec<u8>>,
     bytes: usize,
+    /// The pool that written lines go back to, when the lines come from one.
+    pool: Option<LinePool>,
 }
 
 impl<W: Write> LineBatchWriter<W> {
@@ -91,6 +94,15 @@ impl<W: Write> LineBatchWriter<W> {
             writer,
             lines: Vec::with_capacity(BATCH_LINES),
             bytes: 0,
+            pool: None,
+        }
+    }
+
+    /// Returns a writer that gives each line back to `pool` once it is written.
+    pub fn with_pool(writer: W, pool: LinePool) -> LineBatchWriter<W> {
+        LineBatchWriter {
+            pool: Some(pool),
+            ..LineBatchWriter::new(writer)
         }
     }
 
@@ -122,7 +134,10 @@ impl<W: Write> LineBatchWriter<W> {
                 Err(error) => return Err(error),
             }
         }
-        self.lines.clear();
+        match &self.pool {
+            Some(pool) => self.lines.drain(..).for_each(|line| pool.give_back(line)),
+            None => self.lines.clear(),
+        }
         self.bytes = 0;
         Ok(())
     }
@@ -236,6 +251,22 @@ mod tests {
             writer.flush().unwrap();
             assert_eq!(writer.writer.out, lines.concat(), "limit {limit}");
         }
+    }
+
+    #[test]
+    fn written_lines_go_back_to_pool() {
+        let pool = LinePool::default();
+        let mut writer = LineBatchWriter::with_pool(Vec::new(), pool.clone());
+        for index in 0..3 {
+            let mut line = pool.take();
+            line.extend_from_slice(format!("{{\"n\":{index}}}\n").as_bytes());
+            writer.push(line).unwrap();
+        }
+        assert_eq!(pool.spares(), 0);
+
+        writer.flush().unwrap();
+        assert_eq!(writer.writer, b"{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
+        assert_eq!(pool.spares(), 3);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod escape;
 pub mod html;
 pub mod jsonl;
 pub mod line;
+pub mod line_pool;
 pub mod messages;
 pub mod progress;
 pub mod record;

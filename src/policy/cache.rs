@@ -1,29 +1,61 @@
 //! A small memo shared by the threads that judge flows: values computed once
 //! per key, with a cap on the number of keys.
+//!
+//! Each thread uses its own shard, so that worker threads do not pass the
+//! lock's cache line back and forth on every flow. With two worker threads
+//! on two cores, a single shared lock put the verdict and reason lookups at
+//! about 6% of the samples, against 4% with one thread.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-/// Values by key, computed on a miss. Past `max_len` keys the cache starts
-/// again, so that keys such as ephemeral ports cannot grow it without end.
+/// Number of shards. Threads past this number share shards: the values stay
+/// correct, and some of the contention comes back.
+const SHARDS: usize = 8;
+
+/// Values by key, computed on a miss. Past `max_len` keys in a shard, that
+/// shard starts again, so that keys such as ephemeral ports cannot grow the
+/// cache without end: at most `max_len` times [`SHARDS`] keys in all.
 pub(super) struct BoundedCache<K, V> {
-    entries: Mutex<HashMap<K, V, ahash::RandomState>>,
+    shards: Box<[Shard<K, V>]>,
     max_len: usize,
+}
+
+/// The entries of one shard, alone on its cache lines.
+#[repr(align(128))]
+struct Shard<K, V>(Mutex<HashMap<K, V, ahash::RandomState>>);
+
+impl<K, V> Default for Shard<K, V> {
+    fn default() -> Shard<K, V> {
+        Shard(Mutex::default())
+    }
+}
+
+/// Returns the shard of the calling thread: threads take shards in the order
+/// they first use a cache.
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    INDEX.with(|index| *index)
 }
 
 impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
     pub(super) fn new(max_len: usize) -> BoundedCache<K, V> {
         BoundedCache {
-            entries: Mutex::default(),
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             max_len,
         }
     }
 
     /// Returns the value of `key`, from `compute` on a miss.
     pub(super) fn get_or_insert_with(&self, key: K, compute: impl FnOnce() -> V) -> V {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let shard = &self.shards[shard_index()];
+        let mut entries = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(value) = entries.get(&key) {
             return value.clone();
         }
@@ -34,13 +66,22 @@ impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
         entries.insert(key, value.clone());
         value
     }
+
+    /// Returns the number of keys in all shards.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| shard.0.lock().unwrap().len())
+            .sum()
+    }
 }
 
 impl<K, V> Clone for BoundedCache<K, V> {
     /// Returns an empty cache with the same cap, which fills again on use.
     fn clone(&self) -> BoundedCache<K, V> {
         BoundedCache {
-            entries: Mutex::default(),
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             max_len: self.max_len,
         }
     }
@@ -49,5 +90,54 @@ impl<K, V> Clone for BoundedCache<K, V> {
 impl<K, V> fmt::Debug for BoundedCache<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("BoundedCache")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_computed_once_per_thread() {
+        let cache: BoundedCache<u32, u32> = BoundedCache::new(16);
+        let mut computed = 0;
+        for _ in 0..3 {
+            let value = cache.get_or_insert_with(7, || {
+                computed += 1;
+                49
+            });
+            assert_eq!(value, 49);
+        }
+        assert_eq!(computed, 1);
+    }
+
+    #[test]
+    fn full_shard_starts_again() {
+        let cache: BoundedCache<u32, u32> = BoundedCache::new(4);
+        for key in 0..4 {
+            cache.get_or_insert_with(key, || key);
+        }
+        assert_eq!(cache.len(), 4);
+        cache.get_or_insert_with(100, || 100);
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn threads_fill_their_own_shards() {
+        let cache: BoundedCache<u32, u32> = BoundedCache::new(16);
+        // The second thread takes the next shard index, so it cannot see the
+        // first thread's value unless seven more threads of this test binary
+        // took an index in between.
+        let [first, second] = [10, 20].map(|value| {
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| cache.get_or_insert_with(1, || value))
+                    .join()
+                    .unwrap()
+            })
+        });
+        assert_eq!(first, 10);
+        assert_eq!(second, 20);
+        assert_eq!(cache.len(), 2);
     }
 }

@@ -61,6 +61,12 @@ const QUEUE_BATCHES: usize = 8;
 /// Messages that may wait for the merging thread before a worker blocks.
 const QUEUE_RESULTS: usize = 8;
 
+/// Maximum number of emptied batches kept for the reader to fill again. A
+/// reused batch spares the reader an allocation of [`BATCH_LEN`] items and
+/// the worker a free of memory that another thread allocated, which is slow
+/// in glibc.
+const MAX_SPARE_BATCHES: usize = 16;
+
 /// Items a worker sends at most in one message.
 const SHIPMENT_ITEMS: usize = 512;
 
@@ -184,9 +190,16 @@ impl<T> Shipment<'_, T> {
     }
 }
 
+/// A worker's ends of the batch queues: the batches to process, and the
+/// queue that takes processed batches back to the reader, emptied.
+struct BatchQueues {
+    full: Receiver<Batch>,
+    spare: Sender<Batch>,
+}
+
 fn run_worker<T>(
     worker: usize,
-    batches: Receiver<Batch>,
+    queues: BatchQueues,
     pool: ChunkPool,
     results: Sender<Built<T>>,
     build: &(dyn Fn(FinishedFlow) -> T + Sync),
@@ -202,7 +215,7 @@ fn run_worker<T>(
         items: Vec::new(),
         bound: Timestamp(i64::MIN),
     };
-    for batch in batches {
+    for mut batch in queues.full {
         for item in &batch.items {
             let packet = match item {
                 WorkItem::Packet(at) => Packet {
@@ -216,10 +229,13 @@ fn run_worker<T>(
             stage.on_packet(&packet, &mut |flow| shipment.add(flow, &mut open));
             open.after_packet(stage.table(), &packet);
         }
-        for chunk in batch.chunks {
+        for chunk in batch.chunks.drain(..) {
             pool.give_back(chunk);
         }
         shipment.send(batch.future.min(open.earliest()));
+        batch.items.clear();
+        // A full spare queue drops the batch, and the reader makes a new one.
+        let _ = queues.spare.try_send(batch);
     }
     stage.finish(&mut |flow| shipment.add(flow, &mut open));
     shipment.send(Timestamp(i64::MAX));
@@ -290,6 +306,7 @@ pub(super) fn run<R: Read, T: Send>(
 
     let (results, (output_error, runs_spilled)) = std::thread::scope(|scope| {
         let (result_sender, result_receiver) = bounded::<Built<T>>(QUEUE_RESULTS);
+        let (spare_sender, spare_receiver) = bounded::<Batch>(MAX_SPARE_BATCHES);
         let stop = &stop;
         let merger = scope.spawn(move || run_merger(workers, result_receiver, emit, reorder, stop));
         let mut senders: Vec<Sender<Batch>> = Vec::with_capacity(workers);
@@ -300,17 +317,22 @@ pub(super) fn run<R: Read, T: Send>(
             let flows = worker_flows.clone();
             let results = result_sender.clone();
             let pool = pool.clone();
-            handles.push(
-                scope.spawn(move || {
-                    run_worker(worker, receiver, pool, results, build, flows, config)
-                }),
-            );
+            let queues = BatchQueues {
+                full: receiver,
+                spare: spare_sender.clone(),
+            };
+            handles
+                .push(scope.spawn(move || {
+                    run_worker(worker, queues, pool, results, build, flows, config)
+                }));
         }
         drop(result_sender);
+        drop(spare_sender);
 
         let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::new()).collect();
         let send = |index: usize, batches: &mut Vec<Batch>, future: Timestamp| {
-            let mut batch = std::mem::replace(&mut batches[index], Batch::new());
+            let spare = spare_receiver.try_recv().unwrap_or_else(|_| Batch::new());
+            let mut batch = std::mem::replace(&mut batches[index], spare);
             batch.future = future;
             // A worker only stops receiving when it panicked, and the join
             // below reports that.

@@ -35,8 +35,6 @@ use crate::flow::{ConnState, DirectionCounters, DirectionEvidence, EndReason, Fi
 /// it carries payload ([`FlowTable::bytes_per_flow`]), so a full default table
 /// needs about 160 MiB plus the hash map's spare slots.
 pub const DEFAULT_MAX_FLOWS: usize = 500_000;
-/// Number of slots a table contains before it reserves room for the rest of its cap.
-const SLOTS_BEFORE_RESERVE: usize = 4096;
 /// Default bytes kept per direction for the fingerprints.
 pub const DEFAULT_REASSEMBLY_BUDGET: usize = 16 * 1024;
 /// Default cap on stream buffer bytes over all flows, sized so that all
@@ -368,22 +366,6 @@ impl FlowTable {
         self.index.is_empty()
     }
 
-    /// Reserves room for slots up to the cap (at most [`DEFAULT_MAX_FLOWS`]) once
-    /// the table outgrows [`SLOTS_BEFORE_RESERVE`]. The room is address space
-    /// only, since pages become resident as flows fill them. The vectors are
-    /// then not copied as they grow: an allocator that kept each old copy
-    /// resident for a while (mimalloc, tried) added about 60 bytes per flow at
-    /// the peak. Small inputs never reserve, so a table per fuzz input stays
-    /// cheap.
-    fn reserve_slots(&mut self) {
-        let len = self.slots.len();
-        let room = self.config.max_flows.min(DEFAULT_MAX_FLOWS);
-        if len >= SLOTS_BEFORE_RESERVE && len == self.slots.capacity() && len < room {
-            self.slots.reserve_exact(room - len);
-            self.links.reserve_exact(room - len);
-        }
-    }
-
     /// Returns the bytes one flow takes in the table before it carries payload:
     /// its slot, its list links and its index entry (key and slot number), not
     /// counting the hash map's spare capacity.
@@ -570,7 +552,6 @@ impl FlowTable {
                 slot
             }
             None => {
-                self.reserve_slots();
                 self.slots.push(Some(flow));
                 self.links.push([Link::UNLINKED; 2]);
                 (self.slots.len() - 1) as u32
@@ -1060,61 +1041,6 @@ mod tests {
         // Plus two list links (12 bytes each) and the index entry: the key
         // (aligned to 16 for its u128 addresses) and the slot number.
         assert_eq!(FlowTable::bytes_per_flow(), 256 + 24 + 64);
-    }
-
-    /// Returns a UDP packet of flow `n`, which has its own client address.
-    fn udp_packet(n: usize) -> Packet<'static> {
-        let src = std::net::Ipv4Addr::from(0x0a00_0000 + n as u32);
-        Packet {
-            ts: Timestamp(0),
-            input_clock: Timestamp(0),
-            vlan: VlanIds::default(),
-            ip_version: 4,
-            src: src.into(),
-            dst: std::net::Ipv4Addr::new(10, 9, 0, 1).into(),
-            ip_len: 28,
-            ip_id: 0,
-            ttl: 64,
-            transport: Transport::Udp,
-            src_port: 40_000,
-            dst_port: 53,
-            tcp: Default::default(),
-            payload: &[],
-            payload_len: 0,
-            bad_checksum: false,
-            offset: n as u64,
-        }
-    }
-
-    fn table_with_flows(max_flows: usize, flows: usize) -> FlowTable {
-        let mut table = FlowTable::new(FlowConfig {
-            max_flows,
-            ..FlowConfig::default()
-        });
-        for n in 0..flows {
-            table.process(&udp_packet(n), &mut |_| {});
-        }
-        table
-    }
-
-    #[test]
-    fn slots_reserved_past_threshold() {
-        let table = table_with_flows(10_000, SLOTS_BEFORE_RESERVE + 1);
-        assert_eq!(table.stats().active, SLOTS_BEFORE_RESERVE as u64 + 1);
-        assert_eq!(table.slots.capacity(), 10_000);
-        assert_eq!(table.links.capacity(), 10_000);
-    }
-
-    #[test]
-    fn slots_reserved_at_most_default_cap() {
-        let table = table_with_flows(usize::MAX, SLOTS_BEFORE_RESERVE + 1);
-        assert_eq!(table.slots.capacity(), DEFAULT_MAX_FLOWS);
-    }
-
-    #[test]
-    fn small_table_reserves_nothing() {
-        let table = table_with_flows(10_000, 100);
-        assert!(table.slots.capacity() < SLOTS_BEFORE_RESERVE);
     }
 
     #[test]

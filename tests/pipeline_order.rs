@@ -306,6 +306,29 @@ fn file_truncated_while_read_keeps_flows() {
     );
 }
 
+/// A file is read through `read` calls, never mapped, so its size does not
+/// count against an address-space limit: a 160 MB capture under a 128 MiB
+/// `ulimit -v` gives all its flows. A mapped file fails with "memory map
+/// failed".
+#[test]
+fn file_larger_than_address_limit_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large-frames.pcap");
+    padded_frames(&path, 110_000, 1_500);
+    assert!(std::fs::metadata(&path).unwrap().len() > 160_000_000);
+
+    let script = "ulimit -v 131072 && exec \"$0\" analyze --threads 1 --no-progress \
+                  --format jsonl -o /dev/null \"$1\"";
+    let output = std::process::Command::new("bash")
+        .args(["-c", script, env!("CARGO_BIN_EXE_exflow")])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("memory map"), "{stderr}");
+}
+
 /// Writes a classic pcap file of `count` TCP frames from a few flows, each
 /// padded to `frame_len` bytes after its IP packet.
 fn padded_frames(path: &Path, count: u32, frame_len: usize) {

@@ -6,8 +6,10 @@
 //!
 //! [`open`] opens a path or `-`. A regular file is memory-mapped, and a
 //! [`SliceReader`] walks the map or a [`StreamReader`] reads the file through
-//! `read` calls ([`MappedCapture::stream`], which the analysis uses). Anything
-//! else is read by a [`StreamReader`]. Both implement [`FrameSource`].
+//! `read` calls ([`MappedCapture::stream`]). Anything else is read by a
+//! [`StreamReader`]. Both implement [`FrameSource`]. The analysis uses
+//! [`open_stream`](reader::open_stream), which reads every input through `read`
+//! calls and maps nothing.
 
 use std::fmt;
 

@@ -777,6 +777,29 @@ impl Read for FileRange<'_> {
     }
 }
 
+/// An open file read from its start to the length it had when it was opened,
+/// through `read` calls at explicit offsets. A file that shrinks meanwhile
+/// ends early, which the reader reports as a truncation.
+#[derive(Debug)]
+pub struct OpenedFile {
+    file: File,
+    position: u64,
+    end: u64,
+}
+
+impl Read for OpenedFile {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let mut range = FileRange {
+            file: &self.file,
+            position: self.position,
+            end: self.end,
+        };
+        let count = range.read(buffer)?;
+        self.position = range.position;
+        Ok(count)
+    }
+}
+
 #[cfg(unix)]
 fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
     std::os::unix::fs::FileExt::read_at(file, buffer, offset)
@@ -871,6 +894,36 @@ pub fn open(path: &Path) -> Result<CaptureInput, CaptureError> {
     log::debug!("capture: {input} is not a regular file; reading it as a stream");
     let stream: Box<dyn Read + Send> = Box::new(file);
     StreamReader::new(stream, input).map(CaptureInput::Stream)
+}
+
+/// Opens a capture for the analysis: `-` reads standard input, any other path
+/// a file, always through `read` calls. Unlike [`open`], a regular file is not
+/// memory-mapped, so a file truncated during the run ends in a truncation
+/// error, and the file's size does not count against an address-space limit.
+pub fn open_stream(path: &Path) -> Result<StreamReader<Box<dyn Read + Send>>, CaptureError> {
+    if path.as_os_str() == "-" {
+        let stream: Box<dyn Read + Send> = Box::new(io::stdin());
+        return StreamReader::new(stream, STDIN_NAME);
+    }
+
+    let input = path.display().to_string();
+    let io_error = |operation, source| {
+        CaptureError::new(input.clone(), CaptureErrorKind::Io { operation, source })
+    };
+    let file = File::open(path).map_err(|source| io_error(IoOperation::Open, source))?;
+    let metadata = file
+        .metadata()
+        .map_err(|source| io_error(IoOperation::Open, source))?;
+    let stream: Box<dyn Read + Send> = if metadata.is_file() {
+        Box::new(OpenedFile {
+            file,
+            position: 0,
+            end: metadata.len(),
+        })
+    } else {
+        Box::new(file)
+    };
+    StreamReader::new(stream, input)
 }
 
 #[cfg(test)]

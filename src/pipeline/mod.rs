@@ -19,7 +19,7 @@ mod sharded;
 use std::io;
 use std::path::Path;
 
-use crate::capture::reader::{self as capture_reader, CaptureInput, FrameSource};
+use crate::capture::reader::{self as capture_reader, FrameSource};
 use crate::capture::{CaptureError, CaptureFormat, CaptureStats, LinkType, Timestamp};
 use crate::decode::{DecodeStats, DecoderConfig, link_supported};
 use crate::flow::{FinishedFlow, FlowConfig, FlowStats};
@@ -156,60 +156,30 @@ pub fn analyze_input_with<T: Send>(
         runs_spilled: 0,
     };
 
-    let input = match capture_reader::open(path) {
-        Ok(input) => input,
+    // Every input is read through `read` calls, never a memory map: a file
+    // truncated meanwhile gives a truncation error where a map would raise
+    // SIGBUS, and the resident set stays small.
+    let mut reader = match capture_reader::open_stream(path) {
+        Ok(reader) => reader,
         Err(error) => {
             outcome.error = Some(error.into());
             return outcome;
         }
     };
-    match input {
-        CaptureInput::Mapped(capture) => {
-            let reader = capture.reader();
-            if let Some(link) = unsupported_pcap_link(reader.stats()) {
-                outcome.error = Some(InputError::UnsupportedLink {
-                    input: outcome.source.clone(),
-                    link,
-                });
-                outcome.capture = Some(reader.stats().clone());
-                return outcome;
-            }
-            // Files are read through `read` calls, not the map: they cost no
-            // more than loading and releasing the map's pages, keep the
-            // resident set small, and a file truncated meanwhile gives a
-            // truncation error where the map would raise SIGBUS.
-            match capture.stream() {
-                Ok(mut stream) if config.threads > 1 => {
-                    sharded::run(&mut stream, config, progress, sink, &mut outcome);
-                    outcome.capture = Some(stream.stats().clone());
-                }
-                Ok(mut stream) => {
-                    run_single(&mut stream, config, progress, sink, &mut outcome);
-                    outcome.capture = Some(stream.stats().clone());
-                }
-                Err(error) => {
-                    outcome.error = Some(error.into());
-                    outcome.capture = Some(reader.stats().clone());
-                }
-            }
-        }
-        CaptureInput::Stream(mut reader) => {
-            if let Some(link) = unsupported_pcap_link(reader.stats()) {
-                outcome.error = Some(InputError::UnsupportedLink {
-                    input: outcome.source.clone(),
-                    link,
-                });
-                outcome.capture = Some(reader.stats().clone());
-                return outcome;
-            }
-            if config.threads > 1 {
-                sharded::run(&mut reader, config, progress, sink, &mut outcome);
-            } else {
-                run_single(&mut reader, config, progress, sink, &mut outcome);
-            }
-            outcome.capture = Some(reader.stats().clone());
-        }
+    if let Some(link) = unsupported_pcap_link(reader.stats()) {
+        outcome.error = Some(InputError::UnsupportedLink {
+            input: outcome.source.clone(),
+            link,
+        });
+        outcome.capture = Some(reader.stats().clone());
+        return outcome;
     }
+    if config.threads > 1 {
+        sharded::run(&mut reader, config, progress, sink, &mut outcome);
+    } else {
+        run_single(&mut reader, config, progress, sink, &mut outcome);
+    }
+    outcome.capture = Some(reader.stats().clone());
     outcome
 }
 

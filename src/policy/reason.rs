@@ -18,7 +18,7 @@ use crate::i18n::{Lang, message};
 #[derive(Clone, Debug)]
 pub(super) struct ReasonCache(BoundedCache<ReasonKey, Arc<str>>);
 
-/// Maximum number of cached sentences.
+/// Maximum number of cached sentences in each shard of the cache.
 const MAX_CACHED_REASONS: usize = 4096;
 
 /// The inputs of an English reason sentence. Within one policy a rule id

@@ -397,7 +397,7 @@ pub const MAIL_PORTS: [u16; 6] = [25, 587, 110, 143, 993, 995];
 #[derive(Clone, Debug)]
 pub(crate) struct FirstRowCache(BoundedCache<FlowFacts, Option<usize>>);
 
-/// Maximum number of cached sets of facts.
+/// Maximum number of cached sets of facts in each shard of the cache.
 const MAX_CACHED_FACTS: usize = 4096;
 
 impl Default for FirstRowCache {

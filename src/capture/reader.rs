@@ -874,19 +874,10 @@ impl FrameSource for InputReader<'_> {
 /// file is memory-mapped; anything else is read as a stream. The format is
 /// detected from the first bytes.
 pub fn open(path: &Path) -> Result<CaptureInput, CaptureError> {
-    if path.as_os_str() == "-" {
-        let stream: Box<dyn Read + Send> = Box::new(io::stdin());
-        return StreamReader::new(stream, STDIN_NAME).map(CaptureInput::Stream);
-    }
-
-    let input = path.display().to_string();
-    let io_error = |operation, source| {
-        CaptureError::new(input.clone(), CaptureErrorKind::Io { operation, source })
+    let (input, file, metadata) = match open_path(path)? {
+        Opened::Stdin(stream) => return Ok(CaptureInput::Stream(stream)),
+        Opened::File(input, file, metadata) => (input, file, metadata),
     };
-    let file = File::open(path).map_err(|source| io_error(IoOperation::Open, source))?;
-    let metadata = file
-        .metadata()
-        .map_err(|source| io_error(IoOperation::Open, source))?;
     if metadata.is_file() {
         return MappedCapture::new(file, input).map(CaptureInput::Mapped);
     }
@@ -901,19 +892,10 @@ pub fn open(path: &Path) -> Result<CaptureInput, CaptureError> {
 /// memory-mapped, so a file truncated during the run ends in a truncation
 /// error, and the file's size does not count against an address-space limit.
 pub fn open_stream(path: &Path) -> Result<StreamReader<Box<dyn Read + Send>>, CaptureError> {
-    if path.as_os_str() == "-" {
-        let stream: Box<dyn Read + Send> = Box::new(io::stdin());
-        return StreamReader::new(stream, STDIN_NAME);
-    }
-
-    let input = path.display().to_string();
-    let io_error = |operation, source| {
-        CaptureError::new(input.clone(), CaptureErrorKind::Io { operation, source })
+    let (input, file, metadata) = match open_path(path)? {
+        Opened::Stdin(stream) => return Ok(stream),
+        Opened::File(input, file, metadata) => (input, file, metadata),
     };
-    let file = File::open(path).map_err(|source| io_error(IoOperation::Open, source))?;
-    let metadata = file
-        .metadata()
-        .map_err(|source| io_error(IoOperation::Open, source))?;
     let stream: Box<dyn Read + Send> = if metadata.is_file() {
         Box::new(OpenedFile {
             file,
@@ -924,6 +906,32 @@ pub fn open_stream(path: &Path) -> Result<StreamReader<Box<dyn Read + Send>>, Ca
         Box::new(file)
     };
     StreamReader::new(stream, input)
+}
+
+/// A path opened by [`open_path`].
+enum Opened {
+    /// `-`: standard input, its format detected.
+    Stdin(StreamReader<Box<dyn Read + Send>>),
+    /// A file, with its name for messages and its metadata.
+    File(String, File, std::fs::Metadata),
+}
+
+/// Opens `path`, or standard input for `-`, naming the path in any error.
+fn open_path(path: &Path) -> Result<Opened, CaptureError> {
+    if path.as_os_str() == "-" {
+        let stream: Box<dyn Read + Send> = Box::new(io::stdin());
+        return StreamReader::new(stream, STDIN_NAME).map(Opened::Stdin);
+    }
+
+    let input = path.display().to_string();
+    let io_error = |operation, source| {
+        CaptureError::new(input.clone(), CaptureErrorKind::Io { operation, source })
+    };
+    let file = File::open(path).map_err(|source| io_error(IoOperation::Open, source))?;
+    let metadata = file
+        .metadata()
+        .map_err(|source| io_error(IoOperation::Open, source))?;
+    Ok(Opened::File(input, file, metadata))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! The stream reader reads more and calls the decoder again, so both readers
 //! give the same frames and errors for the same bytes.
 
+use std::borrow::Borrow;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
@@ -737,7 +738,7 @@ impl MappedCapture {
     /// from its start to the length it had when it was mapped. It gives the
     /// same frames and errors as [`MappedCapture::reader`] and leaves the map
     /// alone, so its pages never count in the resident set.
-    pub fn stream(&self) -> Result<StreamReader<FileRange<'_>>, CaptureError> {
+    pub fn stream(&self) -> Result<StreamReader<FileRange<&File>>, CaptureError> {
         let range = FileRange {
             file: &self.file,
             position: 0,
@@ -755,47 +756,25 @@ impl MappedCapture {
     }
 }
 
-/// Reads a byte range of a file at explicit offsets, so that several readers
-/// can share one open file.
+/// Reads a byte range of a file, owned or borrowed, at explicit offsets, so
+/// that several readers can share one open file. A file that shrinks below
+/// the range ends it early, which the stream reader reports as a truncation.
 #[derive(Debug)]
-pub struct FileRange<'a> {
-    file: &'a File,
+pub struct FileRange<F> {
+    file: F,
     position: u64,
     end: u64,
 }
 
-impl Read for FileRange<'_> {
+impl<F: Borrow<File>> Read for FileRange<F> {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         let left = usize::try_from(self.end.saturating_sub(self.position)).unwrap_or(usize::MAX);
         let len = buffer.len().min(left);
         if len == 0 {
             return Ok(0);
         }
-        let count = read_at(self.file, &mut buffer[..len], self.position)?;
+        let count = read_at(self.file.borrow(), &mut buffer[..len], self.position)?;
         self.position += count as u64;
-        Ok(count)
-    }
-}
-
-/// An open file read from its start to the length it had when it was opened,
-/// through `read` calls at explicit offsets. A file that shrinks meanwhile
-/// ends early, which the reader reports as a truncation.
-#[derive(Debug)]
-pub struct OpenedFile {
-    file: File,
-    position: u64,
-    end: u64,
-}
-
-impl Read for OpenedFile {
-    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        let mut range = FileRange {
-            file: &self.file,
-            position: self.position,
-            end: self.end,
-        };
-        let count = range.read(buffer)?;
-        self.position = range.position;
         Ok(count)
     }
 }
@@ -897,7 +876,7 @@ pub fn open_stream(path: &Path) -> Result<StreamReader<Box<dyn Read + Send>>, Ca
         Opened::File(input, file, metadata) => (input, file, metadata),
     };
     let stream: Box<dyn Read + Send> = if metadata.is_file() {
-        Box::new(OpenedFile {
+        Box::new(FileRange {
             file,
             position: 0,
             end: metadata.len(),

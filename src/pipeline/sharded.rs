@@ -62,9 +62,8 @@ const QUEUE_BATCHES: usize = 8;
 const QUEUE_RESULTS: usize = 8;
 
 /// Maximum number of emptied batches kept for the reader to fill again. A
-/// reused batch spares the reader an allocation of [`BATCH_LEN`] items and
-/// the worker a free of memory that another thread allocated, which is slow
-/// in glibc.
+/// reused batch spares the reader an allocation of [`BATCH_LEN`] items, and
+/// the worker a free of memory that another thread allocated.
 const MAX_SPARE_BATCHES: usize = 16;
 
 /// Items a worker sends at most in one message.

@@ -44,14 +44,16 @@ fn shard_index() -> usize {
     INDEX.with(|index| *index)
 }
 
-impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
+impl<K, V> BoundedCache<K, V> {
     pub(super) fn new(max_len: usize) -> BoundedCache<K, V> {
         BoundedCache {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             max_len,
         }
     }
+}
 
+impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
     /// Returns the value of `key`, from `compute` on a miss.
     pub(super) fn get_or_insert_with(&self, key: K, compute: impl FnOnce() -> V) -> V {
         let shard = &self.shards[shard_index()];
@@ -80,10 +82,7 @@ impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
 impl<K, V> Clone for BoundedCache<K, V> {
     /// Returns an empty cache with the same cap, which fills again on use.
     fn clone(&self) -> BoundedCache<K, V> {
-        BoundedCache {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
-            max_len: self.max_len,
-        }
+        BoundedCache::new(self.max_len)
     }
 }
 

@@ -22,7 +22,7 @@ pub(super) struct ReasonCache(BoundedCache<ReasonKey, Arc<str>>);
 const MAX_CACHED_REASONS: usize = 4096;
 
 /// The inputs of an English reason sentence. Within one policy a rule id
-/// names one rule, so the id stands for the rule. The key holds the id's
+/// names one rule, so the id stands for the rule. The key contains the id's
 /// address, which stays fixed because the policy keeps its rules while it
 /// lives. Comparing addresses spares two reference-count updates on an id
 /// that every worker thread shares.
@@ -35,8 +35,8 @@ struct ReasonKey {
 }
 
 /// Returns the address of a rule id, the key of its rule in [`ReasonKey`].
-fn id_address(id: &Arc<str>) -> Option<usize> {
-    Some(Arc::as_ptr(id).cast::<u8>() as usize)
+fn id_address(id: &Arc<str>) -> usize {
+    Arc::as_ptr(id).cast::<u8>() as usize
 }
 
 impl Default for ReasonCache {
@@ -49,11 +49,15 @@ impl ReasonCache {
     /// Returns the English sentence of `reason`, rendering it on a miss.
     pub(super) fn english(&self, reason: &Reason) -> Arc<str> {
         let (kind, rule, differences) = match &reason.kind {
-            ReasonKind::Matched(Rule::Row(row)) => (0, id_address(&row.id), Differences::default()),
-            ReasonKind::Matched(Rule::Allow(allow)) => {
-                (1, id_address(&allow.id), Differences::default())
+            ReasonKind::Matched(Rule::Row(row)) => {
+                (0, Some(id_address(&row.id)), Differences::default())
             }
-            ReasonKind::Nearest { row, differences } => (2, id_address(&row.id), *differences),
+            ReasonKind::Matched(Rule::Allow(allow)) => {
+                (1, Some(id_address(&allow.id)), Differences::default())
+            }
+            ReasonKind::Nearest { row, differences } => {
+                (2, Some(id_address(&row.id)), *differences)
+            }
             ReasonKind::NoRows => (3, None, Differences::default()),
             ReasonKind::MailBypass => (4, None, Differences::default()),
             ReasonKind::OutOfScope => (5, None, Differences::default()),

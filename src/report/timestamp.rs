@@ -6,9 +6,6 @@ use crate::capture::Timestamp;
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 const SECS_PER_DAY: i64 = 86_400;
 
-/// Length of `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
-const TEXT_LEN: usize = 27;
-
 /// Appends `ts` as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the fraction truncated to
 /// microseconds. Gives the same text as `build::format_timestamp` for every
 /// timestamp (years 1677 to 2262, so the year always has four digits).
@@ -20,7 +17,7 @@ pub fn write_rfc3339_micros(out: &mut Vec<u8>, ts: Timestamp) {
     let (year, month, day) = civil_date(days);
 
     // Filling a stack copy and appending it once avoids a capacity check for
-    // each of the seven parts.
+    // each part.
     let mut text = *b"0000-00-00T00:00:00.000000Z";
     digits(&mut text[0..4], year as u64);
     digits(&mut text[5..7], u64::from(month));
@@ -29,7 +26,7 @@ pub fn write_rfc3339_micros(out: &mut Vec<u8>, ts: Timestamp) {
     digits(&mut text[14..16], (second_of_day / 60 % 60) as u64);
     digits(&mut text[17..19], (second_of_day % 60) as u64);
     digits(&mut text[20..26], micros as u64);
-    out.extend_from_slice(&text[..TEXT_LEN]);
+    out.extend_from_slice(&text);
 }
 
 /// Returns the proleptic Gregorian year, month and day of a count of days

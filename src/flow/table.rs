@@ -307,6 +307,8 @@ pub struct FlowTable {
     lists: [List; CLASSES],
     /// Flows that hold stream buffers, in order of last activity.
     memory_list: List,
+    /// The slot of the flow created last.
+    last_created: u32,
     stats: FlowStats,
 }
 
@@ -344,6 +346,7 @@ impl FlowTable {
             free: Vec::new(),
             lists: [List::new(0), List::new(0), List::new(0), List::new(0)],
             memory_list: List::new(1),
+            last_created: 0,
             stats: FlowStats::default(),
             config,
         }
@@ -488,6 +491,20 @@ impl FlowTable {
         self.slots.iter().flatten().map(|flow| OpenFlow { flow })
     }
 
+    /// Returns the slot of the flow created last.
+    pub fn last_created(&self) -> u32 {
+        self.last_created
+    }
+
+    /// Returns whether `slot` holds the flow whose first packet is at
+    /// `first_offset` in the input: whether that flow is still open.
+    pub fn holds(&self, slot: u32, first_offset: u64) -> bool {
+        self.slots
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|flow| flow.first_offset == first_offset)
+    }
+
     fn flow(&self, slot: u32) -> &Flow {
         self.slots[slot as usize]
             .as_ref()
@@ -561,6 +578,7 @@ impl FlowTable {
         self.lists[class].push_back(&mut self.links, slot);
         self.index.insert(key, slot);
 
+        self.last_created = slot;
         self.stats.flows_created += 1;
         self.stats.active += 1;
         self.stats.peak_active = self.stats.peak_active.max(self.stats.active);

@@ -243,7 +243,12 @@ fn run_single<T>(
             .is_multiple_of(RELEASE_INTERVAL_FRAMES)
             .then(|| engine.decoder().input_clock());
         if (!finished.is_empty() || bound.is_some())
-            && let Err(error) = settle(&mut finished, &mut open, &mut reorder, sink, bound)
+            && let Err(error) = settle(
+                &mut finished,
+                &mut reorder,
+                sink,
+                bound.map(|bound| bound.min(open.earliest(engine.flows().table()))),
+            )
         {
             outcome.output_error = Some(error);
             break;
@@ -256,10 +261,9 @@ fn run_single<T>(
     if outcome.output_error.is_none() {
         // The flows still open come out all at once. Each goes to the reorder
         // buffer as it comes, so they never wait in memory together.
-        let mut result = settle(&mut finished, &mut open, &mut reorder, sink, None);
+        let mut result = settle(&mut finished, &mut reorder, sink, None);
         engine.finish(&mut |flow| {
             if result.is_ok() {
-                open.finished(&flow);
                 result = reorder.push(flow_order(&flow), (sink.build)(flow));
             }
         });
@@ -273,20 +277,19 @@ fn run_single<T>(
 }
 
 /// Hands the flows that finished to the reorder buffer, then, with a bound
-/// from the frames to come, passes on the items whose turn came.
+/// from the frames to come and the flows still open, passes on the items
+/// whose turn came.
 fn settle<T>(
     finished: &mut Vec<FinishedFlow>,
-    open: &mut OpenStarts,
     reorder: &mut Reorder<'_, T>,
     sink: &mut FlowSink<'_, T>,
     bound: Option<Timestamp>,
 ) -> io::Result<()> {
     for flow in finished.drain(..) {
-        open.finished(&flow);
         reorder.push(flow_order(&flow), (sink.build)(flow))?;
     }
     if let Some(bound) = bound {
-        reorder.release(bound.min(open.earliest()), sink.emit)?;
+        reorder.release(bound, sink.emit)?;
     }
     Ok(())
 }

@@ -169,8 +169,7 @@ struct Shipment<'a, T> {
 impl<T> Shipment<'_, T> {
     /// Builds the item of a finished flow; sends the items when
     /// [`SHIPMENT_ITEMS`] are waiting, so that few wait on a worker.
-    fn add(&mut self, flow: FinishedFlow, open: &mut OpenStarts) {
-        open.finished(&flow);
+    fn add(&mut self, flow: FinishedFlow) {
         self.items.push((flow_order(&flow), (self.build)(flow)));
         if self.items.len() >= SHIPMENT_ITEMS {
             self.send(self.bound);
@@ -225,18 +224,18 @@ fn run_worker<T>(
                 },
                 WorkItem::Datagram(reassembled) => reassembled.packet(),
             };
-            stage.on_packet(&packet, &mut |flow| shipment.add(flow, &mut open));
+            stage.on_packet(&packet, &mut |flow| shipment.add(flow));
             open.after_packet(stage.table(), &packet);
         }
         for chunk in batch.chunks.drain(..) {
             pool.give_back(chunk);
         }
-        shipment.send(batch.future.min(open.earliest()));
+        shipment.send(batch.future.min(open.earliest(stage.table())));
         batch.items.clear();
         // A full spare queue drops the batch, and the reader makes a new one.
         let _ = queues.spare.try_send(batch);
     }
-    stage.finish(&mut |flow| shipment.add(flow, &mut open));
+    stage.finish(&mut |flow| shipment.add(flow));
     shipment.send(Timestamp(i64::MAX));
     WorkerResult {
         stats: stage.table().stats().clone(),

@@ -496,9 +496,9 @@ impl FlowTable {
         self.last_created
     }
 
-    /// Returns whether `slot` holds the flow whose first packet is at
-    /// `first_offset` in the input: whether that flow is still open.
-    pub fn holds(&self, slot: u32, first_offset: u64) -> bool {
+    /// Returns whether the flow in `slot` whose first packet is at
+    /// `first_offset` in the input is still in the table.
+    pub fn is_open(&self, slot: u32, first_offset: u64) -> bool {
         self.slots
             .get(slot as usize)
             .and_then(Option::as_ref)

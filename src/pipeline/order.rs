@@ -66,8 +66,8 @@ struct OpenStart {
     slot: u32,
 }
 
-/// The queue is compacted when it holds more than twice the open flows and
-/// this many entries more.
+/// Slack of the queue: it is compacted once its length passes twice the
+/// open flows plus this number.
 const MIN_COMPACT: usize = 64;
 
 impl OpenStarts {
@@ -82,7 +82,7 @@ impl OpenStarts {
                 slot: table.last_created(),
             };
             self.push(start, table.len(), |open| {
-                table.holds(open.slot, open.offset)
+                table.is_open(open.slot, open.offset)
             });
         }
     }
@@ -90,10 +90,10 @@ impl OpenStarts {
     /// Returns the earliest clock of a flow still in `table`, or the end of
     /// time.
     pub(super) fn earliest(&mut self, table: &FlowTable) -> Timestamp {
-        self.earliest_with(|open| table.holds(open.slot, open.offset))
+        self.earliest_with(|open| table.is_open(open.slot, open.offset))
     }
 
-    fn push(&mut self, start: OpenStart, open_flows: usize, holds: impl Fn(&OpenStart) -> bool) {
+    fn push(&mut self, start: OpenStart, open_flows: usize, is_open: impl Fn(&OpenStart) -> bool) {
         debug_assert!(
             self.starts
                 .back()
@@ -101,13 +101,13 @@ impl OpenStarts {
         );
         self.starts.push_back(start);
         if self.starts.len() > 2 * open_flows + MIN_COMPACT {
-            self.starts.retain(holds);
+            self.starts.retain(is_open);
         }
     }
 
-    fn earliest_with(&mut self, holds: impl Fn(&OpenStart) -> bool) -> Timestamp {
+    fn earliest_with(&mut self, is_open: impl Fn(&OpenStart) -> bool) -> Timestamp {
         while let Some(front) = self.starts.front() {
-            if holds(front) {
+            if is_open(front) {
                 return front.clock;
             }
             self.starts.pop_front();
@@ -327,8 +327,8 @@ mod tests {
 
     proptest! {
         /// Flows are created with clocks that never go back and leave in any
-        /// order; the earliest open clock is that of the oldest flow left,
-        /// and the queue stays within its bound.
+        /// order. The earliest clock is that of the oldest flow left, and the
+        /// queue stays within its bound.
         #[test]
         fn open_starts_track_earliest(
             steps in prop::collection::vec((0u8..3, 0usize..64, 0i64..3), 1..600)

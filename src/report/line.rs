@@ -59,7 +59,7 @@ pub fn write_record_line(
     out.extend_from_slice(b"\",\"ts_end\":\"");
     write_rfc3339_micros(out, flow.ts_end);
     out.extend_from_slice(b"\",\"duration\":");
-    float(out, duration_micros as f64 / 1e6);
+    seconds(out, duration_micros);
     out.extend_from_slice(b",\"ip_version\":");
     integer(out, flow.ip_version);
     out.extend_from_slice(b",\"transport\":");
@@ -237,6 +237,34 @@ fn float(out: &mut Vec<u8>, value: f64) {
     out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
 }
 
+/// Writes a duration in microseconds as seconds, the way [`float`] writes
+/// `micros as f64 / 1e6`, from the integer's digits. Below 10 µs the float
+/// form has an exponent, and from 10^15 µs on the double's shortest form can
+/// differ from the decimal, so both go through [`float`].
+fn seconds(out: &mut Vec<u8>, micros: i64) {
+    if !(10..1_000_000_000_000_000).contains(&micros) {
+        float(out, micros as f64 / 1e6);
+        return;
+    }
+    integer(out, micros / 1_000_000);
+    let mut fraction = micros % 1_000_000;
+    if fraction == 0 {
+        out.extend_from_slice(b".0");
+        return;
+    }
+    let mut digits = [b'.', b'0', b'0', b'0', b'0', b'0', b'0'];
+    let mut len = 7;
+    while fraction % 10 == 0 {
+        fraction /= 10;
+        len -= 1;
+    }
+    for digit in digits[1..len].iter_mut().rev() {
+        *digit = b'0' + (fraction % 10) as u8;
+        fraction /= 10;
+    }
+    out.extend_from_slice(&digits[..len]);
+}
+
 /// Returns true when `bytes` go into a JSON string as they are: printable
 /// ASCII other than the quote and the backslash.
 fn plain(bytes: &[u8]) -> bool {
@@ -294,5 +322,51 @@ fn optional_wire(out: &mut Vec<u8>, bytes: Option<&WireText>) {
     match bytes {
         Some(bytes) => wire(out, bytes),
         None => out.extend_from_slice(b"null"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn both(micros: i64) -> (String, String) {
+        let mut fast = Vec::new();
+        seconds(&mut fast, micros);
+        let mut plain = Vec::new();
+        float(&mut plain, micros as f64 / 1e6);
+        (
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(plain).unwrap(),
+        )
+    }
+
+    #[test]
+    fn seconds_match_float_near_bounds() {
+        let edges: [i64; 4] = [0, 10, 1_000_000, 1_000_000_000_000_000];
+        for edge in edges {
+            for micros in (edge - 3_000).max(0)..edge + 3_000 {
+                let (fast, plain) = both(micros);
+                assert_eq!(fast, plain, "{micros} µs");
+            }
+        }
+        for micros in [i64::MAX / 1_000, 999_999_999_999_999, 123_000_000] {
+            let (fast, plain) = both(micros);
+            assert_eq!(fast, plain, "{micros} µs");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn seconds_match_float(micros in 0i64..i64::MAX / 1_000) {
+            let (fast, plain) = both(micros);
+            prop_assert_eq!(fast, plain);
+        }
+
+        #[test]
+        fn short_seconds_match_float(micros in 0i64..100_000_000) {
+            let (fast, plain) = both(micros);
+            prop_assert_eq!(fast, plain);
+        }
     }
 }

@@ -6,8 +6,9 @@ mod flow_packets;
 
 use std::time::Duration;
 
-use exflow::capture::Timestamp;
-use exflow::decode::Transport;
+use etherparse::{PacketBuilder, TcpOptionElement};
+use exflow::capture::{Frame, LinkType, Timestamp};
+use exflow::decode::{Decoded, Decoder, DecoderConfig, Transport};
 use exflow::flow::{ConnState, DirectionEvidence, EndReason, FinishedFlow, FlowConfig, FlowTable};
 use flow_packets::*;
 
@@ -359,6 +360,57 @@ fn fast_retransmission_new_ip_id_not_duplicate() {
     let (_, stats) = run(FlowConfig::default(), &segments);
 
     assert_eq!(stats.duplicates, 0);
+}
+
+/// Builds a pure ACK from 10.0.0.5 with IP id 0, as hosts that set Don't
+/// Fragment send it, whose SACK block ends at `sack_end`. Checksums are set.
+fn sack_ack_frame(sack_end: u32) -> Vec<u8> {
+    let sack = TcpOptionElement::SelectiveAcknowledgement((9_000, sack_end), [None; 3]);
+    let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([10, 0, 0, 5], [10, 9, 0, 1], 64)
+        .tcp(40_000, 443, 1_000, 4_096)
+        .ack(5_000)
+        .options(&[TcpOptionElement::Noop, TcpOptionElement::Noop, sack])
+        .unwrap();
+    let mut frame = Vec::new();
+    builder.write(&mut frame, &[]).unwrap();
+    frame
+}
+
+#[test]
+fn acks_differing_in_options_not_duplicates() {
+    // Three duplicate ACKs within the window whose headers differ only in
+    // their SACK blocks, then an exact copy of the last one.
+    let frames = [
+        sack_ack_frame(9_100),
+        sack_ack_frame(9_200),
+        sack_ack_frame(9_300),
+    ];
+    let start = 1_700_000_000 * SECOND;
+    let arrivals = [(0, 0), (1, 100_000), (2, 200_000), (2, 210_000)];
+    let mut decoder = Decoder::new(DecoderConfig::default());
+    let mut table = FlowTable::new(FlowConfig::default());
+    let mut flows = Vec::new();
+    for (offset, (index, delay)) in (0u64..).zip(arrivals) {
+        let data = &frames[index];
+        let frame = Frame {
+            ts: Timestamp(start + delay),
+            link: LinkType::ETHERNET,
+            data,
+            orig_len: data.len() as u32,
+            interface: 0,
+            offset: offset * 100,
+        };
+        let Decoded::Packet(packet) = decoder.decode(&frame) else {
+            panic!("frame {offset} did not decode to a packet");
+        };
+        assert!(!packet.bad_checksum, "frame {offset}");
+        table.process(&packet, &mut |flow| flows.push(flow));
+    }
+    table.flush(&mut |flow| flows.push(flow));
+
+    assert_eq!(table.stats().duplicates, 1);
+    assert_eq!(only(&flows).to_server.packets, 3);
 }
 
 #[test]

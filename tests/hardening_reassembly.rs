@@ -76,6 +76,7 @@ impl Owned {
             payload: &self.payload,
             payload_len: self.payload.len() as u32,
             bad_checksum: false,
+            verified_checksum: None,
             offset: 0,
         }
     }

@@ -75,10 +75,21 @@ impl DuplicateWindow {
 }
 
 /// Computes the signature of a frame sent by `side`.
+///
+/// The payload enters through the verified transport checksum when there is
+/// one, since it covers every payload byte and the TCP options, and through
+/// its first bytes otherwise. The checksum also spares a worker thread a read
+/// of the payload, which another core read last: with two threads, copying
+/// the first bytes took about 2.5% of the samples.
 pub(crate) fn frame_signature(side: Side, pkt: &Packet<'_>) -> u32 {
-    let head = &pkt.payload[..pkt.payload.len().min(SIGNATURE_PAYLOAD_BYTES)];
     let mut payload_word = [0u8; SIGNATURE_PAYLOAD_BYTES];
-    payload_word[..head.len()].copy_from_slice(head);
+    match pkt.verified_checksum {
+        Some(checksum) => payload_word[..2].copy_from_slice(&checksum.to_le_bytes()),
+        None => {
+            let head = &pkt.payload[..pkt.payload.len().min(SIGNATURE_PAYLOAD_BYTES)];
+            payload_word[..head.len()].copy_from_slice(head);
+        }
+    }
 
     let words = [
         side.index() as u64 | u64::from(pkt.ip_id) << 8 | u64::from(pkt.tcp.flags.0) << 24,

@@ -193,6 +193,7 @@ mod tests {
             payload: &[],
             payload_len: 0,
             bad_checksum: false,
+            verified_checksum: None,
             offset: 0,
         }
     }

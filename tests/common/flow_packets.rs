@@ -71,6 +71,7 @@ impl Segment {
             payload: &self.payload,
             payload_len,
             bad_checksum: false,
+            verified_checksum: None,
             offset: self.offset,
         }
     }

@@ -386,13 +386,40 @@ fn acks_differing_in_options_not_duplicates() {
         sack_ack_frame(9_200),
         sack_ack_frame(9_300),
     ];
+    let arrivals: [(&[u8], i64); 4] = [
+        (&frames[0], 0),
+        (&frames[1], 100_000),
+        (&frames[2], 200_000),
+        (&frames[2], 210_000),
+    ];
+
+    let (flows, duplicates) = track_frames(&arrivals);
+
+    assert_eq!(duplicates, 1);
+    assert_eq!(only(&flows).to_server.packets, 3);
+}
+
+/// Builds an IPv6 UDP datagram from [2001:db8::5]:5353 with `payload`.
+fn udp6_frame(payload: &[u8]) -> Vec<u8> {
+    let source = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5];
+    let mut destination = source;
+    destination[15] = 1;
+    let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv6(source, destination, 64)
+        .udp(5_353, 53);
+    let mut frame = Vec::new();
+    builder.write(&mut frame, payload).unwrap();
+    frame
+}
+
+/// Decodes Ethernet frames that arrive at the given delays in nanoseconds
+/// and tracks them in one table. Returns the flows and the duplicate count.
+fn track_frames(arrivals: &[(&[u8], i64)]) -> (Vec<FinishedFlow>, u64) {
     let start = 1_700_000_000 * SECOND;
-    let arrivals = [(0, 0), (1, 100_000), (2, 200_000), (2, 210_000)];
     let mut decoder = Decoder::new(DecoderConfig::default());
     let mut table = FlowTable::new(FlowConfig::default());
     let mut flows = Vec::new();
-    for (offset, (index, delay)) in (0u64..).zip(arrivals) {
-        let data = &frames[index];
+    for (offset, &(data, delay)) in (0u64..).zip(arrivals) {
         let frame = Frame {
             ts: Timestamp(start + delay),
             link: LinkType::ETHERNET,
@@ -408,8 +435,34 @@ fn acks_differing_in_options_not_duplicates() {
         table.process(&packet, &mut |flow| flows.push(flow));
     }
     table.flush(&mut |flow| flows.push(flow));
+    (flows, table.stats().duplicates)
+}
 
-    assert_eq!(table.stats().duplicates, 1);
+#[test]
+fn udp_same_checksum_not_duplicates() {
+    // Swapped 16-bit words give the same checksum, and the third datagram
+    // shares the first one's first 16 bytes. Only the last is a copy.
+    let mut first = [0u8; 24];
+    first[..4].copy_from_slice(&[1, 2, 3, 4]);
+    let mut swapped = first;
+    swapped[..4].copy_from_slice(&[3, 4, 1, 2]);
+    let mut late_change = first;
+    late_change[20] = 9;
+    let frames = [
+        udp6_frame(&first),
+        udp6_frame(&swapped),
+        udp6_frame(&late_change),
+    ];
+    let arrivals: [(&[u8], i64); 4] = [
+        (&frames[0], 0),
+        (&frames[1], 100_000),
+        (&frames[2], 200_000),
+        (&frames[2], 210_000),
+    ];
+
+    let (flows, duplicates) = track_frames(&arrivals);
+
+    assert_eq!(duplicates, 1);
     assert_eq!(only(&flows).to_server.packets, 3);
 }
 

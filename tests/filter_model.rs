@@ -277,7 +277,7 @@ fn packet() -> impl Strategy<Value = Packet<'static>> {
                 payload: &[],
                 payload_len: 0,
                 bad_checksum: false,
-                verified_checksum: None,
+                transport_checksum: 0,
                 offset: 0,
             }
         })

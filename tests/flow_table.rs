@@ -415,16 +415,26 @@ fn udp6_frame(payload: &[u8]) -> Vec<u8> {
 /// Decodes Ethernet frames that arrive at the given delays in nanoseconds
 /// and tracks them in one table. Returns the flows and the duplicate count.
 fn track_frames(arrivals: &[(&[u8], i64)]) -> (Vec<FinishedFlow>, u64) {
+    let whole: Vec<(&[u8], i64, usize)> = arrivals
+        .iter()
+        .map(|&(data, delay)| (data, delay, data.len()))
+        .collect();
+    track_cut_frames(&whole)
+}
+
+/// Does what [`track_frames`] does for frames that were `wire_len` bytes
+/// long on the wire, maybe more than were captured.
+fn track_cut_frames(arrivals: &[(&[u8], i64, usize)]) -> (Vec<FinishedFlow>, u64) {
     let start = 1_700_000_000 * SECOND;
     let mut decoder = Decoder::new(DecoderConfig::default());
     let mut table = FlowTable::new(FlowConfig::default());
     let mut flows = Vec::new();
-    for (offset, &(data, delay)) in (0u64..).zip(arrivals) {
+    for (offset, &(data, delay, wire_len)) in (0u64..).zip(arrivals) {
         let frame = Frame {
             ts: Timestamp(start + delay),
             link: LinkType::ETHERNET,
             data,
-            orig_len: data.len() as u32,
+            orig_len: wire_len as u32,
             interface: 0,
             offset: offset * 100,
         };
@@ -436,6 +446,30 @@ fn track_frames(arrivals: &[(&[u8], i64)]) -> (Vec<FinishedFlow>, u64) {
     }
     table.flush(&mut |flow| flows.push(flow));
     (flows, table.stats().duplicates)
+}
+
+#[test]
+fn copy_cut_by_snaplen_still_duplicate() {
+    // A span port copies a segment once untagged and once with a VLAN tag,
+    // and the snapshot length cuts only the longer, tagged copy, so only the
+    // first copy's checksum can be verified.
+    let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([10, 0, 0, 5], [10, 9, 0, 1], 64)
+        .tcp(40_000, 443, 1_000, 4_096)
+        .ack(5_000);
+    let mut untagged = Vec::new();
+    builder.write(&mut untagged, &[0x17; 64]).unwrap();
+    let mut tagged = untagged[..12].to_vec();
+    tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x64]);
+    tagged.extend_from_slice(&untagged[12..]);
+    let cut = &tagged[..tagged.len() - 8];
+    let arrivals: [(&[u8], i64, usize); 2] =
+        [(&untagged, 0, untagged.len()), (cut, 20_000, tagged.len())];
+
+    let (flows, duplicates) = track_cut_frames(&arrivals);
+
+    assert_eq!(duplicates, 1);
+    assert_eq!(only(&flows).to_server.packets, 1);
 }
 
 #[test]

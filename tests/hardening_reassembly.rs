@@ -76,7 +76,7 @@ impl Owned {
             payload: &self.payload,
             payload_len: self.payload.len() as u32,
             bad_checksum: false,
-            verified_checksum: None,
+            transport_checksum: 0,
             offset: 0,
         }
     }

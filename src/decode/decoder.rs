@@ -178,7 +178,7 @@ struct PacketMeta {
     payload_end: usize,
     payload_len: u32,
     bad_checksum: bool,
-    verified_checksum: Option<u16>,
+    transport_checksum: u16,
 }
 
 impl PacketMeta {
@@ -202,7 +202,7 @@ impl PacketMeta {
                 .unwrap_or(&[]),
             payload_len: self.payload_len,
             bad_checksum: self.bad_checksum,
-            verified_checksum: self.verified_checksum,
+            transport_checksum: self.transport_checksum,
             offset,
         }
     }
@@ -625,13 +625,9 @@ impl Decoder {
 
         let whole_segment = region.end == region.claimed_end && !ip.length_from_capture;
         let mut bad_checksum = walk.bad_checksum;
-        let mut verified_checksum = None;
         if self.config.verify_checksums && whole_segment {
             let pseudo = ip.pseudo_header_sum(ip::PROTOCOL_TCP, segment_len as u32);
-            if super::checksum::transport_ok(pseudo, &data[offset..region.end]) {
-                let wire = u16::from_be_bytes([fixed[16], fixed[17]]);
-                verified_checksum = (wire != 0).then_some(wire);
-            } else {
+            if !super::checksum::transport_ok(pseudo, &data[offset..region.end]) {
                 self.stats.bad_checksums.tcp += 1;
                 bad_checksum = true;
             }
@@ -653,7 +649,7 @@ impl Decoder {
             payload_end: region.end,
             payload_len: (segment_len - header_len) as u32,
             bad_checksum,
-            verified_checksum,
+            transport_checksum: u16::from_be_bytes([fixed[16], fixed[17]]),
         }))
     }
 
@@ -704,17 +700,14 @@ impl Decoder {
         let region = ip.payload_region.narrowed(offset + udp_len);
 
         let whole_datagram = region.end == region.claimed_end && !ip.length_from_capture;
-        let mut verified_checksum = None;
         if self.config.verify_checksums && whole_datagram {
             let bad = match udp.checksum() {
                 // No checksum: allowed over IPv4 (RFC 768); RFC 8200 section 8.1
                 // forbids it over IPv6 except for tunnels (RFC 6935).
                 0 => ip.version == 6,
-                wire => {
+                _ => {
                     let pseudo = ip.pseudo_header_sum(ip::PROTOCOL_UDP, udp_len as u32);
-                    let ok = super::checksum::transport_ok(pseudo, &data[offset..region.end]);
-                    verified_checksum = ok.then_some(wire);
-                    !ok
+                    !super::checksum::transport_ok(pseudo, &data[offset..region.end])
                 }
             };
             if bad {
@@ -758,7 +751,7 @@ impl Decoder {
             payload_end: region.end,
             payload_len: (udp_len - UDP_HEADER_LEN) as u32,
             bad_checksum: walk.bad_checksum,
-            verified_checksum,
+            transport_checksum: udp.checksum(),
         }))
     }
 }

@@ -150,9 +150,9 @@ pub struct Packet<'a> {
     pub payload_len: u32,
     /// The IP, TCP or UDP checksum did not verify (the packet is still used).
     pub bad_checksum: bool,
-    /// The TCP or UDP checksum from the header when it is not zero and was
-    /// verified over the whole segment, so that it stands for the payload.
-    pub verified_checksum: Option<u16>,
+    /// The TCP or UDP checksum field as captured, whether or not it verified.
+    /// Two copies of one frame carry the same value.
+    pub transport_checksum: u16,
     /// Byte offset of the packet's record in its input.
     pub offset: u64,
 }

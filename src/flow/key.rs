@@ -193,7 +193,7 @@ mod tests {
             payload: &[],
             payload_len: 0,
             bad_checksum: false,
-            verified_checksum: None,
+            transport_checksum: 0,
             offset: 0,
         }
     }

@@ -71,7 +71,7 @@ impl Segment {
             payload: &self.payload,
             payload_len,
             bad_checksum: false,
-            verified_checksum: None,
+            transport_checksum: 0,
             offset: self.offset,
         }
     }

@@ -386,14 +386,8 @@ fn acks_differing_in_options_not_duplicates() {
         sack_ack_frame(9_200),
         sack_ack_frame(9_300),
     ];
-    let arrivals: [(&[u8], i64); 4] = [
-        (&frames[0], 0),
-        (&frames[1], 100_000),
-        (&frames[2], 200_000),
-        (&frames[2], 210_000),
-    ];
 
-    let (flows, duplicates) = track_frames(&arrivals);
+    let (flows, duplicates) = track_three_then_copy(&frames);
 
     assert_eq!(duplicates, 1);
     assert_eq!(only(&flows).to_server.packets, 3);
@@ -420,6 +414,17 @@ fn track_frames(arrivals: &[(&[u8], i64)]) -> (Vec<FinishedFlow>, u64) {
         .map(|&(data, delay)| (data, delay, data.len()))
         .collect();
     track_cut_frames(&whole)
+}
+
+/// Tracks three frames 100 µs apart and a copy of the third 10 µs after it,
+/// all within the duplicate window.
+fn track_three_then_copy(frames: &[Vec<u8>; 3]) -> (Vec<FinishedFlow>, u64) {
+    track_frames(&[
+        (&frames[0], 0),
+        (&frames[1], 100_000),
+        (&frames[2], 200_000),
+        (&frames[2], 210_000),
+    ])
 }
 
 /// Does what [`track_frames`] does for frames that were `wire_len` bytes
@@ -487,14 +492,8 @@ fn udp_same_checksum_not_duplicates() {
         udp6_frame(&swapped),
         udp6_frame(&late_change),
     ];
-    let arrivals: [(&[u8], i64); 4] = [
-        (&frames[0], 0),
-        (&frames[1], 100_000),
-        (&frames[2], 200_000),
-        (&frames[2], 210_000),
-    ];
 
-    let (flows, duplicates) = track_frames(&arrivals);
+    let (flows, duplicates) = track_three_then_copy(&frames);
 
     assert_eq!(duplicates, 1);
     assert_eq!(only(&flows).to_server.packets, 3);

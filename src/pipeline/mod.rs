@@ -239,16 +239,12 @@ fn run_single<T>(
                 break;
             }
         }
-        let bound = frames
-            .is_multiple_of(RELEASE_INTERVAL_FRAMES)
-            .then(|| engine.decoder().input_clock());
+        let bound = frames.is_multiple_of(RELEASE_INTERVAL_FRAMES).then(|| {
+            let open_start = open.earliest(engine.flows().table());
+            engine.decoder().input_clock().min(open_start)
+        });
         if (!finished.is_empty() || bound.is_some())
-            && let Err(error) = settle(
-                &mut finished,
-                &mut reorder,
-                sink,
-                bound.map(|bound| bound.min(open.earliest(engine.flows().table()))),
-            )
+            && let Err(error) = settle(&mut finished, &mut reorder, sink, bound)
         {
             outcome.output_error = Some(error);
             break;

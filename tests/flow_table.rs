@@ -427,8 +427,8 @@ fn track_three_then_copy(frames: &[Vec<u8>; 3]) -> (Vec<FinishedFlow>, u64) {
     ])
 }
 
-/// Does what [`track_frames`] does for frames that were `wire_len` bytes
-/// long on the wire, maybe more than were captured.
+/// Tracks frames like [`track_frames`] when each was `wire_len` bytes long on
+/// the wire, which can be more than was captured.
 fn track_cut_frames(arrivals: &[(&[u8], i64, usize)]) -> (Vec<FinishedFlow>, u64) {
     let start = 1_700_000_000 * SECOND;
     let mut decoder = Decoder::new(DecoderConfig::default());

@@ -10,9 +10,9 @@
 //! every payload byte and the TCP options, and it is the same in two copies
 //! of one frame even when the snapshot length cut only one. A UDP datagram
 //! adds its first 16 payload bytes, because a checksum alone is the same for
-//! payloads whose 16-bit words are swapped and no sequence number tells two
-//! datagrams of one length apart. A TCP segment leaves them out, since TCP
-//! resends the same data under the same sequence number.
+//! payloads whose 16-bit words are swapped, and UDP has no sequence number to
+//! distinguish two datagrams of one length. A TCP segment leaves them out,
+//! since TCP resends the same data under the same sequence number.
 //!
 //! A real TCP retransmission is not taken for a duplicate for two reasons. Most
 //! IPv4 stacks give every datagram a new identification, so a retransmission

@@ -496,8 +496,8 @@ impl FlowTable {
         self.last_created
     }
 
-    /// Returns whether the flow in `slot` whose first packet is at
-    /// `first_offset` in the input is still in the table.
+    /// Returns true when `slot` still contains the flow whose first packet is
+    /// at `first_offset` in the input.
     pub fn is_open(&self, slot: u32, first_offset: u64) -> bool {
         self.slots
             .get(slot as usize)

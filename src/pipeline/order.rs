@@ -45,11 +45,11 @@ pub fn flow_order(flow: &FinishedFlow) -> FlowOrder {
 /// flow table, kept up to date from the packets the table took.
 ///
 /// Flows are created in input order, and the input clock never goes back, so
-/// a queue in creation order is sorted by clock. A flow that leaves the table
-/// is not looked for: its entry is dropped when it reaches the front, or when
-/// entries of finished flows pile up behind one that stays open. A `BTreeMap`
-/// of starts, updated on every finished flow, took about 2% of a one-thread
-/// profile.
+/// a queue in creation order is sorted by clock. The queue is not searched
+/// when a flow leaves the table. Its entry is dropped when it reaches the
+/// front, or when entries of finished flows pile up behind one that stays
+/// open. A `BTreeMap` of starts, updated on every finished flow, took about
+/// 2% of a one-thread profile.
 #[derive(Default)]
 pub(super) struct OpenStarts {
     /// Flows in creation order, some of them finished.

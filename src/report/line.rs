@@ -237,10 +237,10 @@ fn float(out: &mut Vec<u8>, value: f64) {
     out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
 }
 
-/// Writes a duration in microseconds as seconds, the way [`float`] writes
-/// `micros as f64 / 1e6`, from the integer's digits. Below 10 µs the float
-/// form has an exponent, and from 10^15 µs on the double's shortest form can
-/// differ from the decimal, so both go through [`float`].
+/// Writes a duration in microseconds as seconds, from the integer's digits,
+/// with the same text that [`float`] gives for `micros as f64 / 1e6`. Below
+/// 10 µs that text has an exponent, and from 10^15 µs the double's shortest
+/// form can differ from the decimal, so those values go through [`float`].
 fn seconds(out: &mut Vec<u8>, micros: i64) {
     if !(10..1_000_000_000_000_000).contains(&micros) {
         float(out, micros as f64 / 1e6);

@@ -274,6 +274,14 @@ fn run_merger<T>(
     (error, reorder.runs_spilled())
 }
 
+/// Returns the worker, below `workers`, that a flow with hash `hash` goes to.
+///
+/// The product's high word scales the hash to the range without the division
+/// of a remainder, which took about 1.5% of the reader thread's samples.
+fn shard_of(hash: u64, workers: usize) -> usize {
+    ((u128::from(hash) * workers as u128) >> 64) as usize
+}
+
 /// Returns the settings of one of `workers` flow tables: the caps are for the
 /// whole run, so each table gets its share of them.
 fn worker_flow_config(flows: &FlowConfig, workers: usize) -> FlowConfig {
@@ -364,7 +372,7 @@ pub(super) fn run<R: Read, T: Send>(
             if check_link(frame.link, &mut outcome.unsupported_frames) {
                 let full = match decoder.decode(&frame) {
                     Decoded::Packet(packet) => {
-                        let index = (packet_flow_hash(&packet) % workers as u64) as usize;
+                        let index = shard_of(packet_flow_hash(&packet), workers);
                         if batches[index].lacks_room_for(chunk) {
                             // This packet's clock is the current one, so it
                             // is not below the bound.
@@ -374,8 +382,7 @@ pub(super) fn run<R: Read, T: Send>(
                         Some(index)
                     }
                     Decoded::Datagram(datagram) => {
-                        let index =
-                            (packet_flow_hash(&datagram.packet()) % workers as u64) as usize;
+                        let index = shard_of(packet_flow_hash(&datagram.packet()), workers);
                         batches[index]
                             .items
                             .push(WorkItem::Datagram(Box::new(datagram)));
@@ -441,6 +448,28 @@ pub(super) fn run<R: Read, T: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_spread_hashes_evenly() {
+        for workers in [1, 2, 3, 7, 64] {
+            let mut counts = vec![0u32; workers];
+            // Hashes spread over the whole range, as flow hashes are.
+            let mut hash = 0x0123_4567_89ab_cdefu64;
+            for _ in 0..64_000 {
+                hash = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(1);
+                counts[shard_of(hash, workers)] += 1;
+            }
+            let fair = 64_000 / workers as u32;
+            for (worker, &count) in counts.iter().enumerate() {
+                assert!(
+                    count.abs_diff(fair) < fair / 10 + 20,
+                    "{workers} workers: worker {worker} got {count}"
+                );
+            }
+        }
+        assert_eq!(shard_of(u64::MAX, 3), 2);
+        assert_eq!(shard_of(0, 3), 0);
+    }
 
     #[test]
     fn workers_share_the_caps() {

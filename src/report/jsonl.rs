@@ -135,7 +135,10 @@ impl<W: Write> LineBatchWriter<W> {
             }
         }
         match &self.pool {
-            Some(pool) => self.lines.drain(..).for_each(|line| pool.give_back(line)),
+            Some(pool) => pool.give_back(std::mem::replace(
+                &mut self.lines,
+                Vec::with_capacity(BATCH_LINES),
+            )),
             None => self.lines.clear(),
         }
         self.bytes = 0;
@@ -262,11 +265,14 @@ mod tests {
             line.extend_from_slice(format!("{{\"n\":{index}}}\n").as_bytes());
             writer.push(line).unwrap();
         }
-        assert_eq!(pool.spares(), 0);
+        assert_eq!(pool.bundles(), 0);
 
         writer.flush().unwrap();
         assert_eq!(writer.writer, b"{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
-        assert_eq!(pool.spares(), 3);
+        assert_eq!(pool.bundles(), 1);
+        let spares: Vec<Vec<u8>> = (0..3).map(|_| pool.take()).collect();
+        assert!(spares.iter().all(|line| line.is_empty()));
+        assert_eq!(pool.bundles(), 0);
     }
 
     #[test]

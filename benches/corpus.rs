@@ -66,14 +66,15 @@ fn capture_path(dir: &Path) -> PathBuf {
 fn record_line(policy: &Policy, source: &str, flow: &FinishedFlow) -> Vec<u8> {
     let judgement = policy.judge(flow);
     let id = flow_id(source, flow);
-    let reason = policy.reason_text(&judgement.reason);
-    let fields = LineFields {
-        flow_id: &id,
-        source,
-        reason: &reason,
-    };
     let mut line = Vec::with_capacity(LINE_CAPACITY);
-    write_record_line(&mut line, flow, &judgement, &fields);
+    policy.read_reason_text(&judgement.reason, |reason| {
+        let fields = LineFields {
+            flow_id: &id,
+            source,
+            reason,
+        };
+        write_record_line(&mut line, flow, &judgement, &fields);
+    });
     line
 }
 

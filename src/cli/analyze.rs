@@ -585,17 +585,18 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             let judgement = policy.judge(&flow);
             let id_digits = flow_id_hex(id_name, &flow);
             let id = std::str::from_utf8(&id_digits).expect("hex digits are ASCII");
-            let reason = policy.reason_text(&judgement.reason);
             let localized_reason =
                 (lang != Lang::En && wants_reason).then(|| judgement.reason.render(lang));
             let line = jsonl.then(|| {
                 let mut line = line_pool.take();
-                let fields = LineFields {
-                    flow_id: id,
-                    source: &source,
-                    reason: &reason,
-                };
-                write_record_line(&mut line, &flow, &judgement, &fields);
+                policy.read_reason_text(&judgement.reason, |reason| {
+                    let fields = LineFields {
+                        flow_id: id,
+                        source: &source,
+                        reason,
+                    };
+                    write_record_line(&mut line, &flow, &judgement, &fields);
+                });
                 line
             });
             let record = keep_record.then(|| {

@@ -56,17 +56,31 @@ impl<K, V> BoundedCache<K, V> {
 impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
     /// Returns the value of `key`, from `compute` on a miss.
     pub(super) fn get_or_insert_with(&self, key: K, compute: impl FnOnce() -> V) -> V {
+        self.read_or_insert_with(key, compute, V::clone)
+    }
+}
+
+impl<K: Eq + Hash, V> BoundedCache<K, V> {
+    /// Returns what `read` makes of the value of `key`, computed by `compute`
+    /// on a miss. The value is lent rather than cloned, so a shared value
+    /// costs no reference-count update. The thread's shard stays locked while
+    /// `read` runs, so `read` must not use this cache.
+    pub(super) fn read_or_insert_with<R>(
+        &self,
+        key: K,
+        compute: impl FnOnce() -> V,
+        read: impl FnOnce(&V) -> R,
+    ) -> R {
         let shard = &self.shards[shard_index()];
         let mut entries = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(value) = entries.get(&key) {
-            return value.clone();
+            return read(value);
         }
         let value = compute();
         if entries.len() >= self.max_len {
             entries.clear();
         }
-        entries.insert(key, value.clone());
-        value
+        read(entries.entry(key).or_insert(value))
     }
 
     /// Returns the number of keys in all shards.
@@ -108,6 +122,25 @@ mod tests {
             assert_eq!(value, 49);
         }
         assert_eq!(computed, 1);
+    }
+
+    #[test]
+    fn value_lent_once_computed() {
+        let cache: BoundedCache<u32, String> = BoundedCache::new(16);
+        let mut computed = 0;
+        for _ in 0..3 {
+            let len = cache.read_or_insert_with(
+                7,
+                || {
+                    computed += 1;
+                    "seven".to_string()
+                },
+                String::len,
+            );
+            assert_eq!(len, 5);
+        }
+        assert_eq!(computed, 1);
+        assert_eq!(cache.get_or_insert_with(7, String::new), "seven");
     }
 
     #[test]

@@ -220,6 +220,12 @@ impl Policy {
         self.reasons.english(reason)
     }
 
+    /// Returns what `read` makes of the English sentence of a reason, lent
+    /// without the reference-count updates of [`Policy::reason_text`].
+    pub fn read_reason_text<R>(&self, reason: &Reason, read: impl FnOnce(&str) -> R) -> R {
+        self.reasons.read_english(reason, |sentence| read(sentence))
+    }
+
     pub fn site(&self) -> &Site {
         &self.site
     }

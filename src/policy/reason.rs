@@ -48,6 +48,12 @@ impl Default for ReasonCache {
 impl ReasonCache {
     /// Returns the English sentence of `reason`, rendering it on a miss.
     pub(super) fn english(&self, reason: &Reason) -> Arc<str> {
+        self.read_english(reason, Arc::clone)
+    }
+
+    /// Returns what `read` makes of the English sentence of `reason`,
+    /// rendering the sentence on a miss.
+    pub(super) fn read_english<R>(&self, reason: &Reason, read: impl FnOnce(&Arc<str>) -> R) -> R {
         let (kind, rule, differences) = match &reason.kind {
             ReasonKind::Matched(Rule::Row(row)) => {
                 (0, Some(id_address(&row.id)), Differences::default())
@@ -69,7 +75,7 @@ impl ReasonCache {
             differences,
         };
         self.0
-            .get_or_insert_with(key, || reason.render(Lang::En).into())
+            .read_or_insert_with(key, || reason.render(Lang::En).into(), read)
     }
 }
 

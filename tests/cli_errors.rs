@@ -190,6 +190,48 @@ fn empty_input_in_japanese() {
 }
 
 #[test]
+fn capture_cut_inside_magic_is_truncated() {
+    let dir = TempDir::new().unwrap();
+    let pcap = std::fs::read(repo_path("captures/exchange-edge.pcap")).unwrap();
+    let pcapng = std::fs::read(repo_path("captures/exchange-clients.pcapng")).unwrap();
+
+    for len in 1..4 {
+        let path = write_file(&dir, "cut.pcap", &pcap[..len]);
+        let output = run(&["analyze", &path], EN);
+        assert_exit(&output, 2);
+        assert_eq!(
+            stderr(&output),
+            format!(
+                "exflow: {path}: truncated pcap file header at byte offset 0: \
+                 its header needs 24 bytes, {len} remain\n"
+            )
+        );
+
+        let path = write_file(&dir, "cut.pcapng", &pcapng[..len]);
+        let output = run(&["analyze", &path], EN);
+        assert_exit(&output, 2);
+        assert_eq!(
+            stderr(&output),
+            format!(
+                "exflow: {path}: truncated section header block at byte offset 0: \
+                 its header needs 12 bytes, {len} remain\n"
+            )
+        );
+    }
+
+    let path = write_file(&dir, "cut.pcap", &pcap[..3]);
+    let output = run(&["analyze", &path], JA);
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: {path}: pcap ファイル ヘッダーが途中で切れています (バイト オフセット 0)。\
+             ヘッダーには 24 バイト必要ですが、残りは 3 バイトです\n"
+        )
+    );
+}
+
+#[test]
 fn missing_capture_in_japanese() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("absent.pcap");

@@ -78,6 +78,16 @@ pub fn pcap_magic(bytes: [u8; 4]) -> Option<(ByteOrder, bool)> {
     }
 }
 
+/// Returns true when `bytes` begin one of the magic numbers in either byte
+/// order. A file of one to three such bytes is a pcap file cut short, not
+/// another format.
+pub fn is_pcap_magic_prefix(bytes: &[u8]) -> bool {
+    [PCAP_MAGIC_MICROSECONDS, PCAP_MAGIC_NANOSECONDS]
+        .into_iter()
+        .flat_map(|magic| [magic.to_be_bytes(), magic.to_le_bytes()])
+        .any(|magic| magic.starts_with(bytes))
+}
+
 /// Parses the 24-byte file header.
 pub fn parse_pcap_header(i: &[u8]) -> IResult<&[u8], PcapHeader> {
     let (i, magic) = take(4usize)(i)?;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use exflow_mmap::MappedFile;
 
 use super::error::{CaptureError, CaptureErrorKind, IoOperation};
-use super::pcap::{PCAP_FILE_HEADER_LEN, PcapDecoder, pcap_magic};
+use super::pcap::{PCAP_FILE_HEADER_LEN, PcapDecoder, is_pcap_magic_prefix};
 use super::pcapng::{BlockType, MAX_BLOCK_LEN, PcapngDecoder};
 use super::stats::{CaptureStats, InterfaceInfo};
 use super::{Frame, LinkType, Timestamp};
@@ -83,23 +83,24 @@ impl Decoder {
     /// Detects the format from the first bytes of the input; returns the decoder,
     /// its initial stats and the length of the file header it read.
     fn start(input: &[u8], at_eof: bool) -> Result<(Decoder, CaptureStats, usize), Step> {
-        let Some(magic) = input
-            .get(..4)
-            .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok())
-        else {
-            if !at_eof {
-                return Err(Step::NeedMore(4));
-            }
+        if input.len() < 4 && !at_eof {
+            return Err(Step::NeedMore(4));
+        }
+        // An input that ends inside a magic number goes to that format's
+        // decoder too, which reports a truncated file header. The empty
+        // input begins every magic number and is not a capture.
+        let magic = input.get(..4).unwrap_or(input);
+        if magic.is_empty() {
             return Err(Step::Fatal(CaptureErrorKind::NotCapture {
-                first_bytes: input.to_vec(),
+                first_bytes: Vec::new(),
             }));
-        };
+        }
 
-        if pcap_magic(magic).is_some() {
+        if is_pcap_magic_prefix(magic) {
             let (decoder, stats) = PcapDecoder::start(input, at_eof)?;
             return Ok((Decoder::Pcap(decoder), stats, PCAP_FILE_HEADER_LEN));
         }
-        if magic == BlockType::SECTION_HEADER.0.to_be_bytes() {
+        if BlockType::SECTION_HEADER.0.to_be_bytes().starts_with(magic) {
             let (decoder, stats) = PcapngDecoder::start(input, at_eof)?;
             return Ok((Decoder::Pcapng(decoder), stats, 0));
         }
@@ -1053,13 +1054,56 @@ mod tests {
     }
 
     #[test]
-    fn short_input_is_not_a_capture() {
-        let error = SliceReader::new(&[0xd4, 0xc3], "tiny").unwrap_err();
+    fn input_cut_inside_magic_is_truncated_header() {
+        use crate::capture::error::{RecordKind, TruncatedPart};
 
-        let CaptureErrorKind::NotCapture { first_bytes } = &error.kind else {
-            panic!("{error}");
-        };
-        assert_eq!(first_bytes, &[0xd4, 0xc3]);
+        let pcap = RecordKind::PcapFileHeader;
+        let section = RecordKind::PcapngBlock(BlockType::SECTION_HEADER);
+        let magics = [
+            ([0xa1, 0xb2, 0xc3, 0xd4], pcap, 24),
+            ([0xd4, 0xc3, 0xb2, 0xa1], pcap, 24),
+            ([0xa1, 0xb2, 0x3c, 0x4d], pcap, 24),
+            ([0x4d, 0x3c, 0xb2, 0xa1], pcap, 24),
+            ([0x0a, 0x0d, 0x0d, 0x0a], section, 12),
+        ];
+        for (magic, record, needed) in magics {
+            for len in 1..4 {
+                let bytes = &magic[..len];
+                let Err(streamed) = StreamReader::with_buffer_len(bytes, "cut", 64) else {
+                    panic!("{bytes:02x?}: the stream reader accepted the input");
+                };
+                let errors = [SliceReader::new(bytes, "cut").unwrap_err(), streamed];
+                for error in errors {
+                    let CaptureErrorKind::Truncated {
+                        offset,
+                        record: found,
+                        part,
+                        needed: found_needed,
+                        present,
+                    } = error.kind
+                    else {
+                        panic!("{bytes:02x?}: {error}");
+                    };
+                    assert_eq!(offset, 0, "{bytes:02x?}");
+                    assert_eq!(found, record, "{bytes:02x?}");
+                    assert_eq!(part, TruncatedPart::Header, "{bytes:02x?}");
+                    assert_eq!(found_needed, needed, "{bytes:02x?}");
+                    assert_eq!(present, len as u64, "{bytes:02x?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn short_unknown_bytes_are_not_capture() {
+        for bytes in [&[0x47, 0x49, 0x46][..], &[0xd4, 0xc3, 0xb3], &[0x0a, 0x0a]] {
+            let error = SliceReader::new(bytes, "tiny").unwrap_err();
+
+            let CaptureErrorKind::NotCapture { first_bytes } = &error.kind else {
+                panic!("{bytes:02x?}: {error}");
+            };
+            assert_eq!(first_bytes, bytes);
+        }
     }
 
     #[test]

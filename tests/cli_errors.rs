@@ -4,9 +4,14 @@
 //! that cannot be opened or written, and site files that cannot be read. Damaged captures are made in a temporary
 //! directory from the project's own recordings in captures/.
 
+#[path = "common/capture_fixtures.rs"]
+mod capture_fixtures;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use capture_fixtures::{Order, OwnedFrame, PcapngWriter, read_slice};
+use exflow::capture::LinkType;
 use tempfile::TempDir;
 
 /// Runs exflow with `args`; `lang` goes into LANG, so the environment path
@@ -360,6 +365,123 @@ fn unsupported_link_type_in_both_languages() {
         "{}",
         stderr(&output)
     );
+}
+
+/// Link type 147 (LINKTYPE_USER0), which exflow does not decode.
+const USER0: LinkType = LinkType(147);
+
+/// Returns the Ethernet frames of a recording in captures/.
+fn ethernet_frames() -> Vec<OwnedFrame> {
+    let bytes = std::fs::read(repo_path("captures/exchange-edge.pcap")).unwrap();
+    read_slice(&bytes, "exchange-edge.pcap").unwrap().frames
+}
+
+/// Builds a pcapng file with one interface per link type and the frames
+/// given as (interface, frame) pairs.
+fn pcapng_file(links: &[LinkType], frames: &[(u32, &OwnedFrame)]) -> Vec<u8> {
+    let mut writer = PcapngWriter::new();
+    writer.section(Order::Little);
+    for &link in links {
+        writer.interface(link, 262_144, None, None);
+    }
+    for &(interface, frame) in frames {
+        let micros = (frame.ts.0 / 1_000) as u64;
+        writer.enhanced_packet(interface, micros, &frame.data, frame.orig_len);
+    }
+    writer.bytes()
+}
+
+#[test]
+fn pcapng_without_supported_frames_is_error() {
+    let dir = TempDir::new().unwrap();
+    let frames = ethernet_frames();
+    let on_user0: Vec<(u32, &OwnedFrame)> = frames.iter().map(|frame| (1, frame)).collect();
+    let cases = [
+        ("only-user0.pcapng", pcapng_file(&[USER0, USER0], &on_user0)),
+        // The Ethernet interface carries no frame.
+        (
+            "idle-ethernet.pcapng",
+            pcapng_file(&[LinkType::ETHERNET, USER0], &on_user0),
+        ),
+        ("no-frames.pcapng", pcapng_file(&[USER0], &[])),
+    ];
+
+    for (name, bytes) in cases {
+        let path = write_file(&dir, name, &bytes);
+        for threads in ["1", "2"] {
+            let case = format!("{name} with {threads} threads");
+            let output = run(
+                &["analyze", "--format", "jsonl", "--threads", threads, &path],
+                EN,
+            );
+            assert_exit(&output, 2);
+            assert!(output.stdout.is_empty(), "{case}");
+            let text = stderr(&output);
+            let expected =
+                format!("exflow: {path}: link type 147 is not supported; exflow decodes Ethernet,");
+            assert!(
+                text.lines().any(|line| line.starts_with(&expected)),
+                "{case}: {text}"
+            );
+        }
+    }
+
+    let path = dir.path().join("only-user0.pcapng");
+    let path = path.to_str().unwrap();
+    let output = run(&["analyze", "--format", "jsonl", path], JA);
+    assert_exit(&output, 2);
+    let expected = format!("exflow: {path}: リンク タイプ 147 には対応していません。");
+    assert!(
+        stderr(&output)
+            .lines()
+            .any(|line| line.starts_with(&expected)),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn pcapng_with_supported_frames_reads() {
+    let dir = TempDir::new().unwrap();
+    let frames = ethernet_frames();
+    // Every frame on the Ethernet interface, and the first again on USER0.
+    let mut mixed: Vec<(u32, &OwnedFrame)> = frames.iter().map(|frame| (0, frame)).collect();
+    mixed.insert(0, (1, &frames[0]));
+    let path = write_file(
+        &dir,
+        "mixed.pcapng",
+        &pcapng_file(&[LinkType::ETHERNET, USER0], &mixed),
+    );
+    let empty = write_file(
+        &dir,
+        "empty.pcapng",
+        &pcapng_file(&[LinkType::ETHERNET], &[]),
+    );
+
+    for threads in ["1", "2"] {
+        let output = run(
+            &["analyze", "--format", "jsonl", "--threads", threads, &path],
+            EN,
+        );
+        assert_exit(&output, 0);
+        assert!(!output.stdout.is_empty(), "{threads} threads");
+        assert_eq!(
+            stderr(&output),
+            format!(
+                "exflow: {path}: 1 frames of link type 147 skipped: \
+                 the link type is not supported\n"
+            ),
+            "{threads} threads"
+        );
+
+        let output = run(
+            &["analyze", "--format", "jsonl", "--threads", threads, &empty],
+            EN,
+        );
+        assert_exit(&output, 0);
+        assert!(output.stdout.is_empty(), "{threads} threads");
+        assert_eq!(stderr(&output), "", "{threads} threads");
+    }
 }
 
 /// Returns the byte offsets of the blocks of a little-endian pcapng file.

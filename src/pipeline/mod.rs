@@ -54,7 +54,9 @@ pub struct InputOutcome {
     /// Frames of pcapng interfaces whose link type exflow cannot decode, per
     /// link type.
     pub unsupported_frames: Vec<(LinkType, u64)>,
-    /// The error that stopped reading; every flow read before it is in `flows`.
+    /// The error that stopped reading, or that rejects a pcapng file read to
+    /// its end without a frame exflow could decode; every flow read before it
+    /// is in `flows`.
     pub error: Option<InputError>,
     /// The error of the sink's `emit` or of a temporary file, which stopped
     /// the input early.
@@ -87,7 +89,8 @@ const RELEASE_INTERVAL_FRAMES: u64 = 4096;
 pub enum InputError {
     #[error(transparent)]
     Capture(#[from] CaptureError),
-    /// A classic pcap file whose link type exflow cannot decode.
+    /// A classic pcap file whose link type exflow cannot decode, or a pcapng
+    /// file in which no frame had a link type exflow can decode.
     #[error(
         "{input}: {link} is not supported; exflow decodes Ethernet, Linux cooked capture (SLL, SLL2), raw IP, BSD loopback, PPP, and a few more (see the README)"
     )]
@@ -179,19 +182,61 @@ pub fn analyze_input_with<T: Send>(
     } else {
         run_single(&mut reader, config, progress, sink, &mut outcome);
     }
+    if outcome.error.is_none()
+        && outcome.output_error.is_none()
+        && let Some(link) = unsupported_pcapng_link(reader.stats(), &outcome.unsupported_frames)
+    {
+        outcome.error = Some(InputError::UnsupportedLink {
+            input: outcome.source.clone(),
+            link,
+        });
+    }
     outcome.capture = Some(reader.stats().clone());
     outcome
 }
 
 /// Returns the link type of a classic pcap file when exflow cannot decode it.
 /// A pcapng file may mix interfaces, so its frames of unsupported link types are
-/// counted and skipped instead.
+/// counted and skipped instead, and [`unsupported_pcapng_link`] judges the
+/// file once it is read.
 fn unsupported_pcap_link(stats: &CaptureStats) -> Option<LinkType> {
     if !matches!(stats.format, CaptureFormat::Pcap { .. }) {
         return None;
     }
     let link = stats.interfaces.first()?.link;
     (!link_supported(link)).then_some(link)
+}
+
+/// Returns an unsupported link type of a pcapng file that was read without
+/// one frame exflow could decode, as a classic pcap file of that link type
+/// is rejected. `skipped` contains the count of frames of each unsupported
+/// link type.
+///
+/// With frames, the first one skipped names the link type. Without frames,
+/// the file is rejected only when it defines interfaces and none of them has
+/// a supported link type, so a file without interfaces stays merely empty.
+fn unsupported_pcapng_link(stats: &CaptureStats, skipped: &[(LinkType, u64)]) -> Option<LinkType> {
+    if !matches!(stats.format, CaptureFormat::Pcapng { .. }) {
+        return None;
+    }
+    let skipped_frames: u64 = skipped.iter().map(|(_, frames)| frames).sum();
+    if skipped_frames < stats.frames {
+        return None;
+    }
+    if let Some(&(link, _)) = skipped.first() {
+        return Some(link);
+    }
+
+    // The stats keep no link type for interfaces beyond the listed ones.
+    if stats.interfaces_unlisted > 0 {
+        return None;
+    }
+    let first = stats.interfaces.first()?.link;
+    let none_supported = stats
+        .interfaces
+        .iter()
+        .all(|interface| !link_supported(interface.link));
+    none_supported.then_some(first)
 }
 
 /// Counts a frame of an unsupported link type. Returns true when the frame can

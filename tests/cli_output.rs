@@ -1,6 +1,7 @@
 //! What exflow does when its standard output cannot take the output: a full
-//! device (/dev/full) is an error with status 2 and a message, a reader that
-//! closed the pipe (`exflow ... | head`) is not, and neither ever panics. A
+//! device (/dev/full) or a descriptor open only for reading is an error with
+//! status 2 and a message, a reader that closed the pipe
+//! (`exflow ... | head`) is not, and none of them ever panics. A
 //! closed pipe keeps the status the run had earned: `--fail-on`,
 //! `--baseline` and input errors still decide it. Also the range of
 //! `--threads`, rules and site files that are not UTF-8 or never end, and
@@ -33,6 +34,16 @@ fn run_to_full_device(args: &[&str], lang: &str) -> Output {
         .expect("cannot open /dev/full");
     exflow(args, lang)
         .stdout(full)
+        .output()
+        .expect("failed to start exflow")
+}
+
+/// Runs exflow with standard output on /dev/null opened only for reading, so
+/// that every write fails with EBADF, as on a closed descriptor.
+fn run_to_read_only_stdout(args: &[&str], lang: &str) -> Output {
+    let read_only = std::fs::File::open("/dev/null").expect("cannot open /dev/null");
+    exflow(args, lang)
+        .stdout(read_only)
         .output()
         .expect("failed to start exflow")
 }
@@ -139,6 +150,61 @@ fn full_device_is_an_error_in_both_languages() {
             "{what}"
         );
     }
+}
+
+#[test]
+fn read_only_stdout_is_an_error() {
+    const BAD_DESCRIPTOR: &str =
+        "exflow: writing to standard output failed: Bad file descriptor (os error 9)\n";
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let dir = tempfile::TempDir::new().unwrap();
+    let baseline = dir.path().join("baseline.jsonl");
+    let baseline = baseline.to_str().unwrap();
+    let records = run(&["analyze", &capture, "-o", baseline], EN);
+    assert_exit(&records, 0, "baseline run");
+
+    let mut commands = printing_commands();
+    for format in ["jsonl", "csv", "summary"] {
+        commands.push(
+            ["analyze", "--format", format, &capture]
+                .map(str::to_string)
+                .to_vec(),
+        );
+    }
+    commands.push(["discover", "-q", &capture].map(str::to_string).to_vec());
+    // The records go to a file and the comparison with the baseline, which
+    // finds no difference, to standard output.
+    let site = repo_path("captures/exchange-edge.site.toml");
+    commands.push(
+        [
+            "analyze",
+            &capture,
+            "--site",
+            &site,
+            "--baseline",
+            baseline,
+            "-o",
+            "/dev/null",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+    );
+
+    for args in commands {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let command_line = args.join(" ");
+        let output = run_to_read_only_stdout(&args, EN);
+        assert_no_panic(&output, &command_line);
+        assert_exit(&output, 2, &command_line);
+        assert_eq!(stderr(&output), BAD_DESCRIPTOR, "{command_line}");
+    }
+
+    let output = run_to_read_only_stdout(&["analyze", "--format", "jsonl", &capture], JA);
+    assert_exit(&output, 2, "Japanese");
+    assert_eq!(
+        stderr(&output),
+        "exflow: 書き込みに失敗しました (標準出力): Bad file descriptor (os error 9)\n"
+    );
 }
 
 #[test]

@@ -298,7 +298,17 @@ fn open_output(
     buffered: bool,
 ) -> Result<Box<dyn Write + Send>, Status> {
     let Some(path) = path.filter(|path| path.as_os_str() != "-") else {
-        return Ok(Box::new(io::stdout()));
+        return match super::stdout::open() {
+            Ok(stdout) if buffered => Ok(Box::new(BufWriter::new(stdout))),
+            Ok(stdout) => Ok(Box::new(stdout)),
+            Err(error) => {
+                eprintln!(
+                    "exflow: {}",
+                    messages::output_write_failed(lang, None, &error)
+                );
+                Err(Status::Error)
+            }
+        };
     };
     match File::create(path) {
         Ok(file) if buffered => Ok(Box::new(BufWriter::new(file))),
@@ -672,16 +682,13 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             color,
             ..SummaryOptions::new(lang)
         };
-        let mut out: Box<dyn Write> = match summary_target {
-            SummaryTarget::Output => match open_output(args.output.as_deref(), lang, true) {
-                Ok(output) => output,
-                Err(status) => return status,
-            },
-            _ => Box::new(io::stdout()),
-        };
         let summary_path = match summary_target {
             SummaryTarget::Output => args.output.as_deref(),
             _ => None,
+        };
+        let mut out = match open_output(summary_path, lang, true) {
+            Ok(output) => output,
+            Err(status) => return status,
         };
         let written = write_summary(&mut out, &summary.summary(), &stats, &options)
             .and_then(|()| out.flush());
@@ -733,7 +740,7 @@ fn write_baseline_diff(
     let mut out: Box<dyn Write> = if records_on_stdout {
         Box::new(io::stderr().lock())
     } else {
-        Box::new(io::stdout().lock())
+        Box::new(BufWriter::new(super::stdout::open()?))
     };
     diff.write(&mut out, lang)?;
     out.flush()

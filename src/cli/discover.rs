@@ -164,11 +164,7 @@ impl SiteOutput {
                 writer.write_all(text.as_bytes())?;
                 writer.flush()
             }
-            SiteOutput::Stdout => {
-                let mut stdout = io::stdout().lock();
-                stdout.write_all(text.as_bytes())?;
-                stdout.flush()
-            }
+            SiteOutput::Stdout => super::stdout::open()?.write_all(text.as_bytes()),
         }
     }
 }

@@ -7,6 +7,7 @@ mod help_text;
 #[cfg(feature = "live")]
 mod live;
 mod rules;
+mod stdout;
 mod usage_error;
 
 use std::ffi::OsString;
@@ -509,12 +510,12 @@ fn init_logging(verbose: u8, quiet: bool) {
         .init();
 }
 
-/// Writes `bytes` to standard output and flushes it. A reader that closed the
+/// Writes `bytes` to standard output, unbuffered. A reader that closed the
 /// pipe (`exflow rules show | head`) is not an error, so the caller keeps its
-/// status. Any other failure is printed and gives status 2.
+/// status. Any other failure, a closed descriptor included, is printed and
+/// gives status 2.
 fn write_stdout(bytes: &[u8], lang: Lang) -> Result<(), Status> {
-    let mut stdout = io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+    match stdout::open().and_then(|mut stdout| stdout.write_all(bytes)) {
         Ok(()) => Ok(()),
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(error) => Err(write_failed(&error, lang)),

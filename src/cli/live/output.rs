@@ -189,7 +189,7 @@ impl RecordSink {
         let target: Box<dyn Write + Send> = match (path, format) {
             (Some(path), LiveFormat::Jsonl) => Box::new(append(path)?),
             (Some(path), LiveFormat::Csv) => Box::new(File::create(path)?),
-            (None, _) => Box::new(io::stdout()),
+            (None, _) => Box::new(crate::cli::stdout::open()?),
         };
         let target = BufWriter::with_capacity(OUTPUT_BUFFER, target);
         Ok(match format {

@@ -4,8 +4,9 @@
 //! (`exflow ... | head`) is not, and none of them ever panics. A
 //! closed pipe keeps the status the run had earned: `--fail-on`,
 //! `--baseline` and input errors still decide it. Also the range of
-//! `--threads`, rules and site files that are not UTF-8 or never end, and
-//! `discover`'s input errors in Japanese.
+//! `--threads`, the fallback to one thread when threads cannot start, rules
+//! and site files that are not UTF-8 or never end, and `discover`'s input
+//! errors in Japanese.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -299,6 +300,47 @@ fn threads_out_of_range_is_usage_error() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn rejected_threads_fall_back_to_one() {
+    // RUST_MIN_STACK sets the stack size of the threads exflow starts. 2^60
+    // bytes exceed the user address space of 64-bit Linux (2^57 bytes at
+    // most, with five-level paging), so every thread is rejected.
+    const HUGE_STACK: &str = "1152921504606846976";
+    let capture = repo_path("captures/exchange-edge.pcap");
+
+    for command in ["analyze", "discover"] {
+        let one_thread = run(&[command, "--threads", "1", &capture], EN);
+        assert_exit(&one_thread, 0, command);
+        let output = exflow(&[command, "--threads", "2", &capture], EN)
+            .env("RUST_MIN_STACK", HUGE_STACK)
+            .output()
+            .expect("failed to start exflow");
+
+        assert_no_panic(&output, command);
+        assert_exit(&output, 0, command);
+        assert_eq!(output.stdout, one_thread.stdout, "{command}");
+        let warning = format!(
+            "[WARN  exflow::pipeline::sharded] pipeline: starting a thread for {capture} failed: "
+        );
+        let text = stderr(&output);
+        let warnings: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("[WARN"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{command}: {text}");
+        assert!(
+            warnings[0].starts_with(&warning),
+            "{command}: {}",
+            warnings[0]
+        );
+        assert!(
+            warnings[0].ends_with("; reading it on one thread instead, with the same output (--threads 1 skips the attempt)"),
+            "{command}: {}",
+            warnings[0]
+        );
+    }
 }
 
 #[test]

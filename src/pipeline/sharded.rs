@@ -19,11 +19,17 @@
 //! Workers build the output items of the flows they finish and send them, with
 //! their release bound, to a merging thread, which hands them to the sink in
 //! [`flow_order`](super::flow_order).
+//!
+//! When the operating system rejects one of these threads, the input is read
+//! on the calling thread instead, as with `--threads 1`. The threads start
+//! before the first frame is read, so the ones that did start end at once
+//! with nothing to emit, and the output is the same as with every thread.
 
 use std::io::{self, Read};
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{Scope, ScopedJoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
@@ -292,8 +298,23 @@ fn worker_flow_config(flows: &FlowConfig, workers: usize) -> FlowConfig {
     }
 }
 
+/// Starts a thread in `scope`, or returns the error of the operating system
+/// that rejected it.
+fn spawn_scoped<'scope, F, T>(
+    scope: &'scope Scope<'scope, '_>,
+    body: F,
+) -> io::Result<ScopedJoinHandle<'scope, T>>
+where
+    F: FnOnce() -> T + Send + 'scope,
+    T: Send + 'scope,
+{
+    #[cfg(test)]
+    tests::take_spawn_rejection()?;
+    std::thread::Builder::new().spawn_scoped(scope, body)
+}
+
 /// Reads `reader` on this thread and tracks its flows on `config.threads`
-/// workers.
+/// workers, or on this thread alone when a thread cannot be started.
 pub(super) fn run<R: Read, T: Send>(
     reader: &mut StreamReader<R>,
     config: &AnalyzeConfig<'_>,
@@ -310,11 +331,13 @@ pub(super) fn run<R: Read, T: Send>(
     let emit = &mut *sink.emit;
     let pool = reader.chunk_pool();
 
-    let (results, (output_error, runs_spilled)) = std::thread::scope(|scope| {
+    let threaded = std::thread::scope(|scope| {
         let (result_sender, result_receiver) = bounded::<Built<T>>(QUEUE_RESULTS);
         let (spare_sender, spare_receiver) = bounded::<Batch>(MAX_SPARE_BATCHES);
         let stop = &stop;
-        let merger = scope.spawn(move || run_merger(workers, result_receiver, emit, reorder, stop));
+        let merger = spawn_scoped(scope, move || {
+            run_merger(workers, result_receiver, emit, reorder, stop)
+        })?;
         let mut senders: Vec<Sender<Batch>> = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         for worker in 0..workers {
@@ -327,10 +350,11 @@ pub(super) fn run<R: Read, T: Send>(
                 full: receiver,
                 spare: spare_sender.clone(),
             };
-            handles
-                .push(scope.spawn(move || {
-                    run_worker(worker, queues, pool, results, build, flows, config)
-                }));
+            // A rejected thread ends the closure, which drops the senders,
+            // so the threads already started see their queues close and end.
+            handles.push(spawn_scoped(scope, move || {
+                run_worker(worker, queues, pool, results, build, flows, config)
+            })?);
         }
         drop(result_sender);
         drop(spare_sender);
@@ -433,8 +457,20 @@ pub(super) fn run<R: Read, T: Send>(
         let merged = merger
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (results, merged)
+        Ok::<_, io::Error>((results, merged))
     });
+    let (results, (output_error, runs_spilled)) = match threaded {
+        Ok(finished) => finished,
+        Err(error) => {
+            log::warn!(
+                "pipeline: starting a thread for {} failed: {error}; reading it on one thread \
+                 instead, with the same output (--threads 1 skips the attempt)",
+                crate::report::escape::terminal_text(&outcome.source)
+            );
+            super::run_single(reader, config, progress, sink, outcome);
+            return;
+        }
+    };
 
     outcome.decode = decoder.stats().clone();
     outcome.output_error = output_error;
@@ -447,7 +483,73 @@ pub(super) fn run<R: Read, T: Send>(
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+    use std::path::Path;
+
     use super::*;
+    use crate::decode::DecoderConfig;
+    use crate::pipeline::analyze_input;
+
+    thread_local! {
+        /// Threads this test thread may still start before the next one is
+        /// rejected; `None` rejects none.
+        static SPAWNS_BEFORE_REJECTION: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    /// Fails like a rejected thread once the spawns a test allowed are used up.
+    pub(super) fn take_spawn_rejection() -> io::Result<()> {
+        SPAWNS_BEFORE_REJECTION.with(|left| match left.get() {
+            None => Ok(()),
+            Some(0) => {
+                left.set(None);
+                Err(io::Error::from(io::ErrorKind::WouldBlock))
+            }
+            Some(count) => {
+                left.set(Some(count - 1));
+                Ok(())
+            }
+        })
+    }
+
+    #[test]
+    fn rejected_thread_falls_back_to_one() {
+        let capture = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/exchange-edge.pcap");
+        let config = |threads| AnalyzeConfig {
+            decoder: DecoderConfig::default(),
+            flows: FlowConfig::default(),
+            threads,
+            filter: None,
+        };
+        let single = analyze_input(&capture, &config(1), &mut ());
+        assert!(!single.flows.is_empty());
+        let expected_flows = format!("{:?}", single.flows);
+
+        // The merging thread starts first, then the three workers.
+        for started in 0..4 {
+            SPAWNS_BEFORE_REJECTION.with(|left| left.set(Some(started)));
+            let outcome = analyze_input(&capture, &config(3), &mut ());
+
+            let rejected = SPAWNS_BEFORE_REJECTION.with(Cell::get);
+            assert_eq!(rejected, None, "{started} threads started");
+            assert!(outcome.error.is_none(), "{started} threads started");
+            assert!(outcome.output_error.is_none(), "{started} threads started");
+            assert_eq!(
+                format!("{:?}", outcome.flows),
+                expected_flows,
+                "{started} threads started"
+            );
+            assert_eq!(
+                format!("{:?}", outcome.decode),
+                format!("{:?}", single.decode),
+                "{started} threads started"
+            );
+            assert_eq!(
+                format!("{:?}", outcome.flow_stats),
+                format!("{:?}", single.flow_stats),
+                "{started} threads started"
+            );
+        }
+    }
 
     #[test]
     fn shards_spread_hashes_evenly() {

@@ -105,7 +105,7 @@ pub struct Policy {
     order: Vec<Rule>,
     warnings: Vec<Diagnostic>,
     reasons: reason::ReasonCache,
-    first_rows: verdict::FirstRowCache,
+    rows: verdict::RowCache,
 }
 
 impl Policy {
@@ -126,7 +126,7 @@ impl Policy {
             order,
             warnings: Vec::new(),
             reasons: reason::ReasonCache::default(),
-            first_rows: verdict::FirstRowCache::default(),
+            rows: verdict::RowCache::default(),
         }
     }
 
@@ -203,10 +203,10 @@ impl Policy {
             client: self.table.lookup(client),
             server: self.table.lookup(server),
         };
-        let first_row = self.first_rows.get(&self.order, &facts);
-        verdict::judge_with_first_row(
+        let rows = self.rows.get(&self.order, &facts);
+        verdict::judge_with_rows(
             &self.order,
-            first_row,
+            rows,
             client,
             server,
             facts,
@@ -416,7 +416,7 @@ ports = ["tcp/443", "udp/53"]
         let flows = capture_flows();
         assert!(flows.len() > 2000, "only {} flows read", flows.len());
 
-        let (mut matched_allow, mut matched_row) = (0, 0);
+        let (mut matched_allow, mut matched_row, mut nearest) = (0, 0, 0);
         for policy in &policies {
             for flow in &flows {
                 let cached = policy.judge(flow);
@@ -429,6 +429,9 @@ ports = ["tcp/443", "udp/53"]
                     Risks::from_app(&flow.app),
                 );
                 assert_eq!(format!("{cached:?}"), format!("{uncached:?}"));
+                if cached.reason.nearest_row().is_some() {
+                    nearest += 1;
+                }
                 match cached.rule.as_deref() {
                     Some(id) if id.starts_with("site.") => matched_allow += 1,
                     Some(_) => matched_row += 1,
@@ -439,5 +442,6 @@ ports = ["tcp/443", "udp/53"]
         // Both ways to be allowed must occur, or the comparison proves little.
         assert!(matched_allow > 0, "no flow matched a site entry");
         assert!(matched_row > 0, "no flow matched a matrix row");
+        assert!(nearest > 0, "no unexpected flow named a nearest row");
     }
 }

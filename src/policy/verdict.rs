@@ -391,31 +391,56 @@ pub struct Judgement {
 /// and IMAP (143, 993).
 pub const MAIL_PORTS: [u16; 6] = [25, 587, 110, 143, 993, 995];
 
-/// The first matching row of each set of flow facts a policy judged. Most
-/// flows of a capture share their facts with many others, and comparing every
-/// row was most of the cost of a verdict (perf, benchmark capture).
+/// The rows that decide the verdict of one set of flow facts: the first row
+/// that allows a flow with them, and, when none does and an Exchange server
+/// takes part, the nearest row and what differs from it. Rows never look at
+/// addresses, so the facts decide both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RowChoice {
+    first: Option<usize>,
+    nearest: Option<(usize, Differences)>,
+}
+
+impl RowChoice {
+    /// Returns the rows of `facts`, compared with every row of `rules`.
+    pub(crate) fn of(rules: &[Rule], facts: &FlowFacts) -> RowChoice {
+        let first = first_matching_row(rules, facts);
+        let exchange = facts.client.has_exchange() || facts.server.has_exchange();
+        let nearest = match first {
+            None if exchange => nearest_row_index(rules, facts),
+            _ => None,
+        };
+        RowChoice { first, nearest }
+    }
+}
+
+/// The rows of each set of flow facts a policy judged. Most flows of a
+/// capture share their facts with many others, and comparing every row was
+/// most of the cost of a verdict (perf, benchmark capture). The nearest rows
+/// count too: with a site file that left 80% of the benchmark capture's flows
+/// unexpected, caching them took one thread from 1.285 to 1.240 s.
 #[derive(Clone, Debug)]
-pub(crate) struct FirstRowCache(BoundedCache<FlowFacts, Option<usize>>);
+pub(crate) struct RowCache(BoundedCache<FlowFacts, RowChoice>);
 
 /// Maximum number of cached sets of facts in each shard of the cache.
 const MAX_CACHED_FACTS: usize = 4096;
 
-impl Default for FirstRowCache {
-    fn default() -> FirstRowCache {
-        FirstRowCache(BoundedCache::new(MAX_CACHED_FACTS))
+impl Default for RowCache {
+    fn default() -> RowCache {
+        RowCache(BoundedCache::new(MAX_CACHED_FACTS))
     }
 }
 
-impl FirstRowCache {
-    /// Returns [`first_matching_row`] of `facts`, from the cache when it has them.
-    pub(crate) fn get(&self, rules: &[Rule], facts: &FlowFacts) -> Option<usize> {
+impl RowCache {
+    /// Returns the [`RowChoice`] of `facts`, from the cache when it has them.
+    pub(crate) fn get(&self, rules: &[Rule], facts: &FlowFacts) -> RowChoice {
         self.0
-            .get_or_insert_with(*facts, || first_matching_row(rules, facts))
+            .get_or_insert_with(*facts, || RowChoice::of(rules, facts))
     }
 }
 
 /// Judges a flow against `rules` in verdict order, trying every rule in turn:
-/// the plain form of [`judge_with_first_row`], kept for tests to compare with.
+/// the plain form of [`judge_with_rows`], kept for tests to compare with.
 #[cfg(test)]
 pub(crate) fn judge_facts(
     rules: &[Rule],
@@ -441,7 +466,13 @@ pub(crate) fn judge_facts(
             server_roles: facts.server,
         },
         // No rule matched, so the rest does not depend on the first row.
-        None => judge_with_first_row(rules, None, client, server, facts, risks),
+        None => {
+            let rows = RowChoice {
+                first: None,
+                nearest: nearest_row_index(rules, &facts),
+            };
+            judge_with_rows(rules, rows, client, server, facts, risks)
+        }
     }
 }
 
@@ -453,11 +484,11 @@ pub(crate) fn first_matching_row(rules: &[Rule], facts: &FlowFacts) -> Option<us
         .position(|rule| matches!(rule, Rule::Row(row) if row.compare(facts).is_empty()))
 }
 
-/// Judges a flow whose first matching row is known: only the site entries
-/// before that row, which match on addresses, are left to try.
-pub(crate) fn judge_with_first_row(
+/// Judges a flow whose rows are known: only the site entries before the
+/// first matching row, which match on addresses, are left to try.
+pub(crate) fn judge_with_rows(
     rules: &[Rule],
-    first_row: Option<usize>,
+    rows: RowChoice,
     client: IpAddr,
     server: IpAddr,
     facts: FlowFacts,
@@ -475,11 +506,11 @@ pub(crate) fn judge_with_first_row(
         server_roles: facts.server,
     };
 
-    let before_row = &rules[..first_row.unwrap_or(rules.len())];
+    let before_row = &rules[..rows.first.unwrap_or(rules.len())];
     let allowed_by = before_row
         .iter()
         .find(|rule| matches!(rule, Rule::Allow(allow) if allow.matches(client, server, &facts)))
-        .or_else(|| first_row.map(|index| &rules[index]));
+        .or_else(|| rows.first.map(|index| &rules[index]));
     if let Some(rule) = allowed_by {
         judgement.rule = Some(rule.id().clone());
         judgement.reason.kind = ReasonKind::Matched(rule.clone());
@@ -488,9 +519,15 @@ pub(crate) fn judge_with_first_row(
 
     judgement.verdict = Verdict::Unexpected;
     judgement.reason.kind = if facts.client.has_exchange() || facts.server.has_exchange() {
-        match nearest_row(rules, &facts) {
-            Some((row, differences)) => ReasonKind::Nearest { row, differences },
-            None => ReasonKind::NoRows,
+        match rows
+            .nearest
+            .map(|(index, differences)| (&rules[index], differences))
+        {
+            Some((Rule::Row(row), differences)) => ReasonKind::Nearest {
+                row: row.clone(),
+                differences,
+            },
+            _ => ReasonKind::NoRows,
         }
     } else if bypasses_exchange(&facts) {
         ReasonKind::MailBypass
@@ -524,8 +561,18 @@ pub(crate) fn judge_with_first_row(
 /// `any` port earns nothing for it, so `internal.unrestricted` is nearest only
 /// when the roles are what differs.
 pub fn nearest_row(rules: &[Rule], facts: &FlowFacts) -> Option<(Arc<SiteRow>, Differences)> {
-    let mut best: Option<(u32, &Arc<SiteRow>, Differences)> = None;
-    for rule in rules {
+    let (index, differences) = nearest_row_index(rules, facts)?;
+    match &rules[index] {
+        Rule::Row(row) => Some((row.clone(), differences)),
+        Rule::Allow(_) => None,
+    }
+}
+
+/// Returns the position in `rules` of the row [`nearest_row`] finds, and what
+/// differs from it.
+fn nearest_row_index(rules: &[Rule], facts: &FlowFacts) -> Option<(usize, Differences)> {
+    let mut best: Option<(u32, usize, Differences)> = None;
+    for (index, rule) in rules.iter().enumerate() {
         let Rule::Row(row) = rule else {
             continue;
         };
@@ -535,10 +582,10 @@ pub fn nearest_row(rules: &[Rule], facts: &FlowFacts) -> Option<(Arc<SiteRow>, D
             .as_ref()
             .is_none_or(|(best_score, _, _)| score > *best_score)
         {
-            best = Some((score, row, differences));
+            best = Some((score, index, differences));
         }
     }
-    best.map(|(_, row, differences)| (row.clone(), differences))
+    best.map(|(_, index, differences)| (index, differences))
 }
 
 /// Mail that bypasses Exchange: between an address outside the site networks

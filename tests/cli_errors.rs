@@ -200,28 +200,23 @@ fn capture_cut_inside_magic_is_truncated() {
     let pcap = std::fs::read(repo_path("captures/exchange-edge.pcap")).unwrap();
     let pcapng = std::fs::read(repo_path("captures/exchange-clients.pcapng")).unwrap();
 
+    let formats = [
+        (&pcap, "cut.pcap", "pcap file header", 24),
+        (&pcapng, "cut.pcapng", "section header block", 12),
+    ];
     for len in 1..4 {
-        let path = write_file(&dir, "cut.pcap", &pcap[..len]);
-        let output = run(&["analyze", &path], EN);
-        assert_exit(&output, 2);
-        assert_eq!(
-            stderr(&output),
-            format!(
-                "exflow: {path}: truncated pcap file header at byte offset 0: \
-                 its header needs 24 bytes, {len} remain\n"
-            )
-        );
-
-        let path = write_file(&dir, "cut.pcapng", &pcapng[..len]);
-        let output = run(&["analyze", &path], EN);
-        assert_exit(&output, 2);
-        assert_eq!(
-            stderr(&output),
-            format!(
-                "exflow: {path}: truncated section header block at byte offset 0: \
-                 its header needs 12 bytes, {len} remain\n"
-            )
-        );
+        for (bytes, name, header, needed) in formats {
+            let path = write_file(&dir, name, &bytes[..len]);
+            let output = run(&["analyze", &path], EN);
+            assert_exit(&output, 2);
+            assert_eq!(
+                stderr(&output),
+                format!(
+                    "exflow: {path}: truncated {header} at byte offset 0: \
+                     its header needs {needed} bytes, {len} remain\n"
+                )
+            );
+        }
     }
 
     let path = write_file(&dir, "cut.pcap", &pcap[..3]);

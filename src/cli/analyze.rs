@@ -297,27 +297,19 @@ fn open_output(
     lang: Lang,
     buffered: bool,
 ) -> Result<Box<dyn Write + Send>, Status> {
-    let Some(path) = path.filter(|path| path.as_os_str() != "-") else {
-        return match super::stdout::open() {
-            Ok(stdout) if buffered => Ok(Box::new(BufWriter::new(stdout))),
-            Ok(stdout) => Ok(Box::new(stdout)),
-            Err(error) => {
-                eprintln!(
-                    "exflow: {}",
-                    messages::output_write_failed(lang, None, &error)
-                );
-                Err(Status::Error)
-            }
-        };
+    let opened = match path.filter(|path| path.as_os_str() != "-") {
+        None => {
+            super::stdout::open().map_err(|error| messages::output_write_failed(lang, None, &error))
+        }
+        Some(path) => {
+            File::create(path).map_err(|error| messages::output_open_failed(lang, path, &error))
+        }
     };
-    match File::create(path) {
+    match opened {
         Ok(file) if buffered => Ok(Box::new(BufWriter::new(file))),
         Ok(file) => Ok(Box::new(file)),
-        Err(error) => {
-            eprintln!(
-                "exflow: {}",
-                messages::output_open_failed(lang, path, &error)
-            );
+        Err(message) => {
+            eprintln!("exflow: {message}");
             Err(Status::Error)
         }
     }

@@ -701,7 +701,8 @@ fn pcap_cut_at_every_offset() {
 
         if cut < 24 {
             let error = slice.unwrap_err();
-            if cut == 0 {
+            // One byte is too little to tell a cut capture from another file.
+            if cut < 2 {
                 assert!(
                     matches!(error.kind, CaptureErrorKind::NotCapture { .. }),
                     "{cut}: {error}"
@@ -780,7 +781,8 @@ fn pcapng_cut_at_every_offset() {
 
         if cut < 12 {
             let error = slice.unwrap_err();
-            if cut == 0 {
+            // One byte is too little to tell a cut capture from another file.
+            if cut < 2 {
                 assert!(
                     matches!(error.kind, CaptureErrorKind::NotCapture { .. }),
                     "{cut}: {error}"

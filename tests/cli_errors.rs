@@ -204,7 +204,7 @@ fn capture_cut_inside_magic_is_truncated() {
         (&pcap, "cut.pcap", "pcap file header", 24),
         (&pcapng, "cut.pcapng", "section header block", 12),
     ];
-    for len in 1..4 {
+    for len in 2..4 {
         for (bytes, name, header, needed) in formats {
             let path = write_file(&dir, name, &bytes[..len]);
             let output = run(&["analyze", &path], EN);
@@ -218,6 +218,17 @@ fn capture_cut_inside_magic_is_truncated() {
             );
         }
     }
+
+    // A lone newline (`echo > x.pcap`) begins the pcapng magic, but one byte
+    // is too little to call the file a cut capture.
+    let path = write_file(&dir, "newline.pcap", b"\n");
+    let output = run(&["analyze", &path], EN);
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).starts_with(&format!("exflow: {path}: not a pcap or pcapng file")),
+        "{}",
+        stderr(&output)
+    );
 
     let path = write_file(&dir, "cut.pcap", &pcap[..3]);
     let output = run(&["analyze", &path], JA);

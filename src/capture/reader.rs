@@ -79,6 +79,10 @@ pub(crate) enum Decoder {
     Pcapng(PcapngDecoder),
 }
 
+/// Bytes of a magic number an input must hold to be read as a capture cut
+/// inside its file header rather than as another kind of file.
+const MIN_MAGIC_PREFIX: usize = 2;
+
 impl Decoder {
     /// Detects the format from the first bytes of the input; returns the decoder,
     /// its initial stats and the length of the file header it read.
@@ -87,12 +91,12 @@ impl Decoder {
             return Err(Step::NeedMore(4));
         }
         // An input that ends inside a magic number goes to that format's
-        // decoder too, which reports a truncated file header. The empty
-        // input begins every magic number and is not a capture.
+        // decoder too, which reports a truncated file header. One byte is too
+        // little to tell: a lone newline begins the pcapng magic.
         let magic = input.get(..4).unwrap_or(input);
-        if magic.is_empty() {
+        if magic.len() < MIN_MAGIC_PREFIX {
             return Err(Step::Fatal(CaptureErrorKind::NotCapture {
-                first_bytes: Vec::new(),
+                first_bytes: magic.to_vec(),
             }));
         }
 
@@ -1067,7 +1071,7 @@ mod tests {
             ([0x0a, 0x0d, 0x0d, 0x0a], section, 12),
         ];
         for (magic, record, needed) in magics {
-            for len in 1..4 {
+            for len in MIN_MAGIC_PREFIX..4 {
                 let bytes = &magic[..len];
                 let Err(streamed) = StreamReader::with_buffer_len(bytes, "cut", 64) else {
                     panic!("{bytes:02x?}: the stream reader accepted the input");
@@ -1096,7 +1100,14 @@ mod tests {
 
     #[test]
     fn short_unknown_bytes_are_not_capture() {
-        for bytes in [&[0x47, 0x49, 0x46][..], &[0xd4, 0xc3, 0xb3], &[0x0a, 0x0a]] {
+        let inputs = [
+            &[0x47, 0x49, 0x46][..],
+            &[0xd4, 0xc3, 0xb3],
+            &[0x0a, 0x0a],
+            &[0x0a],
+            &[0xd4],
+        ];
+        for bytes in inputs {
             let error = SliceReader::new(bytes, "tiny").unwrap_err();
 
             let CaptureErrorKind::NotCapture { first_bytes } = &error.kind else {

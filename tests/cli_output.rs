@@ -155,8 +155,9 @@ fn full_device_is_an_error_in_both_languages() {
 
 #[test]
 fn read_only_stdout_is_an_error() {
-    const BAD_DESCRIPTOR: &str =
-        "exflow: writing to standard output failed: Bad file descriptor (os error 9)\n";
+    const BAD_DESCRIPTOR: &str = "exflow: writing to standard output failed: \
+        Bad file descriptor (os error 9): it is not open for writing; \
+        check where it is redirected\n";
     let capture = repo_path("captures/exchange-edge.pcap");
     let dir = tempfile::TempDir::new().unwrap();
     let baseline = dir.path().join("baseline.jsonl");
@@ -204,7 +205,8 @@ fn read_only_stdout_is_an_error() {
     assert_exit(&output, 2, "Japanese");
     assert_eq!(
         stderr(&output),
-        "exflow: 書き込みに失敗しました (標準出力): Bad file descriptor (os error 9)\n"
+        "exflow: 書き込みに失敗しました (標準出力): ファイル記述子が不正です (OS エラー 9)。\
+         書き込み用に開かれていないので、リダイレクト先を確認してください\n"
     );
 }
 

@@ -224,12 +224,22 @@ pub fn output_write_failed(lang: Lang, path: Option<&Path>, error: &io::Error) -
         Some(path) => path.display().to_string(),
         None => message(lang, "cli.error.stdout", &[]),
     };
+    // A descriptor open only for reading (`1</dev/null`) gives EBADF, which
+    // has no `io::ErrorKind` of its own, so the system's text would be all.
+    let key = if error.raw_os_error() == Some(EBADF) {
+        "cli.error.write_bad_descriptor"
+    } else {
+        "cli.error.write"
+    };
     message(
         lang,
-        "cli.error.write",
+        key,
         &[("target", &target), ("error", &io_error(lang, error))],
     )
 }
+
+/// The error number of a bad file descriptor on Linux and the BSDs.
+const EBADF: i32 = 9;
 
 /// Renders an operating system error. English keeps the system's own text;
 /// Japanese names the common kinds and keeps the error number, and falls back
@@ -238,7 +248,11 @@ pub fn io_error(lang: Lang, error: &io::Error) -> String {
     if lang == Lang::En {
         return error.to_string();
     }
-    let Some(key) = io_kind_key(error.kind()) else {
+    let key = match error.raw_os_error() {
+        Some(EBADF) => Some("error.io.bad_descriptor"),
+        _ => io_kind_key(error.kind()),
+    };
+    let Some(key) = key else {
         return error.to_string();
     };
     let text = message(lang, key, &[]);

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 
 use super::DiscoverArgs;
-use super::analyze::{Status, engine_configs, report_input_problems, worker_threads};
+use super::analyze::{
+    Status, engine_configs, report_input_problems, stay_on_one_thread_after_rejection,
+    worker_threads,
+};
 use crate::discover::{Discovery, DiscoveryConfig, Inventory};
 use crate::i18n::{Lang, message};
 use crate::pipeline::{self, AnalyzeConfig};
@@ -33,7 +36,7 @@ pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
 
     let (decoder, flows) = engine_configs(&args.engine);
     let threads = worker_threads(args.threads);
-    let config = AnalyzeConfig {
+    let mut config = AnalyzeConfig {
         decoder,
         flows,
         threads,
@@ -50,6 +53,7 @@ pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
         for flow in &outcome.flows {
             discovery.add(flow);
         }
+        stay_on_one_thread_after_rejection(&outcome, &mut config, lang);
         if report_input_problems(&outcome, None, lang) {
             status = Status::Error;
         }

@@ -320,6 +320,7 @@ impl LiveEngine {
             error: None,
             output_error: None,
             runs_spilled: 0,
+            thread_error: None,
         };
         let mut run = self.judge.verdicts.clone();
         // A live capture has no file: the bytes read are the captured bytes.

@@ -54,15 +54,18 @@ pub struct InputOutcome {
     /// Frames of pcapng interfaces whose link type exflow cannot decode, per
     /// link type.
     pub unsupported_frames: Vec<(LinkType, u64)>,
-    /// The error that stopped reading, or that rejects a pcapng file read to
-    /// its end without a frame exflow could decode; every flow read before it
-    /// is in `flows`.
+    /// The error that stopped reading, or the one that rejects a pcapng file
+    /// read to its end without a frame exflow could decode. Every flow read
+    /// before it is in `flows`.
     pub error: Option<InputError>,
     /// The error of the sink's `emit` or of a temporary file, which stopped
     /// the input early.
     pub output_error: Option<io::Error>,
     /// Sorted runs of items that went to temporary files.
     pub runs_spilled: usize,
+    /// The operating system's error when it rejected a worker thread. The
+    /// input was then read on one thread, with the same flows.
+    pub thread_error: Option<io::Error>,
 }
 
 /// The destination of the finished flows of an input. `build` turns each into
@@ -157,6 +160,7 @@ pub fn analyze_input_with<T: Send>(
         error: None,
         output_error: None,
         runs_spilled: 0,
+        thread_error: None,
     };
 
     // Every input is read through `read` calls, never a memory map: a file

@@ -462,11 +462,7 @@ pub(super) fn run<R: Read, T: Send>(
     let (results, (output_error, runs_spilled)) = match threaded {
         Ok(finished) => finished,
         Err(error) => {
-            log::warn!(
-                "pipeline: starting a thread for {} failed: {error}; reading it on one thread \
-                 instead, with the same output (--threads 1 skips the attempt)",
-                crate::report::escape::terminal_text(&outcome.source)
-            );
+            outcome.thread_error = Some(error);
             super::run_single(reader, config, progress, sink, outcome);
             return;
         }
@@ -531,6 +527,7 @@ mod tests {
 
             let rejected = SPAWNS_BEFORE_REJECTION.with(Cell::get);
             assert_eq!(rejected, None, "{started} threads started");
+            assert!(outcome.thread_error.is_some(), "{started} threads started");
             assert!(outcome.error.is_none(), "{started} threads started");
             assert!(outcome.output_error.is_none(), "{started} threads started");
             assert_eq!(

@@ -225,7 +225,9 @@ pub(super) fn parse_ipv6(data: &[u8], offset: usize, region: Region) -> Result<I
         start: offset,
         src: IpAddr::V6(Ipv6Addr::from(header.source())),
         dst: IpAddr::V6(Ipv6Addr::from(header.destination())),
-        ip_len: (IPV6_HEADER_LEN + claimed_payload) as u32,
+        // A Jumbo Payload length near 2^32 takes the total past u32, so it
+        // saturates rather than wrapping to a few bytes.
+        ip_len: u32::try_from(IPV6_HEADER_LEN + claimed_payload).unwrap_or(u32::MAX),
         ip_id: 0,
         ttl: header.hop_limit(),
         protocol: walk.next_header,
@@ -560,6 +562,16 @@ mod tests {
         let ip = parse_ipv6(&packet, 0, whole(&packet)).unwrap();
         assert_eq!(ip.ip_len, 56);
         assert!(!ip.length_from_capture);
+    }
+
+    #[test]
+    fn ipv6_largest_jumbo_length_saturates() {
+        let mut packet = ipv6_header(0, PROTOCOL_HOP_BY_HOP);
+        let jumbo = u32::MAX.to_be_bytes();
+        packet.extend_from_slice(&[17, 0, 0xc2, 4, jumbo[0], jumbo[1], jumbo[2], jumbo[3]]);
+        packet.extend_from_slice(&[0; 8]);
+        let ip = parse_ipv6(&packet, 0, whole(&packet)).unwrap();
+        assert_eq!(ip.ip_len, u32::MAX);
     }
 
     #[test]

@@ -122,6 +122,9 @@ fn printing_commands() -> Vec<Vec<String>> {
         vec!["completions", "bash"],
         vec!["completions", "powershell"],
         vec!["man"],
+        vec!["--help"],
+        vec!["--version"],
+        vec!["analyze", "--help"],
     ]
     .into_iter()
     .map(|args| args.into_iter().map(str::to_string).collect())

@@ -484,8 +484,27 @@ fn usage_failed(error: &clap::Error, lang: Lang) -> ExitCode {
             ExitCode::from(Status::Error as u8)
         }
         None => {
-            let _ = error.print();
-            ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(Status::Error as u8))
+            let code = u8::try_from(error.exit_code()).unwrap_or(Status::Error as u8);
+            if error.use_stderr() {
+                let _ = error.print();
+                return ExitCode::from(code);
+            }
+            // Help and version go to standard output, where a failed write (a
+            // full disk, a descriptor open only for reading) is an error as
+            // for every other output. Colours follow the descriptor, as clap's
+            // own printing does.
+            let text = error.render().ansi().to_string();
+            let written = stdout::open().and_then(|file| {
+                let mut out = anstream::AutoStream::auto(file);
+                out.write_all(text.as_bytes())?;
+                out.flush()
+            });
+            match written {
+                Err(error) if error.kind() != io::ErrorKind::BrokenPipe => {
+                    ExitCode::from(write_failed(&error, lang) as u8)
+                }
+                _ => ExitCode::from(code),
+            }
         }
     }
 }

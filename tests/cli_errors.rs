@@ -599,3 +599,31 @@ fn missing_site_file_in_japanese() {
         )
     );
 }
+
+#[test]
+fn report_to_standard_output_is_rejected() {
+    let dir = TempDir::new().unwrap();
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let output = Command::new(env!("CARGO_BIN_EXE_exflow"))
+        .args([
+            Path::new("analyze"),
+            &capture,
+            Path::new("--report"),
+            Path::new("-"),
+        ])
+        .current_dir(dir.path())
+        .env("LANG", EN)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .stdin(Stdio::null())
+        .output()
+        .expect("failed to start exflow");
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        "exflow: --report needs a file name: the HTML report is written beside the \
+         records, not to standard output\n"
+    );
+    assert!(output.stdout.is_empty());
+    assert!(!dir.path().join("-").exists(), "a file named - was written");
+}

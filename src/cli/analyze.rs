@@ -455,6 +455,15 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     inputs.extend(args.policy.site.as_deref());
     inputs.extend(args.policy.rules.as_deref());
     inputs.extend(args.baseline.as_deref());
+    // `-` means standard output for `-o`, but the report is a file of its own
+    // beside the records, and a file named `-` would surprise.
+    if args.report.as_deref() == Some(Path::new("-")) {
+        eprintln!(
+            "exflow: {}",
+            message(lang, "cli.error.report_needs_file", &[])
+        );
+        return Status::Error;
+    }
     let outputs = [
         ("-o", args.output.as_deref()),
         ("--report", args.report.as_deref()),

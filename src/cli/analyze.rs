@@ -645,7 +645,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             );
         }
         outcome.add_to(&mut stats);
-        stay_on_one_thread_after_rejection(&outcome, &mut config, lang);
+        stay_on_one_thread_after_rejection(&outcome, &mut config, lang, quiet);
         if report_input_problems(&outcome, Some(&mut stats), lang) {
             status = Status::Error;
         }
@@ -774,21 +774,19 @@ fn verdict_stat(verdict: Verdict) -> StatKey {
     }
 }
 
-/// Prints what went wrong while reading an input, in `lang`, and lists it in
-/// the run statistics when there are any. Returns true when the input was
-/// damaged or could not be read, which makes the exit status 2.
-/// Prints a warning when the operating system rejected a worker thread for
-/// this input, which was then read on one thread. The inputs still to come
-/// stay on one thread, so the warning comes once.
+/// Prints a warning, unless `quiet`, when the operating system rejected a
+/// worker thread for this input, which was then read on one thread. The
+/// inputs still to come stay on one thread, so the warning comes once.
 pub(super) fn stay_on_one_thread_after_rejection(
     outcome: &InputOutcome,
     config: &mut AnalyzeConfig<'_>,
     lang: Lang,
+    quiet: bool,
 ) {
     let Some(error) = &outcome.thread_error else {
         return;
     };
-    if config.threads > 1 {
+    if config.threads > 1 && !quiet {
         let error = messages::io_error(lang, error);
         let warning = message(lang, "cli.warning.thread_fallback", &[("error", &error)]);
         eprintln!("exflow: {warning}");
@@ -796,6 +794,9 @@ pub(super) fn stay_on_one_thread_after_rejection(
     config.threads = 1;
 }
 
+/// Prints what went wrong while reading an input, in `lang`, and lists it in
+/// the run statistics when there are any. Returns true when the input was
+/// damaged or could not be read, which makes the exit status 2.
 pub(super) fn report_input_problems(
     outcome: &InputOutcome,
     mut stats: Option<&mut RunStats>,

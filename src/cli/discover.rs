@@ -53,7 +53,7 @@ pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
         for flow in &outcome.flows {
             discovery.add(flow);
         }
-        stay_on_one_thread_after_rejection(&outcome, &mut config, lang);
+        stay_on_one_thread_after_rejection(&outcome, &mut config, lang, quiet);
         if report_input_problems(&outcome, None, lang) {
             status = Status::Error;
         }

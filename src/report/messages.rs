@@ -285,6 +285,7 @@ fn io_kind_key(kind: io::ErrorKind) -> Option<&'static str> {
         ErrorKind::TimedOut => "error.io.timed_out",
         ErrorKind::OutOfMemory => "error.io.out_of_memory",
         ErrorKind::InvalidData => "error.io.invalid_data",
+        ErrorKind::WouldBlock => "error.io.would_block",
         _ => return None,
     })
 }

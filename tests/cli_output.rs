@@ -310,7 +310,7 @@ fn threads_out_of_range_is_usage_error() {
 #[test]
 fn rejected_threads_fall_back_to_one() {
     // RUST_MIN_STACK sets the stack size of the threads exflow starts. 2^60
-    // bytes exceed the user address space of 64-bit Linux (2^57 bytes at
+    // bytes exceed the user address space of 64-bit Linux (2^56 bytes at
     // most, with five-level paging), so every thread is rejected.
     const HUGE_STACK: &str = "1152921504606846976";
     let capture = repo_path("captures/exchange-edge.pcap");

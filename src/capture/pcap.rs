@@ -79,8 +79,8 @@ pub fn pcap_magic(bytes: [u8; 4]) -> Option<(ByteOrder, bool)> {
 }
 
 /// Returns true when `bytes` begin one of the magic numbers in either byte
-/// order. A file of one to three such bytes is a pcap file cut short, not
-/// another format.
+/// order. The format detection reads a file of two or three such bytes as a
+/// pcap file cut short, not another format.
 pub fn is_pcap_magic_prefix(bytes: &[u8]) -> bool {
     [PCAP_MAGIC_MICROSECONDS, PCAP_MAGIC_NANOSECONDS]
         .into_iter()

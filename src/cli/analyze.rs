@@ -786,7 +786,7 @@ pub(super) fn stay_on_one_thread_after_rejection(
     let Some(error) = &outcome.thread_error else {
         return;
     };
-    if config.threads > 1 && !quiet {
+    if !quiet {
         let error = messages::io_error(lang, error);
         let warning = message(lang, "cli.warning.thread_fallback", &[("error", &error)]);
         eprintln!("exflow: {warning}");

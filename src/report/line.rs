@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::build::tls_version_name;
 use super::escape::wire_text;
 use super::jsonl::SafeFormatter;
-use super::timestamp::write_rfc3339_micros;
+use super::timestamp::{digits, write_rfc3339_micros};
 use crate::fingerprint::dns::{qtype_name, rcode_name};
 use crate::fingerprint::{AppInfo, WireText};
 use crate::flow::FinishedFlow;
@@ -228,21 +228,18 @@ fn dns(out: &mut Vec<u8>, app: &AppInfo) {
     out.push(b'}');
 }
 
-/// Writes an unsigned integer in decimal, as itoa and serde_json do.
+/// Writes an unsigned integer in decimal, as serde_json does.
 ///
 /// The digits go straight into `out`: a fixed run of 20 bytes is appended
 /// and cut back to the number's length. A copy of a slice whose length the
 /// compiler cannot see becomes a call to the C library's `memcpy`, and a
 /// record has about twenty numbers.
 fn integer(out: &mut Vec<u8>, value: impl Into<u64>) {
-    let mut value: u64 = value.into();
+    let value: u64 = value.into();
     let len = value.checked_ilog10().map_or(1, |log| log as usize + 1);
     let start = out.len();
     out.extend_from_slice(&[b'0'; 20]);
-    for slot in out[start..start + len].iter_mut().rev() {
-        *slot = b'0' + (value % 10) as u8;
-        value /= 10;
-    }
+    digits(&mut out[start..start + len], value);
     out.truncate(start + len);
 }
 
@@ -377,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn integers_match_itoa_at_every_length() {
+    fn integers_match_display_at_every_length() {
         let mut edges = vec![0, u64::MAX];
         for power in 1..20 {
             let ten = 10u64.pow(power);
@@ -390,7 +387,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn integers_match_itoa(value in any::<u64>()) {
+        fn integers_match_display(value in any::<u64>()) {
             prop_assert_eq!(integer_text(value), format!("x{value}"));
         }
 

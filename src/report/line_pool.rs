@@ -121,13 +121,13 @@ mod tests {
         let lines: Vec<Vec<u8>> = (0..3).map(|_| pool.take()).collect();
         let places: Vec<*const u8> = lines.iter().map(|line| line.as_ptr()).collect();
         pool.give_back(lines);
-        let mut taken = vec![pool.take()];
+        let mut reused = vec![pool.take()];
         assert_eq!(pool.bundles(), 0);
-        taken.push(pool.take());
-        taken.push(pool.take());
-        let mut taken_places: Vec<*const u8> = taken.iter().map(|line| line.as_ptr()).collect();
-        taken_places.reverse();
-        assert_eq!(taken_places, places);
+        reused.push(pool.take());
+        reused.push(pool.take());
+        let mut reused_places: Vec<*const u8> = reused.iter().map(|line| line.as_ptr()).collect();
+        reused_places.reverse();
+        assert_eq!(reused_places, places);
         // The stash is empty again, so the next buffer is new.
         assert!(!places.contains(&pool.take().as_ptr()));
     }

@@ -225,7 +225,7 @@ pub fn output_write_failed(lang: Lang, path: Option<&Path>, error: &io::Error) -
         None => message(lang, "cli.error.stdout", &[]),
     };
     // A descriptor open only for reading (`1</dev/null`) gives EBADF, which
-    // has no `io::ErrorKind` of its own, so the message says what it means.
+    // has no `io::ErrorKind` of its own, so the message explains it.
     let key = if error.raw_os_error() == Some(EBADF) {
         "cli.error.write_bad_descriptor"
     } else {

@@ -52,7 +52,7 @@ fn civil_date(days: i64) -> (i64, u8, u8) {
 
 /// Writes `value` into `slots` as zero-padded decimal digits. Digits above
 /// the width of `slots` are dropped.
-fn digits(slots: &mut [u8], mut value: u64) {
+pub(super) fn digits(slots: &mut [u8], mut value: u64) {
     for slot in slots.iter_mut().rev() {
         *slot = b'0' + (value % 10) as u8;
         value /= 10;

@@ -211,7 +211,7 @@ pub struct AnalyzeArgs {
     #[arg(long, value_enum, value_name = "VERDICT")]
     pub fail_on: Option<VerdictArg>,
 
-    /// Write a self-contained HTML report with the flow map
+    /// Write a self-contained HTML report with the flow map to a file (not `-`)
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
 

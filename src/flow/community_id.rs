@@ -59,40 +59,53 @@ pub fn write_community_id_v1(
     out.extend_from_slice(&id[..2 + written]);
 }
 
-/// Returns the SHA-1 digest that a Community ID v1 encodes.
+/// Longest hashed message: seed, two IPv6 addresses, protocol, padding and
+/// two ports.
+const MAX_MESSAGE_LEN: usize = 2 + 16 + 16 + 2 + 2 + 2;
+
+/// Returns the SHA-1 digest that a Community ID v1 encodes. The message is
+/// laid out in one buffer and hashed in one call.
 fn community_id_v1_digest(
     seed: u16,
     transport: Transport,
     a: SocketAddr,
     b: SocketAddr,
 ) -> [u8; 20] {
-    let (src, dst) = if endpoint_order(a, b) { (a, b) } else { (b, a) };
-
-    let mut hasher = Sha1::new();
-    hasher.update(seed.to_be_bytes());
-    update_addr(&mut hasher, src.ip());
-    update_addr(&mut hasher, dst.ip());
-    hasher.update([transport.protocol_number(), 0]);
-    hasher.update(src.port().to_be_bytes());
-    hasher.update(dst.port().to_be_bytes());
-    hasher.finalize().into()
+    let (a_ip, b_ip) = (addr_octets(a.ip()), addr_octets(b.ip()));
+    let ((src_ip, src_port), (dst_ip, dst_port)) =
+        if endpoint_order(&a_ip, a.port(), &b_ip, b.port()) {
+            ((a_ip, a.port()), (b_ip, b.port()))
+        } else {
+            ((b_ip, b.port()), (a_ip, a.port()))
+        };
+    let mut message = [0u8; MAX_MESSAGE_LEN];
+    let mut len = 0;
+    for piece in [
+        &seed.to_be_bytes()[..],
+        src_ip.as_slice(),
+        dst_ip.as_slice(),
+        &[transport.protocol_number(), 0],
+        &src_port.to_be_bytes(),
+        &dst_port.to_be_bytes(),
+    ] {
+        message[len..len + piece.len()].copy_from_slice(piece);
+        len += piece.len();
+    }
+    Sha1::digest(&message[..len]).into()
 }
 
-/// Returns `true` when `a` comes first: its address bytes are smaller, or the
-/// addresses are equal and its port is not larger.
-fn endpoint_order(a: SocketAddr, b: SocketAddr) -> bool {
-    let (a_ip, b_ip) = (addr_octets(a.ip()), addr_octets(b.ip()));
-    match a_ip.as_slice().cmp(b_ip.as_slice()) {
+/// Returns `true` when endpoint `a` comes first: its address bytes are
+/// smaller, or the addresses are equal and its port is not larger.
+///
+/// The addresses compare as zero-padded 128-bit numbers, then by length. That
+/// orders them as their byte strings would, a shorter string first when it is
+/// a prefix of the longer one, without a call to `memcmp`.
+fn endpoint_order(a: &Octets, a_port: u16, b: &Octets, b_port: u16) -> bool {
+    let key = |ip: &Octets| (u128::from_be_bytes(ip.bytes), ip.len);
+    match key(a).cmp(&key(b)) {
         std::cmp::Ordering::Less => true,
         std::cmp::Ordering::Greater => false,
-        std::cmp::Ordering::Equal => a.port() <= b.port(),
-    }
-}
-
-fn update_addr(hasher: &mut Sha1, addr: IpAddr) {
-    match addr {
-        IpAddr::V4(v4) => hasher.update(v4.octets()),
-        IpAddr::V6(v6) => hasher.update(v6.octets()),
+        std::cmp::Ordering::Equal => a_port <= b_port,
     }
 }
 
@@ -111,6 +124,7 @@ fn addr_octets(addr: IpAddr) -> Octets {
     }
 }
 
+/// Address bytes in network order: the first `len` of `bytes`, the rest zero.
 struct Octets {
     bytes: [u8; 16],
     len: usize,
@@ -220,5 +234,73 @@ mod tests {
         );
         assert_eq!(low_first, "1:gir0IfrzfLF5jsdNt5PFAnifXH0=");
         assert_eq!(high_first, low_first);
+    }
+
+    /// Computes the digest as the specification describes it: endpoints ordered
+    /// by their address byte strings, the hasher fed piece by piece.
+    fn reference_digest(seed: u16, transport: Transport, a: SocketAddr, b: SocketAddr) -> [u8; 20] {
+        let bytes = |ip: IpAddr| match ip {
+            IpAddr::V4(v4) => v4.octets().to_vec(),
+            IpAddr::V6(v6) => v6.octets().to_vec(),
+        };
+        let a_first = match bytes(a.ip()).cmp(&bytes(b.ip())) {
+            std::cmp::Ordering::Less => true,
+            std::cmp::Ordering::Greater => false,
+            std::cmp::Ordering::Equal => a.port() <= b.port(),
+        };
+        let (src, dst) = if a_first { (a, b) } else { (b, a) };
+        let mut hasher = Sha1::new();
+        hasher.update(seed.to_be_bytes());
+        hasher.update(bytes(src.ip()));
+        hasher.update(bytes(dst.ip()));
+        hasher.update([transport.protocol_number(), 0]);
+        hasher.update(src.port().to_be_bytes());
+        hasher.update(dst.port().to_be_bytes());
+        hasher.finalize().into()
+    }
+
+    /// Generates pairs of endpoints. Independent ones come from few values, so
+    /// that equal addresses and prefixes are common. A look-alike pair is an IPv4
+    /// address and the IPv6 address that starts with its bytes, zero after them:
+    /// both pad to the same 128-bit number.
+    fn endpoint_pairs() -> impl proptest::strategy::Strategy<Value = (SocketAddr, SocketAddr)> {
+        use proptest::prelude::*;
+        let octet = || prop::sample::select(vec![0u8, 1, 10, 255]);
+        let port = || prop::sample::select(vec![0u16, 1, 53, 65535]);
+        let v4 = prop::array::uniform4(octet()).prop_map(IpAddr::from);
+        let v6 = prop::array::uniform16(octet()).prop_map(IpAddr::from);
+        let ip = prop_oneof![v4, v6];
+        let independent = (ip.clone(), port(), ip, port()).prop_map(|(a, a_port, b, b_port)| {
+            (SocketAddr::new(a, a_port), SocketAddr::new(b, b_port))
+        });
+        let look_alikes = (
+            prop::array::uniform4(octet()),
+            port(),
+            port(),
+            any::<bool>(),
+        )
+            .prop_map(|(octets, v4_port, v6_port, v4_first)| {
+                let mut padded = [0u8; 16];
+                padded[..4].copy_from_slice(&octets);
+                let v4 = SocketAddr::new(IpAddr::from(octets), v4_port);
+                let v6 = SocketAddr::new(IpAddr::from(padded), v6_port);
+                if v4_first { (v4, v6) } else { (v6, v4) }
+            });
+        prop_oneof![independent, look_alikes]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn digest_matches_piecewise_reference(
+            seed in proptest::prelude::any::<u16>(),
+            udp in proptest::prelude::any::<bool>(),
+            (a, b) in endpoint_pairs(),
+        ) {
+            let transport = if udp { Transport::Udp } else { Transport::Tcp };
+            proptest::prop_assert_eq!(
+                community_id_v1_digest(seed, transport, a, b),
+                reference_digest(seed, transport, a, b)
+            );
+        }
     }
 }

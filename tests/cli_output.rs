@@ -3,7 +3,8 @@
 //! status 2 and a message, a reader that closed the pipe
 //! (`exflow ... | head`) is not, and none of them ever panics. A
 //! closed pipe keeps the status the run had earned: `--fail-on`,
-//! `--baseline` and input errors still decide it. Also the range of
+//! `--baseline` and input errors still decide it. A full standard error
+//! changes neither the status nor the records. Also the range of
 //! `--threads`, the fallback to one thread when threads cannot start, rules
 //! and site files that are not UTF-8 or never end, and `discover`'s input
 //! errors in Japanese.
@@ -13,6 +14,11 @@ use std::process::{Command, Output, Stdio};
 
 const EN: &str = "C";
 const JA: &str = "ja_JP.UTF-8";
+
+/// A value of RUST_MIN_STACK, the stack size of the threads exflow starts.
+/// 2^60 bytes exceed the user address space of 64-bit Linux (2^56 bytes at
+/// most, with five-level paging), so every thread is rejected.
+const HUGE_STACK: &str = "1152921504606846976";
 
 fn exflow(args: &[&str], lang: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_exflow"));
@@ -213,6 +219,64 @@ fn read_only_stdout_is_an_error() {
     );
 }
 
+/// An environment variable's name and value.
+type EnvVar<'a> = (&'a str, &'a str);
+
+/// Runs exflow with standard error on /dev/full, where every write fails
+/// with ENOSPC, and with the environment variable `env` when one is given.
+fn run_with_full_stderr(args: &[&str], env: Option<EnvVar>) -> Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("cannot open /dev/full");
+    let mut command = exflow(args, EN);
+    command.envs(env);
+    command
+        .stderr(full)
+        .output()
+        .expect("failed to start exflow")
+}
+
+#[test]
+fn full_stderr_keeps_status_and_records() {
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let dir = tempfile::TempDir::new().unwrap();
+    let cut = dir.path().join("cut.pcap");
+    let bytes = std::fs::read(&capture).unwrap();
+    std::fs::write(&cut, &bytes[..5000]).unwrap();
+    let cut = cut.to_str().unwrap();
+    let missing = dir.path().join("missing.pcap");
+    let missing = missing.to_str().unwrap();
+
+    // Arguments, environment and the exit status of each case. Every case
+    // prints to standard error: an error, a usage error, an input error
+    // after some records, and the warning that threads could not start (a
+    // stack size no thread can get).
+    let no_threads = Some(("RUST_MIN_STACK", HUGE_STACK));
+    let cases: [(&[&str], Option<EnvVar>, i32); 4] = [
+        (&["analyze", missing], None, 2),
+        (&["analyze", "--no-such-option", &capture], None, 2),
+        (&["analyze", "--threads", "1", cut], None, 2),
+        (&["analyze", "--threads", "2", &capture], no_threads, 0),
+    ];
+    for (args, env, code) in cases {
+        let what = args.join(" ");
+        let normal = exflow(args, EN)
+            .envs(env)
+            .output()
+            .expect("failed to start exflow");
+        assert_exit(&normal, code, &what);
+        assert!(
+            !normal.stderr.is_empty(),
+            "{what}: nothing on standard error"
+        );
+
+        let full = run_with_full_stderr(args, env);
+        assert_exit(&full, code, &what);
+        assert_eq!(full.stdout, normal.stdout, "{what}");
+    }
+}
+
 #[test]
 fn closed_pipe_is_no_error() {
     for args in printing_commands() {
@@ -309,10 +373,6 @@ fn threads_out_of_range_is_usage_error() {
 
 #[test]
 fn rejected_threads_fall_back_to_one() {
-    // RUST_MIN_STACK sets the stack size of the threads exflow starts. 2^60
-    // bytes exceed the user address space of 64-bit Linux (2^56 bytes at
-    // most, with five-level paging), so every thread is rejected.
-    const HUGE_STACK: &str = "1152921504606846976";
     let capture = repo_path("captures/exchange-edge.pcap");
 
     let warning = "exflow: warning: starting a worker thread failed: ";

@@ -194,7 +194,7 @@ pub(super) fn check_stdin_once(captures: &[PathBuf], lang: Lang) -> Result<(), S
         .filter(|path| path.as_os_str() == "-")
         .count();
     if stdin_count > 1 {
-        eprintln!("exflow: {}", message(lang, "cli.error.stdin_twice", &[]));
+        stderr_line!("exflow: {}", message(lang, "cli.error.stdin_twice", &[]));
         return Err(Status::Error);
     }
     Ok(())
@@ -221,7 +221,7 @@ pub(super) fn check_outputs(
             .any(|input| input.as_os_str() != "-" && same_file(input, output))
         {
             let path = output.display().to_string();
-            eprintln!(
+            stderr_line!(
                 "exflow: {}",
                 message(
                     lang,
@@ -236,7 +236,7 @@ pub(super) fn check_outputs(
             .find(|(_, later)| same_file(later, output))
         {
             let path = output.display().to_string();
-            eprintln!(
+            stderr_line!(
                 "exflow: {}",
                 message(
                     lang,
@@ -309,7 +309,7 @@ fn open_output(
         Ok(file) if buffered => Ok(Box::new(BufWriter::new(file))),
         Ok(file) => Ok(Box::new(file)),
         Err(message) => {
-            eprintln!("exflow: {message}");
+            stderr_line!("exflow: {message}");
             Err(Status::Error)
         }
     }
@@ -458,7 +458,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     // `-` means standard output for `-o`, but the report is a file of its own
     // beside the records, and a file named `-` would surprise.
     if args.report.as_deref() == Some(Path::new("-")) {
-        eprintln!(
+        stderr_line!(
             "exflow: {}",
             message(lang, "cli.error.report_needs_file", &[])
         );
@@ -480,7 +480,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     };
     if !quiet {
         for warning in policy.warnings() {
-            eprintln!("{}", warning.render(lang));
+            stderr_line!("{}", warning.render(lang));
         }
     }
     let baseline = match load_baseline(args.baseline.as_deref(), lang) {
@@ -493,7 +493,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         Ok(file) => file,
         Err(error) => {
             let path = args.report.as_deref().unwrap_or(Path::new(""));
-            eprintln!(
+            stderr_line!(
                 "exflow: {}",
                 messages::output_open_failed(lang, path, &error)
             );
@@ -505,7 +505,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         Ok(filter) => filter,
         Err(error) => {
             let expression = args.filter.as_deref().unwrap_or_default();
-            eprintln!("exflow: {}", error.render(expression, lang));
+            stderr_line!("exflow: {}", error.render(expression, lang));
             return Status::Error;
         }
     };
@@ -668,7 +668,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             .write(&mut writer, &stats, lang)
             .and_then(|()| writer.flush());
         if let Err(error) = written {
-            eprintln!(
+            stderr_line!(
                 "exflow: {}",
                 messages::output_write_failed(lang, Some(path), &error)
             );
@@ -721,7 +721,7 @@ fn load_baseline(path: Option<&Path>, lang: Lang) -> Result<Option<Comparison>, 
     match Baseline::read(path) {
         Ok(baseline) => Ok(Some(Comparison::new(baseline))),
         Err(error) => {
-            eprintln!("exflow: {}", error.render(lang));
+            stderr_line!("exflow: {}", error.render(lang));
             Err(Status::Error)
         }
     }
@@ -789,7 +789,7 @@ pub(super) fn stay_on_one_thread_after_rejection(
     if !quiet {
         let error = messages::io_error(lang, error);
         let warning = message(lang, "cli.warning.thread_fallback", &[("error", &error)]);
-        eprintln!("exflow: {warning}");
+        stderr_line!("exflow: {warning}");
     }
     config.threads = 1;
 }
@@ -810,7 +810,7 @@ pub(super) fn report_input_problems(
     let mut problem = |offset: Option<u64>, text: String| {
         // The file name may hold escape sequences, and the text may quote it.
         let line = format!("{source}: {text}");
-        eprintln!("exflow: {}", crate::report::escape::terminal_text(&line));
+        stderr_line!("exflow: {}", crate::report::escape::terminal_text(&line));
         if let Some(stats) = stats.as_deref_mut() {
             stats.push_error(&source, offset, &text);
         }
@@ -864,7 +864,7 @@ fn output_failed(error: io::Error, path: Option<&Path>, lang: Lang, status: Stat
     if error.kind() == io::ErrorKind::BrokenPipe {
         return status;
     }
-    eprintln!(
+    stderr_line!(
         "exflow: {}",
         messages::output_write_failed(lang, path, &error)
     );

@@ -89,7 +89,7 @@ pub(super) fn parse_internal(texts: &[String], lang: Lang) -> Option<Vec<IpNet>>
             Some(net) => internal.push(net),
             None => {
                 let error = message(lang, "discover.cli.invalid_network", &[("value", text)]);
-                eprintln!("exflow: {error}");
+                stderr_line!("exflow: {error}");
                 return None;
             }
         }
@@ -119,7 +119,7 @@ pub(super) fn print_summary(lang: Lang, discovery: &Discovery, inventory: &Inven
             ],
         )
     };
-    eprintln!("exflow: {summary}");
+    stderr_line!("exflow: {summary}");
 }
 
 /// Prints a failure to write the site file and returns the exit status: a
@@ -128,7 +128,7 @@ pub(super) fn report_write_error(lang: Lang, path: Option<&Path>, error: &io::Er
     if error.kind() == io::ErrorKind::BrokenPipe {
         return Status::Success;
     }
-    eprintln!(
+    stderr_line!(
         "exflow: {}",
         messages::output_write_failed(lang, path, error)
     );

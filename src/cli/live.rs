@@ -66,7 +66,7 @@ pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
         None | Some(FormatArg::Jsonl) => LiveFormat::Jsonl,
         Some(FormatArg::Csv) => LiveFormat::Csv,
         Some(FormatArg::Summary) => {
-            eprintln!(
+            stderr_line!(
                 "exflow: {}",
                 message(lang, "live.error.summary_format", &[])
             );
@@ -85,7 +85,7 @@ pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
         }
     };
     for warning in policy.warnings() {
-        eprintln!("{}", warning.render(lang));
+        stderr_line!("{}", warning.render(lang));
     }
     let Some(signals) = Signals::install_or_report(lang) else {
         return Status::Error;
@@ -120,7 +120,7 @@ pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
         let interfaces = describe_interfaces(&captures);
         let filter = describe_filter(args, lang);
         let user = identity.describe();
-        eprintln!(
+        stderr_line!(
             "exflow: {}",
             message(
                 lang,
@@ -140,7 +140,7 @@ pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
     let run = match LiveRun::start(captures, engine) {
         Ok(run) => run,
         Err(error) => {
-            eprintln!("exflow: {error}");
+            stderr_line!("exflow: {error}");
             return Status::Error;
         }
     };
@@ -166,7 +166,7 @@ fn interface_count_valid(args: &LiveArgs, lang: Lang) -> bool {
     }
     let count = args.interfaces.len().to_string();
     let max = MAX_INTERFACES.to_string();
-    eprintln!(
+    stderr_line!(
         "exflow: {}",
         message(
             lang,
@@ -193,7 +193,7 @@ fn open_interfaces(args: &LiveArgs) -> Option<Vec<LiveCapture>> {
         match LiveCapture::open(name, index as u8, &options) {
             Ok(capture) => captures.push(capture),
             Err(error) => {
-                eprintln!("exflow: {error}");
+                stderr_line!("exflow: {error}");
                 return None;
             }
         }
@@ -208,7 +208,7 @@ fn become_user(args: &LiveArgs, lang: Lang, quiet: bool) -> Option<Identity> {
     let identity = match drop_privileges(user) {
         Ok(identity) => identity,
         Err(error) => {
-            eprintln!("exflow: {error}");
+            stderr_line!("exflow: {error}");
             return None;
         }
     };
@@ -216,7 +216,7 @@ fn become_user(args: &LiveArgs, lang: Lang, quiet: bool) -> Option<Identity> {
         && !quiet
     {
         let current = identity.describe();
-        eprintln!(
+        stderr_line!(
             "exflow: {}",
             message(
                 lang,
@@ -291,12 +291,12 @@ fn watch(run: &LiveRun, signals: &Signals, writer: &mut Writer, stats_interval: 
 /// statistics, and returns the exit status.
 fn finish(run: LiveRun, writer: &mut Writer, status: Status) -> Status {
     if !writer.quiet {
-        eprintln!("exflow: {}", message(writer.lang, "live.stopping", &[]));
+        stderr_line!("exflow: {}", message(writer.lang, "live.stopping", &[]));
     }
     let outcome = run.stop(&mut |message| writer.message(message));
     let mut status = status;
     if let Some(error) = &outcome.error {
-        eprintln!("exflow: {error}");
+        stderr_line!("exflow: {error}");
         status = Status::Error;
     }
     writer.interfaces = outcome.interfaces.clone();
@@ -325,7 +325,7 @@ impl Signals {
             Ok(signals) => Some(signals),
             Err(error) => {
                 let error = error.to_string();
-                eprintln!(
+                stderr_line!(
                     "exflow: {}",
                     message(lang, "live.error.signals", &[("error", &error)])
                 );
@@ -390,7 +390,7 @@ impl Writer {
             let server = event.flow.server.to_string();
             let client_roles = record.client.roles.join(",");
             let server_roles = record.server.roles.join(",");
-            eprintln!(
+            stderr_line!(
                 "exflow: {}",
                 message(
                     self.lang,
@@ -434,7 +434,7 @@ impl Writer {
         } else {
             "live.stats"
         };
-        eprintln!(
+        stderr_line!(
             "exflow: {}",
             message(
                 lang,
@@ -453,7 +453,7 @@ impl Writer {
             )
         );
         for interface in &record.interfaces {
-            eprintln!(
+            stderr_line!(
                 "exflow: {}",
                 message(
                     lang,
@@ -479,7 +479,7 @@ impl Writer {
         match self.sink.reopen() {
             Ok(_) => {
                 if !self.quiet {
-                    eprintln!(
+                    stderr_line!(
                         "exflow: {}",
                         message(self.lang, "live.reopened", &[("path", &path)])
                     );
@@ -487,7 +487,7 @@ impl Writer {
             }
             Err(error) => {
                 let error = error.to_string();
-                eprintln!(
+                stderr_line!(
                     "exflow: {}",
                     message(
                         self.lang,
@@ -516,7 +516,7 @@ impl Writer {
             self.failed = Some(Status::Success);
             return;
         }
-        eprintln!(
+        stderr_line!(
             "exflow: {}",
             messages::output_write_failed(self.lang, self.sink.path(), &error)
         );
@@ -592,7 +592,7 @@ fn print_drop_warning(lang: Lang, names: &[String], warning: &DropWarning) {
         if count == 0 {
             continue;
         }
-        eprintln!(
+        stderr_line!(
             "exflow: {}",
             message(
                 lang,
@@ -626,7 +626,7 @@ fn describe_filter(args: &LiveArgs, lang: Lang) -> String {
 
 fn report_output_error(lang: Lang, path: &str, error: &io::Error) {
     let error = error.to_string();
-    eprintln!(
+    stderr_line!(
         "exflow: {}",
         message(
             lang,

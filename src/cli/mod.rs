@@ -1,6 +1,17 @@
 //! Command-line definitions. Clap types stay in this module; the rest of the
 //! crate sees one validated configuration per command.
 
+/// Prints a line to standard error as `eprintln!` does, but ignores a failed
+/// write. `eprintln!` panics when the write fails (standard error on a full
+/// device, for one), and a message that cannot be shown must not change the
+/// run's exit status.
+macro_rules! stderr_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod analyze;
 mod discover;
 mod help_text;
@@ -433,7 +444,7 @@ pub fn main() -> ExitCode {
         Command::Live(args) => live::run(args, lang, cli.quiet),
         #[cfg(not(feature = "live"))]
         Command::Live(_) => {
-            eprintln!(
+            stderr_line!(
                 "exflow: {}",
                 crate::i18n::message(lang, "live.error.not_built", &[])
             );
@@ -480,7 +491,8 @@ fn lang_from_args(args: &[OsString]) -> Option<Lang> {
 fn usage_failed(error: &clap::Error, lang: Lang) -> ExitCode {
     match usage_error::render(error, lang) {
         Some(text) => {
-            anstream::eprint!("{text}");
+            let mut stderr = anstream::AutoStream::auto(io::stderr());
+            let _ = stderr.write_all(text.as_bytes());
             ExitCode::from(Status::Error as u8)
         }
         None => {
@@ -543,7 +555,7 @@ fn write_stdout(bytes: &[u8], lang: Lang) -> Result<(), Status> {
 
 /// Prints a failure to write the output and returns status 2.
 fn write_failed(error: &io::Error, lang: Lang) -> Status {
-    eprintln!(
+    stderr_line!(
         "exflow: {}",
         messages::output_write_failed(lang, None, error)
     );
@@ -553,11 +565,11 @@ fn write_failed(error: &io::Error, lang: Lang) -> Status {
 /// Prints a rules or site file error: each diagnostic on its own line.
 fn report_policy_error(error: &PolicyError, lang: Lang) {
     if let Some(text) = messages::policy_error(lang, error) {
-        eprintln!("exflow: {text}");
+        stderr_line!("exflow: {text}");
         return;
     }
     for diagnostic in error.diagnostics() {
-        eprintln!("{}", diagnostic.render(lang));
+        stderr_line!("{}", diagnostic.render(lang));
     }
 }
 

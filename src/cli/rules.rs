@@ -23,7 +23,7 @@ pub fn run(command: &RulesCommand, lang: Lang) -> Status {
         RulesCommand::Check(args) => match policy::check(args.rules.as_deref(), Some(&args.site)) {
             Ok(diagnostics) => {
                 for diagnostic in &diagnostics {
-                    eprintln!("{}", diagnostic.render(lang));
+                    stderr_line!("{}", diagnostic.render(lang));
                 }
                 let errors = diagnostics.iter().filter(|d| d.is_error()).count();
                 let warnings = diagnostics.len() - errors;
@@ -34,7 +34,7 @@ pub fn run(command: &RulesCommand, lang: Lang) -> Status {
                 let args: Vec<(&str, &str)> =
                     counts.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 if errors > 0 {
-                    eprintln!("{}", message(lang, "cli.rules.check_failed", &args));
+                    stderr_line!("{}", message(lang, "cli.rules.check_failed", &args));
                     Status::Error
                 } else {
                     let line = format!("{}\n", message(lang, "cli.rules.check_ok", &args));
@@ -71,7 +71,7 @@ fn diff(args: &RulesDiffArgs, lang: Lang) -> Status {
     };
 
     for warning in first.1.iter().chain(&second.1) {
-        eprintln!("{}", warning.render(lang));
+        stderr_line!("{}", warning.render(lang));
     }
     let difference = SiteDiff::new(&first.0, &second.0);
     let text = difference.render(

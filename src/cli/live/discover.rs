@@ -52,7 +52,7 @@ pub(super) fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
             Some(window) => Some(window),
             None => {
                 let error = message(lang, "live.discover.invalid_window", &[("value", text)]);
-                eprintln!("exflow: {error}");
+                stderr_line!("exflow: {error}");
                 return Status::Error;
             }
         },
@@ -119,7 +119,7 @@ pub(super) fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
             }
             None => "live.discover.started",
         };
-        eprintln!("exflow: {}", message(lang, key, &values));
+        stderr_line!("exflow: {}", message(lang, key, &values));
     }
 
     // Flow records only; the engine writes no interim records.
@@ -127,7 +127,7 @@ pub(super) fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
     let run = match LiveRun::start(captures, engine) {
         Ok(run) => run,
         Err(error) => {
-            eprintln!("exflow: {error}");
+            stderr_line!("exflow: {error}");
             return Status::Error;
         }
     };
@@ -143,7 +143,7 @@ pub(super) fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
             ),
             _ => message(lang, "live.discover.stopping", &[]),
         };
-        eprintln!("exflow: {stopping}");
+        stderr_line!("exflow: {stopping}");
     }
     let outcome = run.stop(&mut |message| add_flow(&mut discovery, message));
     let mut status = match ending {
@@ -151,12 +151,12 @@ pub(super) fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
         Ending::Window | Ending::Signal => Status::Success,
     };
     if let Some(error) = &outcome.error {
-        eprintln!("exflow: {error}");
+        stderr_line!("exflow: {error}");
         status = Status::Error;
     }
     if !quiet {
         for (name, counters) in args.interfaces.iter().zip(&outcome.interfaces) {
-            eprintln!(
+            stderr_line!(
                 "exflow: {}",
                 message(
                     lang,

@@ -4,7 +4,8 @@
 //! (`exflow ... | head`) is not, and none of them ever panics. A
 //! closed pipe keeps the status the run had earned: `--fail-on`,
 //! `--baseline` and input errors still decide it. A full standard error
-//! changes neither the status nor the records. Also the range of
+//! changes neither the status nor the records, and a file that standard
+//! output is redirected to is guarded as `-o FILE` is. Also the range of
 //! `--threads`, the fallback to one thread when threads cannot start, rules
 //! and site files that are not UTF-8 or never end, and `discover`'s input
 //! errors in Japanese.
@@ -275,6 +276,71 @@ fn full_stderr_keeps_status_and_records() {
         assert_exit(&full, code, &what);
         assert_eq!(full.stdout, normal.stdout, "{what}");
     }
+}
+
+/// Runs exflow with standard output appended to `path`, as `>> path` does.
+fn run_appending_to(args: &[&str], path: &Path, lang: &str) -> Output {
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .expect("cannot open the output file");
+    exflow(args, lang)
+        .stdout(file)
+        .output()
+        .expect("failed to start exflow")
+}
+
+#[test]
+fn stdout_file_guarded_like_output() {
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let dir = tempfile::TempDir::new().unwrap();
+    let records = dir.path().join("records.jsonl");
+    let report = dir.path().join("report.html");
+    let report_arg = report.to_str().unwrap();
+
+    // A report beside records redirected to another file is fine.
+    let output = run_appending_to(&["analyze", &capture, "--report", report_arg], &records, EN);
+    assert_exit(&output, 0, "report beside redirected records");
+    let lines = std::fs::read_to_string(&records).unwrap().lines().count();
+    assert!(lines > 0, "no records in the redirected output");
+
+    // The report path names the file standard output goes to.
+    for report_path in [report_arg, "/dev/stdout"] {
+        let output = run_appending_to(&["analyze", &capture, "--report", report_path], &report, EN);
+        assert_exit(&output, 2, report_path);
+        assert_eq!(
+            stderr(&output),
+            format!(
+                "exflow: standard output and --report name the same file {report_path}; \
+                 give them different paths\n"
+            ),
+        );
+    }
+
+    // Standard output appended to the capture being read.
+    let input = dir.path().join("input.pcap");
+    std::fs::copy(&capture, &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let input_arg = input.to_str().unwrap();
+    let output = run_appending_to(&["analyze", input_arg], &input, EN);
+    assert_exit(&output, 2, "records appended to the input");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: standard output is redirected to the input {input_arg}; the records \
+             would go into the file being read, so redirect it elsewhere or give -o\n"
+        ),
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), before, "input changed");
+
+    let output = run_appending_to(&["analyze", input_arg], &input, JA);
+    assert_exit(&output, 2, "Japanese");
+    assert!(
+        stderr(&output).starts_with(&format!("exflow: 標準出力が入力 {input_arg} に")),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

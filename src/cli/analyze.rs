@@ -216,26 +216,32 @@ pub(super) fn check_outputs(
         .filter(|(_, path)| path.as_os_str() != "-")
         .collect();
     for (index, &(flag, output)) in outputs.iter().enumerate() {
-        if inputs
+        let on_stdout = output == Path::new(STDOUT_PATH);
+        if let Some(input) = inputs
             .iter()
-            .any(|input| input.as_os_str() != "-" && same_file(input, output))
+            .find(|input| input.as_os_str() != "-" && same_file(input, output))
         {
-            let path = output.display().to_string();
-            stderr_line!(
-                "exflow: {}",
+            let text = if on_stdout {
+                let path = input.display().to_string();
+                message(lang, "cli.error.stdout_is_input", &[("path", &path)])
+            } else {
+                let path = output.display().to_string();
                 message(
                     lang,
                     "cli.error.output_is_input",
-                    &[("path", &path), ("flag", flag)]
+                    &[("path", &path), ("flag", flag)],
                 )
-            );
+            };
+            stderr_line!("exflow: {text}");
             return Err(Status::Error);
         }
-        if let Some(&(other, _)) = outputs[index + 1..]
+        if let Some(&(other, later)) = outputs[index + 1..]
             .iter()
             .find(|(_, later)| same_file(later, output))
         {
-            let path = output.display().to_string();
+            // The later path is the one typed when the first is standard output.
+            let path = if on_stdout { later } else { output };
+            let path = path.display().to_string();
             stderr_line!(
                 "exflow: {}",
                 message(
@@ -249,6 +255,9 @@ pub(super) fn check_outputs(
     }
     Ok(())
 }
+
+/// The path of the calling process's standard output on Linux.
+const STDOUT_PATH: &str = "/dev/stdout";
 
 /// Returns true when two paths name one regular file: the same device and
 /// inode when both exist, else the same place once symbolic links and `..`
@@ -464,10 +473,14 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         );
         return Status::Error;
     }
-    let outputs = [
-        ("-o", args.output.as_deref()),
-        ("--report", args.report.as_deref()),
-    ];
+    // Records bound for standard output are checked through the file it is
+    // redirected to, so that `--report` cannot overwrite them.
+    let stdout_label = message(lang, "cli.error.stdout", &[]);
+    let records = match args.output.as_deref() {
+        Some(path) if path.as_os_str() != "-" => ("-o", Some(path)),
+        _ => (stdout_label.as_str(), Some(Path::new(STDOUT_PATH))),
+    };
+    let outputs = [records, ("--report", args.report.as_deref())];
     if let Err(status) = check_outputs(&outputs, &inputs, lang) {
         return status;
     }

@@ -312,7 +312,7 @@ fn stdout_file_guarded_like_output() {
         assert_eq!(
             stderr(&output),
             format!(
-                "exflow: standard output and --report name the same file {report_path}; \
+                "exflow: --report and standard output name the same file {report_path}; \
                  give them different paths\n"
             ),
         );
@@ -328,8 +328,8 @@ fn stdout_file_guarded_like_output() {
     assert_eq!(
         stderr(&output),
         format!(
-            "exflow: standard output is redirected to the input {input_arg}; the records \
-             would go into the file being read, so redirect it elsewhere or give -o\n"
+            "exflow: standard output is redirected to the input {input_arg}; writing there \
+             would change the file being read, so redirect it elsewhere\n"
         ),
     );
     assert_eq!(std::fs::read(&input).unwrap(), before, "input changed");
@@ -341,6 +341,57 @@ fn stdout_file_guarded_like_output() {
         "{}",
         stderr(&output)
     );
+
+    // With records in a file, the comparison with a baseline goes to standard
+    // output, which then may be neither an input nor the records' file.
+    let baseline = dir.path().join("baseline.jsonl");
+    let baseline_arg = baseline.to_str().unwrap();
+    let output = run(&["analyze", &capture, "-o", baseline_arg], EN);
+    assert_exit(&output, 0, "baseline run");
+    let args = [
+        "analyze",
+        input_arg,
+        "-o",
+        "/dev/null",
+        "--baseline",
+        baseline_arg,
+    ];
+    let output = run_appending_to(&args, &input, EN);
+    assert_exit(&output, 2, "comparison appended to the input");
+    assert_eq!(std::fs::read(&input).unwrap(), before, "input changed");
+    let args = [
+        "analyze",
+        &capture,
+        "-o",
+        report_arg,
+        "--baseline",
+        baseline_arg,
+    ];
+    let output = run_appending_to(&args, &report, EN);
+    assert_exit(&output, 2, "comparison into the records' file");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: -o and standard output name the same file {report_arg}; \
+             give them different paths\n"
+        ),
+    );
+
+    // Standard input redirected from the file `-o` names.
+    let stdin_file = std::fs::File::open(&input).unwrap();
+    let output = exflow(&["analyze", "-", "-o", input_arg], EN)
+        .stdin(stdin_file)
+        .output()
+        .expect("failed to start exflow");
+    assert_exit(&output, 2, "records into standard input's file");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: the output {input_arg} is also an input; writing it would destroy \
+             that file, so give another -o path\n"
+        ),
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), before, "input changed");
 }
 
 #[test]

@@ -203,8 +203,9 @@ pub(super) fn check_stdin_once(captures: &[PathBuf], lang: Lang) -> Result<(), S
 /// Rejects an output file that is one of the input files (the same file, by
 /// device and inode): creating the output would empty that input before it
 /// is read. Also rejects two outputs that name the same file, since one
-/// would overwrite the other. `outputs` pairs each option with its path;
-/// standard input and output ("-") are left out. On failure, prints the error.
+/// would overwrite the other. `outputs` pairs each option with its path, an
+/// output "-" is left out, and an input "-" is checked as the file standard
+/// input is redirected from. On failure, prints the error.
 pub(super) fn check_outputs(
     outputs: &[(&str, Option<&Path>)],
     inputs: &[&Path],
@@ -215,12 +216,20 @@ pub(super) fn check_outputs(
         .filter_map(|&(flag, path)| Some((flag, path?)))
         .filter(|(_, path)| path.as_os_str() != "-")
         .collect();
+    // Standard input is checked through the file it is redirected from.
+    let inputs: Vec<&Path> = inputs
+        .iter()
+        .map(|&input| {
+            if input.as_os_str() == "-" {
+                Path::new(STDIN_PATH)
+            } else {
+                input
+            }
+        })
+        .collect();
     for (index, &(flag, output)) in outputs.iter().enumerate() {
         let on_stdout = output == Path::new(STDOUT_PATH);
-        if let Some(input) = inputs
-            .iter()
-            .find(|input| input.as_os_str() != "-" && same_file(input, output))
-        {
+        if let Some(input) = inputs.iter().find(|input| same_file(input, output)) {
             let text = if on_stdout {
                 let path = input.display().to_string();
                 message(lang, "cli.error.stdout_is_input", &[("path", &path)])
@@ -235,13 +244,12 @@ pub(super) fn check_outputs(
             stderr_line!("exflow: {text}");
             return Err(Status::Error);
         }
-        if let Some(&(other, later)) = outputs[index + 1..]
+        if let Some(&(other, _)) = outputs[index + 1..]
             .iter()
             .find(|(_, later)| same_file(later, output))
         {
-            // The later path is the one typed when the first is standard output.
-            let path = if on_stdout { later } else { output };
-            let path = path.display().to_string();
+            // Standard output comes last, so this path is one the user typed.
+            let path = output.display().to_string();
             stderr_line!(
                 "exflow: {}",
                 message(
@@ -258,6 +266,9 @@ pub(super) fn check_outputs(
 
 /// The path of the calling process's standard output on Linux.
 const STDOUT_PATH: &str = "/dev/stdout";
+
+/// The path of the calling process's standard input on Linux.
+const STDIN_PATH: &str = "/dev/stdin";
 
 /// Returns true when two paths name one regular file: the same device and
 /// inode when both exist, else the same place once symbolic links and `..`
@@ -473,14 +484,23 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         );
         return Status::Error;
     }
-    // Records bound for standard output are checked through the file it is
-    // redirected to, so that `--report` cannot overwrite them.
+    // Standard output, when the records or the baseline comparison go there,
+    // is checked through the file it is redirected to, so that no other
+    // output overwrites it and it cannot be an input.
     let stdout_label = message(lang, "cli.error.stdout", &[]);
-    let records = match args.output.as_deref() {
-        Some(path) if path.as_os_str() != "-" => ("-o", Some(path)),
-        _ => (stdout_label.as_str(), Some(Path::new(STDOUT_PATH))),
-    };
-    let outputs = [records, ("--report", args.report.as_deref())];
+    let records_file = args
+        .output
+        .as_deref()
+        .filter(|path| path.as_os_str() != "-");
+    let stdout_used = records_file.is_none() || args.baseline.is_some();
+    let outputs = [
+        ("-o", records_file),
+        ("--report", args.report.as_deref()),
+        (
+            stdout_label.as_str(),
+            stdout_used.then_some(Path::new(STDOUT_PATH)),
+        ),
+    ];
     if let Err(status) = check_outputs(&outputs, &inputs, lang) {
         return status;
     }

@@ -4,11 +4,11 @@
 //! (`exflow ... | head`) is not, and none of them ever panics. A
 //! closed pipe keeps the status the run had earned: `--fail-on`,
 //! `--baseline` and input errors still decide it. A full standard error
-//! changes neither the status nor the records, and a file that standard
-//! output is redirected to is guarded as `-o FILE` is. Also the range of
-//! `--threads`, the fallback to one thread when threads cannot start, rules
-//! and site files that are not UTF-8 or never end, and `discover`'s input
-//! errors in Japanese.
+//! changes neither the status nor the records, and the files that standard
+//! input comes from and standard output goes to are checked like `-o FILE`.
+//! Also the range of `--threads`, the fallback to one thread when threads
+//! cannot start, rules and site files that are not UTF-8 or never end, and
+//! `discover`'s input errors in Japanese.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -33,15 +33,18 @@ fn exflow(args: &[&str], lang: &str) -> Command {
     command
 }
 
-/// Runs exflow with standard output on /dev/full, where every write fails
-/// with ENOSPC.
-fn run_to_full_device(args: &[&str], lang: &str) -> Output {
-    let full = std::fs::OpenOptions::new()
+/// Opens /dev/full, where every write fails with ENOSPC.
+fn full_device() -> std::fs::File {
+    std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/full")
-        .expect("cannot open /dev/full");
+        .expect("cannot open /dev/full")
+}
+
+/// Runs exflow with standard output on /dev/full.
+fn run_to_full_device(args: &[&str], lang: &str) -> Output {
     exflow(args, lang)
-        .stdout(full)
+        .stdout(full_device())
         .output()
         .expect("failed to start exflow")
 }
@@ -223,17 +226,12 @@ fn read_only_stdout_is_an_error() {
 /// An environment variable's name and value.
 type EnvVar<'a> = (&'a str, &'a str);
 
-/// Runs exflow with standard error on /dev/full, where every write fails
-/// with ENOSPC, and with the environment variable `env` when one is given.
+/// Runs exflow with standard error on /dev/full, and with the environment
+/// variable `env` when one is given.
 fn run_with_full_stderr(args: &[&str], env: Option<EnvVar>) -> Output {
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .expect("cannot open /dev/full");
-    let mut command = exflow(args, EN);
-    command.envs(env);
-    command
-        .stderr(full)
+    exflow(args, EN)
+        .envs(env)
+        .stderr(full_device())
         .output()
         .expect("failed to start exflow")
 }
@@ -261,20 +259,20 @@ fn full_stderr_keeps_status_and_records() {
         (&["analyze", "--threads", "2", &capture], no_threads, 0),
     ];
     for (args, env, code) in cases {
-        let what = args.join(" ");
+        let command_line = args.join(" ");
         let normal = exflow(args, EN)
             .envs(env)
             .output()
             .expect("failed to start exflow");
-        assert_exit(&normal, code, &what);
+        assert_exit(&normal, code, &command_line);
         assert!(
             !normal.stderr.is_empty(),
-            "{what}: nothing on standard error"
+            "{command_line}: nothing on standard error"
         );
 
         let full = run_with_full_stderr(args, env);
-        assert_exit(&full, code, &what);
-        assert_eq!(full.stdout, normal.stdout, "{what}");
+        assert_exit(&full, code, &command_line);
+        assert_eq!(full.stdout, normal.stdout, "{command_line}");
     }
 }
 
@@ -292,7 +290,7 @@ fn run_appending_to(args: &[&str], path: &Path, lang: &str) -> Output {
 }
 
 #[test]
-fn stdout_file_guarded_like_output() {
+fn redirected_files_guarded_like_output() {
     let capture = repo_path("captures/exchange-edge.pcap");
     let dir = tempfile::TempDir::new().unwrap();
     let records = dir.path().join("records.jsonl");

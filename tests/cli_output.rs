@@ -392,6 +392,114 @@ fn redirected_files_guarded_like_output() {
     assert_eq!(std::fs::read(&input).unwrap(), before, "input changed");
 }
 
+/// In Japanese, 標準出力 joins the words around it without spaces, while an
+/// option name keeps a space on each side.
+#[test]
+fn stdout_clash_in_japanese() {
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let dir = tempfile::TempDir::new().unwrap();
+    let report = dir.path().join("report.html");
+    let report_arg = report.to_str().unwrap();
+
+    let output = run_appending_to(&["analyze", &capture, "--report", report_arg], &report, JA);
+    assert_exit(&output, 2, "report into standard output's file");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: --report と標準出力が同じファイル {report_arg} を指しています。\
+             別々のパスを指定してください\n"
+        ),
+    );
+
+    let output = run(
+        &[
+            "analyze", &capture, "-o", report_arg, "--report", report_arg,
+        ],
+        JA,
+    );
+    assert_exit(&output, 2, "-o and --report naming one file");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: -o と --report が同じファイル {report_arg} を指しています。\
+             別々のパスを指定してください\n"
+        ),
+    );
+}
+
+/// Without `-o FILE`, `discover` writes the site file to standard output,
+/// which therefore may not be redirected to a capture it reads.
+#[test]
+fn discover_guards_standard_output() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let input = dir.path().join("input.pcap");
+    std::fs::copy(repo_path("captures/exchange-edge.pcap"), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let input_arg = input.to_str().unwrap();
+
+    assert_stdout_to_input_rejected(&["discover", input_arg], &input);
+    assert_stdout_to_input_rejected(&["discover", input_arg, "-o", "-"], &input);
+
+    // Standard input and standard output on the same file.
+    let stdin_file = std::fs::File::open(&input).unwrap();
+    let appending = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&input)
+        .unwrap();
+    let output = exflow(&["discover", "-"], EN)
+        .stdin(stdin_file)
+        .stdout(appending)
+        .output()
+        .expect("failed to start exflow");
+    assert_exit(&output, 2, "discover from and to one file");
+    assert_eq!(std::fs::read(&input).unwrap(), before, "input changed");
+
+    // With `-o FILE`, nothing is written to standard output, so it may be
+    // redirected to an input.
+    let site = dir.path().join("site.toml");
+    let site_arg = site.to_str().unwrap();
+    let output = run_appending_to(&["discover", input_arg, "-o", site_arg], &input, EN);
+    assert_exit(&output, 0, "discover to a site file");
+    assert!(!std::fs::read(&site).unwrap().is_empty(), "site file empty");
+    assert_eq!(std::fs::read(&input).unwrap(), before, "input changed");
+}
+
+/// Without `-o FILE`, `exflow live` writes its records to standard output,
+/// which therefore may not be redirected to the site file it reads. The check
+/// runs before any interface is opened.
+#[cfg(feature = "live")]
+#[test]
+fn live_guards_standard_output() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let site = dir.path().join("site.toml");
+    std::fs::copy(repo_path("captures/exchange-edge.site.toml"), &site).unwrap();
+    let site_arg = site.to_str().unwrap();
+
+    let live = ["live", "-i", "exflow-none0", "--site", site_arg];
+    assert_stdout_to_input_rejected(&live, &site);
+    assert_stdout_to_input_rejected(&[live.as_slice(), &["-o", "-"]].concat(), &site);
+}
+
+/// Runs exflow with standard output appended to `input`, a file it reads,
+/// and asserts the usage error that names it and that the file is unchanged.
+fn assert_stdout_to_input_rejected(args: &[&str], input: &Path) {
+    let before = std::fs::read(input).unwrap();
+    let command_line = args.join(" ");
+
+    let output = run_appending_to(args, input, EN);
+    assert_exit(&output, 2, &command_line);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: standard output is redirected to the input {}; writing there \
+             would change the file being read, so redirect it elsewhere\n",
+            input.display()
+        ),
+        "{command_line}"
+    );
+    assert_eq!(std::fs::read(input).unwrap(), before, "{command_line}");
+}
+
 #[test]
 fn closed_pipe_is_no_error() {
     for args in printing_commands() {

@@ -203,19 +203,25 @@ pub(super) fn check_stdin_once(captures: &[PathBuf], lang: Lang) -> Result<(), S
 /// Rejects an output file that is one of the input files (the same file, by
 /// device and inode): creating the output would empty that input before it
 /// is read. Also rejects two outputs that name the same file, since one
-/// would overwrite the other. `outputs` pairs each option with its path, an
-/// output "-" is left out, and an input "-" is checked as the file standard
-/// input is redirected from. On failure, prints the error.
+/// would overwrite the other. `outputs` pairs each option with its path, and
+/// an output "-" is left out. When `stdout_used`, the file standard output is
+/// redirected to is checked too, after the options. An input "-" is checked
+/// as the file standard input is redirected from. On failure, prints the
+/// error.
 pub(super) fn check_outputs(
     outputs: &[(&str, Option<&Path>)],
+    stdout_used: bool,
     inputs: &[&Path],
     lang: Lang,
 ) -> Result<(), Status> {
-    let outputs: Vec<(&str, &Path)> = outputs
+    // Each output is named by its option, and standard output by `None`.
+    let mut outputs: Vec<(Option<&str>, &Path)> = outputs
         .iter()
-        .filter_map(|&(flag, path)| Some((flag, path?)))
-        .filter(|(_, path)| path.as_os_str() != "-")
+        .filter_map(|&(flag, path)| Some((Some(flag), output_file(path)?)))
         .collect();
+    if stdout_used {
+        outputs.push((None, Path::new(STDOUT_PATH)));
+    }
     // Standard input is checked through the file it is redirected from.
     let inputs: Vec<&Path> = inputs
         .iter()
@@ -228,40 +234,58 @@ pub(super) fn check_outputs(
         })
         .collect();
     for (index, &(flag, output)) in outputs.iter().enumerate() {
-        let on_stdout = output == Path::new(STDOUT_PATH);
         if let Some(input) = inputs.iter().find(|input| same_file(input, output)) {
-            let text = if on_stdout {
-                let path = input.display().to_string();
-                message(lang, "cli.error.stdout_is_input", &[("path", &path)])
-            } else {
-                let path = output.display().to_string();
-                message(
-                    lang,
-                    "cli.error.output_is_input",
-                    &[("path", &path), ("flag", flag)],
-                )
+            let text = match flag {
+                Some(flag) if output != Path::new(STDOUT_PATH) => {
+                    let path = output.display().to_string();
+                    message(
+                        lang,
+                        "cli.error.output_is_input",
+                        &[("path", &path), ("flag", flag)],
+                    )
+                }
+                // Standard output, or an option that names /dev/stdout.
+                _ => {
+                    let path = input.display().to_string();
+                    message(lang, "cli.error.stdout_is_input", &[("path", &path)])
+                }
             };
             stderr_line!("exflow: {text}");
             return Err(Status::Error);
         }
-        if let Some(&(other, _)) = outputs[index + 1..]
+        // Standard output comes last, so no output follows it, and the path
+        // below is one the user typed.
+        let Some(flag) = flag else {
+            break;
+        };
+        if let Some(&(later, _)) = outputs[index + 1..]
             .iter()
             .find(|(_, later)| same_file(later, output))
         {
-            // Standard output comes last, so this path is one the user typed.
             let path = output.display().to_string();
-            stderr_line!(
-                "exflow: {}",
-                message(
+            let text = match later {
+                Some(later) => message(
                     lang,
                     "cli.error.outputs_clash",
-                    &[("first", flag), ("second", other), ("path", &path)]
-                )
-            );
+                    &[("first", flag), ("second", later), ("path", &path)],
+                ),
+                None => message(
+                    lang,
+                    "cli.error.output_is_stdout",
+                    &[("flag", flag), ("path", &path)],
+                ),
+            };
+            stderr_line!("exflow: {text}");
             return Err(Status::Error);
         }
     }
     Ok(())
+}
+
+/// Returns the file that `-o` names, or `None` when the output goes to
+/// standard output (no `-o`, or `-o -`).
+pub(super) fn output_file(path: Option<&Path>) -> Option<&Path> {
+    path.filter(|path| path.as_os_str() != "-")
 }
 
 /// The path of the calling process's standard output on Linux.
@@ -487,21 +511,10 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     // Standard output, when the records or the baseline comparison go there,
     // is checked through the file it is redirected to, so that no other
     // output overwrites it and it cannot be an input.
-    let stdout_label = message(lang, "cli.error.stdout", &[]);
-    let records_file = args
-        .output
-        .as_deref()
-        .filter(|path| path.as_os_str() != "-");
+    let records_file = output_file(args.output.as_deref());
     let stdout_used = records_file.is_none() || args.baseline.is_some();
-    let outputs = [
-        ("-o", records_file),
-        ("--report", args.report.as_deref()),
-        (
-            stdout_label.as_str(),
-            stdout_used.then_some(Path::new(STDOUT_PATH)),
-        ),
-    ];
-    if let Err(status) = check_outputs(&outputs, &inputs, lang) {
+    let outputs = [("-o", records_file), ("--report", args.report.as_deref())];
+    if let Err(status) = check_outputs(&outputs, stdout_used, &inputs, lang) {
         return status;
     }
     let policy = match Policy::load(args.policy.rules.as_deref(), args.policy.site.as_deref()) {
@@ -546,10 +559,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         .as_ref()
         .map(|filter| move |packet: &crate::decode::Packet<'_>| filter.matches(packet));
 
-    let to_file = args
-        .output
-        .as_deref()
-        .is_some_and(|path| path.as_os_str() != "-");
+    let to_file = records_file.is_some();
     let stdout_is_terminal = io::stdout().is_terminal();
     let format = args.format.unwrap_or(if !to_file && stdout_is_terminal {
         FormatArg::Summary

@@ -11,8 +11,8 @@ use ipnet::IpNet;
 
 use super::DiscoverArgs;
 use super::analyze::{
-    Status, engine_configs, report_input_problems, stay_on_one_thread_after_rejection,
-    worker_threads,
+    Status, check_outputs, engine_configs, output_file, report_input_problems,
+    stay_on_one_thread_after_rejection, worker_threads,
 };
 use crate::discover::{Discovery, DiscoveryConfig, Inventory};
 use crate::i18n::{Lang, message};
@@ -25,9 +25,8 @@ pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
         return status;
     }
     let inputs: Vec<&Path> = args.captures.iter().map(PathBuf::as_path).collect();
-    if let Err(status) =
-        super::analyze::check_outputs(&[("-o", args.output.as_deref())], &inputs, lang)
-    {
+    let site_file = output_file(args.output.as_deref());
+    if let Err(status) = check_outputs(&[("-o", site_file)], site_file.is_none(), &inputs, lang) {
         return status;
     }
     let Some(internal) = parse_internal(&args.internal, lang) else {
@@ -58,11 +57,7 @@ pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
             status = Status::Error;
         }
     }
-    let to_file = args
-        .output
-        .as_deref()
-        .is_some_and(|path| path.as_os_str() != "-");
-    if flows_read == 0 && status == Status::Error && to_file {
+    if flows_read == 0 && status == Status::Error && site_file.is_some() {
         // Every input failed: an empty inventory would replace a site file
         // that the user may have written by hand. Standard output still gets it.
         return status;

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 
-use super::analyze::{Status, engine_configs, flow_id, judged};
+use super::analyze::{Status, check_outputs, engine_configs, flow_id, judged, output_file};
 use super::{FormatArg, LiveArgs};
 use crate::capture::live::{
     InterfaceCounters, LiveCapture, LiveOptions, MAX_INTERFACES, interface_of_offset,
@@ -53,9 +53,11 @@ pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
         .into_iter()
         .flatten()
         .collect();
-    if let Err(status) =
-        super::analyze::check_outputs(&[("-o", args.output.as_deref())], &inputs, lang)
-    {
+    // Standard output, when the records go there, is checked like `-o`, so
+    // that `>> site.toml` cannot append records to the site file.
+    let output = args.output.as_deref();
+    let stdout_used = output_file(output).is_none();
+    if let Err(status) = check_outputs(&[("-o", output)], stdout_used, &inputs, lang) {
         return status;
     }
     if args.discover {

@@ -1,6 +1,7 @@
 //! Corpus benchmark: the whole of `exflow analyze` minus the output file, on
 //! the benchmark capture. Reports frames per second, Gbit/s of captured bytes,
-//! per-packet latency percentiles and the peak resident memory.
+//! per-packet latency percentiles, the flows open at the peak and the peak
+//! resident memory.
 //!
 //! ```text
 //! scripts/bench-capture.sh                  # target/bench/bench.pcap
@@ -58,7 +59,7 @@ fn capture_path(dir: &Path) -> PathBuf {
         }
     }
     let path = dir.join("bench.pcap");
-    builder::write_copies(&sources, 20, &path).expect("the benchmark capture is written");
+    builder::write_copies(&sources, 20, 1, &path).expect("the benchmark capture is written");
     path
 }
 
@@ -180,6 +181,7 @@ fn latency(path: &Path, policy: &Policy) {
         histogram.saturating_record(nanos.max(1));
     }
     engine.finish(&mut out);
+    let peak_open = engine.flows().table().stats().peak_active;
     println!(
         "latency per frame, one thread ({} frames, {records} records): \
          p50 {} ns, p90 {} ns, p99 {} ns, p99.9 {} ns, max {} ns",
@@ -190,6 +192,7 @@ fn latency(path: &Path, policy: &Policy) {
         histogram.value_at_quantile(0.999),
         histogram.max(),
     );
+    println!("flows open at the peak, one thread: {peak_open}");
 }
 
 fn main() {

@@ -2,13 +2,15 @@
 //! shared corpus, readdressed so that every copy's flows stay distinct.
 //!
 //! ```text
-//! cargo run --release --example build-bench-capture -- [--copies N] [OUTPUT]
+//! cargo run --release --example build-bench-capture -- [--copies N] [--together K] [OUTPUT]
 //! ```
 //!
 //! Reads every Ethernet capture of `captures/` and `../shared/corpus/` (files
 //! that cannot be read to their end or that hold other link types are left
 //! out and listed), and writes N copies (default
-//! 196) to OUTPUT (default `target/bench/bench.pcap`). The same sources and N
+//! 196) to OUTPUT (default `target/bench/bench.pcap`). With `--together K`,
+//! copies run K at a time (default 1, one after another), so K times as many
+//! flows are open at once for the same frames. The same sources, N and K
 //! always give the same bytes.
 
 mod builder;
@@ -22,16 +24,22 @@ const DEFAULT_COPIES: u16 = 196;
 
 fn main() -> ExitCode {
     let mut copies = DEFAULT_COPIES;
+    let mut together = 1;
     let mut output = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--copies" {
-            match args.next().and_then(|value| value.parse().ok()) {
-                Some(value) if value > 0 => copies = value,
-                _ => {
-                    eprintln!("build-bench-capture: --copies needs a number from 1 to 65535");
+        if arg == "--copies" || arg == "--together" {
+            let Some(value) = args.next().and_then(|value| value.parse().ok()) else {
+                eprintln!("build-bench-capture: {arg} needs a number from 1 to 65535");
+                return ExitCode::from(2);
+            };
+            match (arg.as_str(), value) {
+                (_, 0) => {
+                    eprintln!("build-bench-capture: {arg} needs a number from 1 to 65535");
                     return ExitCode::from(2);
                 }
+                ("--copies", value) => copies = value,
+                (_, value) => together = value,
             }
         } else {
             output = Some(PathBuf::from(arg));
@@ -59,7 +67,8 @@ fn main() -> ExitCode {
     }
     let source_frames: usize = sources.iter().map(builder::Source::frames).sum();
     eprintln!(
-        "build-bench-capture: {} of {} files, {source_frames} frames, {copies} copies",
+        "build-bench-capture: {} of {} files, {source_frames} frames, {copies} copies, \
+         {together} at a time",
         sources.len(),
         files.len()
     );
@@ -70,7 +79,7 @@ fn main() -> ExitCode {
         eprintln!("build-bench-capture: {}: {error}", parent.display());
         return ExitCode::from(2);
     }
-    match builder::write_copies(&sources, copies, &output) {
+    match builder::write_copies(&sources, copies, together, &output) {
         Ok(written) => {
             println!(
                 "{}: {} frames, {} bytes",

@@ -165,12 +165,19 @@ fn addr_bits(addr: IpAddr) -> u128 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::capture::Timestamp;
     use crate::decode::TcpInfo;
 
-    fn packet(src: &str, sport: u16, dst: &str, dport: u16, vlan: &[u16]) -> Packet<'static> {
+    /// Returns a TCP packet without payload between two endpoints.
+    pub(crate) fn packet(
+        src: &str,
+        sport: u16,
+        dst: &str,
+        dport: u16,
+        vlan: &[u16],
+    ) -> Packet<'static> {
         let mut ids = VlanIds::default();
         for &id in vlan {
             ids.push(id);

@@ -20,6 +20,7 @@ use crate::fingerprint::AppInfo;
 
 pub mod community_id;
 mod duplicate;
+mod index;
 pub mod key;
 mod lru;
 pub mod reassembly;

@@ -18,22 +18,22 @@
 //! in order of last activity (one list per timeout class, so that the front of
 //! each list is also the next flow to time out).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::capture::Timestamp;
 use crate::decode::{Packet, Transport, VlanIds};
 use crate::fingerprint::{App, AppInfo, Dissector, Progress, Side};
 use crate::flow::duplicate::{DuplicateWindow, frame_signature};
+use crate::flow::index::FlowIndex;
 use crate::flow::key::FlowKey;
 use crate::flow::lru::{Link, List};
 use crate::flow::reassembly::StreamReassembler;
 use crate::flow::tcp::TcpState;
 use crate::flow::{ConnState, DirectionCounters, DirectionEvidence, EndReason, FinishedFlow};
 
-/// Default cap on flows held at once. A flow takes 328 bytes in the table before
+/// Default cap on flows held at once. A flow takes 284 bytes in the table before
 /// it carries payload ([`FlowTable::bytes_per_flow`]), so a full default table
-/// needs about 160 MiB plus the hash map's spare slots.
+/// needs about 135 MiB plus the index's spare slots.
 pub const DEFAULT_MAX_FLOWS: usize = 500_000;
 /// Default bytes kept per direction for the fingerprints.
 pub const DEFAULT_REASSEMBLY_BUDGET: usize = 16 * 1024;
@@ -299,7 +299,7 @@ pub struct FlowTable {
     timeouts: [i64; CLASSES],
     gap_timeout: i64,
     duplicate_window_us: u32,
-    index: HashMap<FlowKey, u32, ahash::RandomState>,
+    index: FlowIndex,
     slots: Vec<Option<Flow>>,
     /// Per slot: link 0 on its class list, link 1 on the memory list.
     links: Vec<[Link; 2]>,
@@ -327,20 +327,12 @@ impl FlowTable {
             .duplicate_window
             .as_micros()
             .min(u32::MAX as u128 / 2) as u32;
-        // Fixed seeds: the table's iteration order never reaches the output, but
-        // fixed seeds keep runs identical for debugging and benchmarks.
-        let hasher = ahash::RandomState::with_seeds(
-            0x243f_6a88_85a3_08d3,
-            0x1319_8a2e_0370_7344,
-            0xa409_3822_299f_31d0,
-            0x082e_fa98_ec4e_6c89,
-        );
 
         FlowTable {
             gap_timeout: nanos(config.gap_timeout),
             timeouts,
             duplicate_window_us,
-            index: HashMap::with_hasher(hasher),
+            index: FlowIndex::new(),
             slots: Vec::new(),
             links: Vec::new(),
             free: Vec::new(),
@@ -375,7 +367,7 @@ impl FlowTable {
     pub fn bytes_per_flow() -> usize {
         std::mem::size_of::<Option<Flow>>()
             + std::mem::size_of::<[Link; 2]>()
-            + std::mem::size_of::<(FlowKey, u32)>()
+            + FlowIndex::bytes_per_entry()
     }
 
     /// Adds a packet to its flow, creating the flow when needed. Flows that end
@@ -384,7 +376,7 @@ impl FlowTable {
     pub fn process(&mut self, pkt: &Packet<'_>, out: &mut impl FnMut(FinishedFlow)) {
         self.stats.packets += 1;
         let (key, sender_is_lo) = FlowKey::from_packet(pkt, self.config.vlan_in_key);
-        let mut slot = self.index.get(&key).copied();
+        let mut slot = self.slot_of(&key);
 
         // A flow idle past its timeout ended before this packet, whether or not
         // `expire` ran in between.
@@ -467,7 +459,7 @@ impl FlowTable {
     /// the table or holds no payload state.
     pub fn stream_prefixes(&self, pkt: &Packet<'_>) -> Option<[&[u8]; 2]> {
         let (key, _) = FlowKey::from_packet(pkt, self.config.vlan_in_key);
-        let slot = *self.index.get(&key)?;
+        let slot = self.slot_of(&key)?;
         let payload = self.flow(slot).payload.as_deref()?;
         Some([payload.streams[0].prefix(), payload.streams[1].prefix()])
     }
@@ -480,7 +472,7 @@ impl FlowTable {
 
     /// Returns the flow with this key, when the table contains it.
     pub fn open_flow_by_key(&self, key: &FlowKey) -> Option<OpenFlow<'_>> {
-        let slot = *self.index.get(key)?;
+        let slot = self.slot_of(key)?;
         Some(OpenFlow {
             flow: self.flow(slot),
         })
@@ -523,6 +515,16 @@ impl FlowTable {
             .iter()
             .filter_map(List::front)
             .min_by_key(|&slot| self.flow(slot).last_clock)
+    }
+
+    /// Returns the slot of the open flow with `key`.
+    fn slot_of(&self, key: &FlowKey) -> Option<u32> {
+        self.index.get(key, |slot| {
+            self.slots
+                .get(slot as usize)?
+                .as_ref()
+                .map(|flow| &flow.key)
+        })
     }
 
     fn create(
@@ -576,7 +578,10 @@ impl FlowTable {
         };
         let class = self.flow(slot).class as usize;
         self.lists[class].push_back(&mut self.links, slot);
-        self.index.insert(key, slot);
+        let slots = &self.slots;
+        self.index.insert(&key, slot, |slot| {
+            slots.get(slot as usize)?.as_ref().map(|flow| &flow.key)
+        });
 
         self.last_created = slot;
         self.stats.flows_created += 1;
@@ -792,7 +797,7 @@ impl FlowTable {
         };
         self.lists[flow.class as usize].remove(&mut self.links, slot);
         self.memory_list.remove(&mut self.links, slot);
-        self.index.remove(&flow.key);
+        self.index.remove(&flow.key, slot);
         self.free.push(slot);
         self.stats.active -= 1;
         self.stats.finished.add(reason);
@@ -1056,9 +1061,9 @@ mod tests {
         // for the payload box pointer, duplicate count, VLAN ids and two flags.
         // A flow with payload adds its boxed dissector and two reassemblers.
         assert_eq!(std::mem::size_of::<Flow>(), 256);
-        // Plus two list links (12 bytes each) and the index entry: the key
-        // (aligned to 16 for its u128 addresses) and the slot number.
-        assert_eq!(FlowTable::bytes_per_flow(), 256 + 24 + 64);
+        // Plus two list links (12 bytes each) and the index entry, a slot
+        // number: the key stays in the slot.
+        assert_eq!(FlowTable::bytes_per_flow(), 256 + 24 + 4);
     }
 
     #[test]

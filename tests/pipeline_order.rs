@@ -501,3 +501,63 @@ fn held_fragment_expires_for_any_thread_count() {
     let (_, two) = streamed_with(&path, 2, usize::MAX, &mut ());
     assert_eq!(format!("{:?}", two.decode), format!("{:?}", one.decode));
 }
+
+/// Runs `exflow analyze --threads THREADS --format jsonl CAPTURE` with
+/// `TMPDIR` set to `temp_dir`.
+fn analyze_with_temp_dir(capture: &Path, threads: &str, temp_dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_exflow"))
+        .args([
+            "analyze",
+            "--threads",
+            threads,
+            "--format",
+            "jsonl",
+            "--no-progress",
+        ])
+        .arg(capture)
+        .env("TMPDIR", temp_dir)
+        .env("LANG", "C")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn spill_failure_keeps_every_record() {
+    // Sixteen copies of every source at once leave more records waiting
+    // behind long flows than fit in memory, so some go to temporary files.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = builder::capture_files(&root.join("captures")).unwrap();
+    files.extend(builder::capture_files(&root.join("../shared/corpus")).unwrap());
+    let sources: Vec<builder::Source> = files
+        .iter()
+        .filter_map(|file| builder::read_source(file).ok())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("together.pcap");
+    builder::write_copies(&sources, 16, 16, &capture).unwrap();
+    let missing = dir.path().join("missing");
+
+    let expected = analyze_with_temp_dir(&capture, "1", dir.path());
+    assert_eq!(
+        expected.status.code(),
+        Some(0),
+        "{}",
+        cli::stderr(&expected)
+    );
+    assert!(expected.stderr.is_empty(), "{}", cli::stderr(&expected));
+    for threads in ["1", "2"] {
+        let output = analyze_with_temp_dir(&capture, threads, &missing);
+        let stderr = cli::stderr(&output);
+        assert_eq!(output.status.code(), Some(0), "{threads} threads: {stderr}");
+        assert!(
+            stderr.contains("temporary file in") && stderr.contains("stay in memory"),
+            "{threads} threads: {stderr}"
+        );
+        assert!(
+            output.stdout == expected.stdout,
+            "{threads} threads: records differ"
+        );
+    }
+}

@@ -710,6 +710,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         }
         outcome.add_to(&mut stats);
         stay_on_one_thread_after_rejection(&outcome, &mut config, lang, quiet);
+        warn_records_kept_in_memory(&outcome, lang, quiet);
         if report_input_problems(&outcome, Some(&mut stats), lang) {
             status = Status::Error;
         }
@@ -856,6 +857,26 @@ pub(super) fn stay_on_one_thread_after_rejection(
         stderr_line!("exflow: {warning}");
     }
     config.threads = 1;
+}
+
+/// Warns that the records waiting for their turn could not go to a temporary
+/// file and stayed in memory. The records are complete, so the status stays.
+fn warn_records_kept_in_memory(outcome: &InputOutcome, lang: Lang, quiet: bool) {
+    let Some(error) = &outcome.spill_error else {
+        return;
+    };
+    if quiet {
+        return;
+    }
+    let input = messages::input_name(lang, &outcome.source);
+    let dir = std::env::temp_dir().display().to_string();
+    let error = messages::io_error(lang, error);
+    let warning = message(
+        lang,
+        "cli.warning.spill_failed",
+        &[("input", &input), ("dir", &dir), ("error", &error)],
+    );
+    stderr_line!("exflow: {}", crate::report::escape::terminal_text(&warning));
 }
 
 /// Prints what went wrong while reading an input, in `lang`, and lists it in

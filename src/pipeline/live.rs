@@ -320,6 +320,7 @@ impl LiveEngine {
             error: None,
             output_error: None,
             runs_spilled: 0,
+            spill_error: None,
             thread_error: None,
         };
         let mut run = self.judge.verdicts.clone();

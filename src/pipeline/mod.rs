@@ -58,11 +58,15 @@ pub struct InputOutcome {
     /// read to its end without a frame exflow could decode. Every flow read
     /// before it is in `flows`.
     pub error: Option<InputError>,
-    /// The error of the sink's `emit` or of a temporary file, which stopped
-    /// the input early.
+    /// The error of the sink's `emit` or of reading a temporary file back,
+    /// which stopped the input early.
     pub output_error: Option<io::Error>,
     /// Sorted runs of items that went to temporary files.
     pub runs_spilled: usize,
+    /// The error of the run of waiting items that could not be written to a
+    /// temporary file. Those items, and all that waited after them, stayed in
+    /// memory.
+    pub spill_error: Option<io::Error>,
     /// The operating system's error when it rejected a worker thread. The
     /// input was then read on one thread, with the same flows.
     pub thread_error: Option<io::Error>,
@@ -160,6 +164,7 @@ pub fn analyze_input_with<T: Send>(
         error: None,
         output_error: None,
         runs_spilled: 0,
+        spill_error: None,
         thread_error: None,
     };
 
@@ -315,6 +320,7 @@ fn run_single<T>(
         outcome.output_error = result.and_then(|()| reorder.finish(sink.emit)).err();
     }
     outcome.runs_spilled = reorder.runs_spilled();
+    outcome.spill_error = reorder.take_spill_error();
 
     outcome.decode = engine.decoder().stats().clone();
     outcome.flow_stats = engine.flows().table().stats().clone();

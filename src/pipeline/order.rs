@@ -21,11 +21,14 @@
 //! [`Reorder`] keeps the flows above the bound in a heap. When the heap grows
 //! past its cap, it writes them as a sorted run to a temporary file, so memory
 //! stays bounded even when one long flow delays every flow that starts after it.
+//! When a run cannot be written (no temporary folder, a full disk), the items
+//! stay in memory, and so do all later ones: nothing is lost, but memory grows.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::path::PathBuf;
 
 use crate::capture::Timestamp;
 use crate::decode::Packet;
@@ -162,6 +165,11 @@ pub(super) struct Reorder<'c, T> {
     max_in_memory: usize,
     codec: Option<&'c dyn SpillCodec<T>>,
     buffer: Vec<u8>,
+    /// The folder of the temporary files.
+    temp_dir: PathBuf,
+    /// The error of the first run that could not be written. No run is
+    /// tried after it.
+    spill_error: Option<io::Error>,
 }
 
 impl<'c, T> Reorder<'c, T> {
@@ -174,6 +182,8 @@ impl<'c, T> Reorder<'c, T> {
             max_in_memory: max_in_memory.max(1),
             codec,
             buffer: Vec::new(),
+            temp_dir: std::env::temp_dir(),
+            spill_error: None,
         }
     }
 
@@ -181,11 +191,20 @@ impl<'c, T> Reorder<'c, T> {
     pub(super) fn push(&mut self, key: FlowOrder, item: T) -> io::Result<()> {
         self.heap.push(Reverse(Pending { key, item }));
         if self.heap.len() >= self.max_in_memory
+            && self.spill_error.is_none()
             && let Some(codec) = self.codec
+            && let Err(error) = self.spill(codec)
         {
-            self.spill(codec)?;
+            log::debug!("writing a run of waiting items failed: {error}");
+            self.spill_error = Some(error);
         }
         Ok(())
+    }
+
+    /// Returns the error of the run that could not be written to a temporary
+    /// file, after which every item stayed in memory.
+    pub(super) fn take_spill_error(&mut self) -> Option<io::Error> {
+        self.spill_error.take()
     }
 
     /// Passes to `emit`, in order, every item whose clock is before `bound`.
@@ -240,30 +259,25 @@ impl<'c, T> Reorder<'c, T> {
         self.runs.len()
     }
 
+    /// Writes the heap as a sorted run. On failure the items go back to the
+    /// heap.
     fn spill(&mut self, codec: &dyn SpillCodec<T>) -> io::Result<()> {
+        let file = tempfile::tempfile_in(&self.temp_dir)?;
         let mut items: Vec<Pending<T>> = std::mem::take(&mut self.heap)
             .into_iter()
             .map(|Reverse(pending)| pending)
             .collect();
         items.sort();
-        let mut writer = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
-        for pending in &items {
-            self.buffer.clear();
-            encode_key(&pending.key, &mut self.buffer);
-            codec.encode(&pending.item, &mut self.buffer);
-            let len = u32::try_from(self.buffer.len()).map_err(io::Error::other)?;
-            writer.write_all(&len.to_le_bytes())?;
-            writer.write_all(&self.buffer)?;
+        match write_run(file, &items, codec, &mut self.buffer) {
+            Ok(run) => {
+                self.runs.push(run);
+                Ok(())
+            }
+            Err(error) => {
+                self.heap = items.into_iter().map(Reverse).collect();
+                Err(error)
+            }
         }
-        let mut file = writer.into_inner().map_err(|error| error.into_error())?;
-        file.rewind()?;
-        let mut run = Run {
-            reader: BufReader::with_capacity(1 << 13, file),
-            head: None,
-        };
-        run.head = read_pending(&mut run.reader, codec, &mut self.buffer)?;
-        self.runs.push(run);
-        Ok(())
     }
 
     /// Takes the head of run `index` and reads the next one.
@@ -273,6 +287,33 @@ impl<'c, T> Reorder<'c, T> {
         let next = read_pending(&mut run.reader, codec, &mut self.buffer)?;
         Ok(std::mem::replace(&mut run.head, next).expect("the run had a head"))
     }
+}
+
+/// Writes `items`, sorted, to `file` and reads the first back as the run's
+/// head.
+fn write_run<T>(
+    file: File,
+    items: &[Pending<T>],
+    codec: &dyn SpillCodec<T>,
+    buffer: &mut Vec<u8>,
+) -> io::Result<Run<T>> {
+    let mut writer = BufWriter::with_capacity(1 << 16, file);
+    for pending in items {
+        buffer.clear();
+        encode_key(&pending.key, buffer);
+        codec.encode(&pending.item, buffer);
+        let len = u32::try_from(buffer.len()).map_err(io::Error::other)?;
+        writer.write_all(&len.to_le_bytes())?;
+        writer.write_all(buffer)?;
+    }
+    let mut file = writer.into_inner().map_err(|error| error.into_error())?;
+    file.rewind()?;
+    let mut run = Run {
+        reader: BufReader::with_capacity(1 << 13, file),
+        head: None,
+    };
+    run.head = read_pending(&mut run.reader, codec, buffer)?;
+    Ok(run)
 }
 
 fn read_pending<T>(
@@ -417,6 +458,33 @@ mod tests {
         expected.sort();
         let expected: Vec<String> = expected.iter().map(i64::to_string).collect();
         assert_eq!(written, expected);
+    }
+
+    #[test]
+    fn failed_spill_keeps_items_in_memory() {
+        let codec = Text;
+        let mut reorder = Reorder::new(2, Some(&codec as &dyn SpillCodec<String>));
+        reorder.push(key(50, 50, 1), "50".into()).unwrap();
+        reorder.push(key(10, 10, 2), "10".into()).unwrap();
+        assert_eq!(reorder.runs_spilled(), 1);
+        let missing = tempfile::tempdir().unwrap().path().join("gone");
+        reorder.temp_dir = missing;
+
+        let times = [40, 20, 60, 0, 30];
+        for ts in times {
+            reorder.push(key(ts, ts, 3), ts.to_string()).unwrap();
+        }
+        assert_eq!(reorder.runs_spilled(), 1);
+        assert!(reorder.take_spill_error().is_some());
+
+        let mut written = Vec::new();
+        reorder
+            .finish(&mut |item| {
+                written.push(item);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(written, ["0", "10", "20", "30", "40", "50", "60"]);
     }
 
     #[test]

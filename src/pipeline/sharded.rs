@@ -250,15 +250,15 @@ fn run_worker<T>(
 }
 
 /// Receives the items of every worker and hands them to `emit` in order.
-/// Returns the first error of `emit` or of a temporary file, and the runs
-/// spilled.
+/// Returns the first error of `emit` or of a temporary file read back, and
+/// what spilling did.
 fn run_merger<T>(
     workers: usize,
     results: Receiver<Built<T>>,
     emit: &mut (dyn FnMut(T) -> io::Result<()> + Send),
     mut reorder: Reorder<'_, T>,
     stop: &AtomicBool,
-) -> (Option<io::Error>, usize) {
+) -> (Option<io::Error>, Spilled) {
     let mut bounds = vec![Timestamp(i64::MIN); workers];
     let mut merge = || -> io::Result<()> {
         for built in &results {
@@ -277,7 +277,18 @@ fn run_merger<T>(
         // Drain the channel so that no worker blocks on a full queue.
         for _ in &results {}
     }
-    (error, reorder.runs_spilled())
+    let spilled = Spilled {
+        runs: reorder.runs_spilled(),
+        error: reorder.take_spill_error(),
+    };
+    (error, spilled)
+}
+
+/// The runs the merging thread wrote to temporary files, and the error of
+/// the one it could not write.
+struct Spilled {
+    runs: usize,
+    error: Option<io::Error>,
 }
 
 /// Returns the worker, below `workers`, that a flow with hash `hash` goes to.
@@ -459,7 +470,7 @@ pub(super) fn run<R: Read, T: Send>(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         Ok::<_, io::Error>((results, merged))
     });
-    let (results, (output_error, runs_spilled)) = match threaded {
+    let (results, (output_error, spilled)) = match threaded {
         Ok(finished) => finished,
         Err(error) => {
             outcome.thread_error = Some(error);
@@ -470,7 +481,8 @@ pub(super) fn run<R: Read, T: Send>(
 
     outcome.decode = decoder.stats().clone();
     outcome.output_error = output_error;
-    outcome.runs_spilled = runs_spilled;
+    outcome.runs_spilled = spilled.runs;
+    outcome.spill_error = spilled.error;
     for result in results {
         outcome.flow_stats.merge(&result.stats);
         outcome.counters.filtered_out += result.counters.filtered_out;

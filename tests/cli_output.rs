@@ -464,6 +464,54 @@ fn discover_guards_standard_output() {
     assert_eq!(std::fs::read(&input).unwrap(), before, "input changed");
 }
 
+/// Standard error appended to an input (`>> in.pcap 2>&1`, `2>> in.pcap`)
+/// would take any message, the refusal included, into the file being read.
+/// The run ends with status 2 and writes nothing there.
+#[test]
+fn stderr_to_input_ends_silently() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let input = dir.path().join("input.pcap");
+    std::fs::copy(repo_path("captures/exchange-edge.pcap"), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let input_arg = input.to_str().unwrap();
+    let records = dir.path().join("records.jsonl");
+    let site = dir.path().join("site.toml");
+
+    let commands: [&[&str]; 4] = [
+        &["analyze", input_arg],
+        &["analyze", input_arg, "-o", records.to_str().unwrap()],
+        &["discover", input_arg],
+        &["discover", input_arg, "-o", site.to_str().unwrap()],
+    ];
+    for args in commands {
+        let command_line = args.join(" ");
+        let appending = || {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&input)
+                .unwrap()
+        };
+        // Both streams to the input, and standard error alone.
+        for stdout_too in [true, false] {
+            let stdout = if stdout_too {
+                std::process::Stdio::from(appending())
+            } else {
+                std::process::Stdio::null()
+            };
+            let output = exflow(args, EN)
+                .stdout(stdout)
+                .stderr(appending())
+                .output()
+                .expect("failed to start exflow");
+            assert_exit(&output, 2, &command_line);
+            let after = std::fs::read(&input).unwrap();
+            assert!(after == before, "{command_line}: the input changed");
+        }
+    }
+    assert!(!records.exists(), "records written");
+    assert!(!site.exists(), "site file written");
+}
+
 /// Without `-o FILE`, `exflow live` writes its records to standard output,
 /// which therefore may not be redirected to the site file it reads. The check
 /// runs before any interface is opened.

@@ -22,27 +22,35 @@ use std::process::ExitCode;
 /// writing, about 3.1 million frames.
 const DEFAULT_COPIES: u16 = 196;
 
+/// The command line, printed for `--help` and after a usage error.
+const USAGE: &str = "usage: build-bench-capture [--copies N] [--together K] [OUTPUT]";
+
 fn main() -> ExitCode {
     let mut copies = DEFAULT_COPIES;
     let mut together = 1;
     let mut output = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--copies" || arg == "--together" {
-            let Some(value) = args.next().and_then(|value| value.parse().ok()) else {
-                eprintln!("build-bench-capture: {arg} needs a number from 1 to 65535");
-                return ExitCode::from(2);
-            };
-            match (arg.as_str(), value) {
-                (_, 0) => {
-                    eprintln!("build-bench-capture: {arg} needs a number from 1 to 65535");
-                    return ExitCode::from(2);
+        match arg.as_str() {
+            "--copies" | "--together" => {
+                let value = args.next().and_then(|value| value.parse().ok());
+                match (arg.as_str(), value) {
+                    (_, None | Some(0)) => {
+                        return usage_error(&format!("{arg} needs a number from 1 to 65535"));
+                    }
+                    ("--copies", Some(value)) => copies = value,
+                    (_, Some(value)) => together = value,
                 }
-                ("--copies", value) => copies = value,
-                (_, value) => together = value,
             }
-        } else {
-            output = Some(PathBuf::from(arg));
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            _ if arg.starts_with('-') => return usage_error(&format!("unknown option {arg}")),
+            _ if output.is_some() => {
+                return usage_error(&format!("only one OUTPUT is allowed, not also {arg}"));
+            }
+            _ => output = Some(PathBuf::from(arg)),
         }
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -94,4 +102,11 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints `problem` and the usage line, and returns the status of a usage
+/// error.
+fn usage_error(problem: &str) -> ExitCode {
+    eprintln!("build-bench-capture: {problem}\n{USAGE}");
+    ExitCode::from(2)
 }

@@ -207,7 +207,8 @@ pub(super) fn check_stdin_once(captures: &[PathBuf], lang: Lang) -> Result<(), S
 /// an output "-" is left out. When `stdout_used`, the file standard output is
 /// redirected to is checked too, after the options. An input "-" is checked
 /// as the file standard input is redirected from. On failure, prints the
-/// error.
+/// error, unless standard error itself is redirected to an input: any
+/// message would then land in that input, so the run ends without one.
 pub(super) fn check_outputs(
     outputs: &[(&str, Option<&Path>)],
     stdout_used: bool,
@@ -233,8 +234,16 @@ pub(super) fn check_outputs(
             }
         })
         .collect();
+    if inputs
+        .iter()
+        .any(|input| same_file(input, Path::new(STDERR_PATH)))
+    {
+        return Err(Status::Error);
+    }
     for (index, &(flag, output)) in outputs.iter().enumerate() {
         if let Some(input) = inputs.iter().find(|input| same_file(input, output)) {
+            // Standard input is named by the file it comes from.
+            let input = std::fs::canonicalize(input).unwrap_or_else(|_| input.to_path_buf());
             let text = match flag {
                 Some(flag) if output != Path::new(STDOUT_PATH) => {
                     let path = output.display().to_string();
@@ -293,6 +302,9 @@ const STDOUT_PATH: &str = "/dev/stdout";
 
 /// The path of the calling process's standard input on Linux.
 const STDIN_PATH: &str = "/dev/stdin";
+
+/// The path of the calling process's standard error on Linux.
+const STDERR_PATH: &str = "/dev/stderr";
 
 /// Returns true when two paths name one regular file: the same device and
 /// inode when both exist, else the same place once symbolic links and `..`

@@ -170,7 +170,8 @@ pub struct EngineArgs {
     pub reassembly_budget: u32,
 
     /// Maximum number of flows tracked at once, over all threads; the oldest
-    /// idle flows are evicted first. A flow takes about 400 bytes of the table
+    /// idle flows are evicted first. A flow takes about 320 bytes of memory
+    /// before it carries payload
     #[arg(long, value_name = "FLOWS", default_value_t = flow_default::DEFAULT_MAX_FLOWS)]
     pub max_flows: usize,
 

@@ -881,7 +881,7 @@ fn warn_records_kept_in_memory(outcome: &InputOutcome, lang: Lang, quiet: bool) 
         return;
     }
     let input = messages::input_name(lang, &outcome.source);
-    let dir = std::env::temp_dir().display().to_string();
+    let dir = crate::pipeline::order::spill_dir().display().to_string();
     let error = messages::io_error(lang, error);
     let warning = message(
         lang,

@@ -182,7 +182,7 @@ impl<'c, T> Reorder<'c, T> {
             max_in_memory: max_in_memory.max(1),
             codec,
             buffer: Vec::new(),
-            temp_dir: std::env::temp_dir(),
+            temp_dir: spill_dir(),
             spill_error: None,
         }
     }
@@ -286,6 +286,21 @@ impl<'c, T> Reorder<'c, T> {
         let run = &mut self.runs[index];
         let next = read_pending(&mut run.reader, codec, &mut self.buffer)?;
         Ok(std::mem::replace(&mut run.head, next).expect("the run had a head"))
+    }
+}
+
+/// Returns the folder of the temporary files: `TMPDIR`, or /tmp when it is
+/// unset or empty. (`std::env::temp_dir` returns an empty `TMPDIR` as it is,
+/// an empty path, which names the current folder.)
+pub fn spill_dir() -> PathBuf {
+    spill_dir_from(std::env::var_os("TMPDIR"))
+}
+
+/// Returns the folder of the temporary files for a `TMPDIR` of `tmpdir`.
+fn spill_dir_from(tmpdir: Option<std::ffi::OsString>) -> PathBuf {
+    match tmpdir {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from("/tmp"),
     }
 }
 
@@ -485,6 +500,16 @@ mod tests {
             })
             .unwrap();
         assert_eq!(written, ["0", "10", "20", "30", "40", "50", "60"]);
+    }
+
+    #[test]
+    fn empty_tmpdir_means_tmp() {
+        assert_eq!(spill_dir_from(None), PathBuf::from("/tmp"));
+        assert_eq!(spill_dir_from(Some("".into())), PathBuf::from("/tmp"));
+        assert_eq!(
+            spill_dir_from(Some("/var/spool/x".into())),
+            PathBuf::from("/var/spool/x")
+        );
     }
 
     #[test]

@@ -276,15 +276,19 @@ fn full_stderr_keeps_status_and_records() {
     }
 }
 
-/// Runs exflow with standard output appended to `path`, as `>> path` does.
-fn run_appending_to(args: &[&str], path: &Path, lang: &str) -> Output {
-    let file = std::fs::OpenOptions::new()
+/// Opens `path` for appending, as `>> path` does, creating it when missing.
+fn appending_to(path: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(path)
-        .expect("cannot open the output file");
+        .expect("cannot open the output file")
+}
+
+/// Runs exflow with standard output appended to `path`, as `>> path` does.
+fn run_appending_to(args: &[&str], path: &Path, lang: &str) -> Output {
     exflow(args, lang)
-        .stdout(file)
+        .stdout(appending_to(path))
         .output()
         .expect("failed to start exflow")
 }
@@ -442,13 +446,9 @@ fn discover_guards_standard_output() {
 
     // Standard input and standard output on the same file.
     let stdin_file = std::fs::File::open(&input).unwrap();
-    let appending = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&input)
-        .unwrap();
     let output = exflow(&["discover", "-"], EN)
         .stdin(stdin_file)
-        .stdout(appending)
+        .stdout(appending_to(&input))
         .output()
         .expect("failed to start exflow");
     assert_exit(&output, 2, "discover from and to one file");
@@ -485,22 +485,16 @@ fn stderr_to_input_ends_silently() {
     ];
     for args in commands {
         let command_line = args.join(" ");
-        let appending = || {
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(&input)
-                .unwrap()
-        };
         // Both streams to the input, and standard error alone.
         for stdout_too in [true, false] {
             let stdout = if stdout_too {
-                std::process::Stdio::from(appending())
+                std::process::Stdio::from(appending_to(&input))
             } else {
                 std::process::Stdio::null()
             };
             let output = exflow(args, EN)
                 .stdout(stdout)
-                .stderr(appending())
+                .stderr(appending_to(&input))
                 .output()
                 .expect("failed to start exflow");
             assert_exit(&output, 2, &command_line);

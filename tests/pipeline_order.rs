@@ -505,20 +505,17 @@ fn held_fragment_expires_for_any_thread_count() {
 /// Runs `exflow analyze --threads THREADS --format jsonl CAPTURE` with
 /// `TMPDIR` set to `temp_dir`.
 fn analyze_with_temp_dir(capture: &Path, threads: &str, temp_dir: &Path) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_exflow"))
-        .args([
-            "analyze",
-            "--threads",
-            threads,
-            "--format",
-            "jsonl",
-            "--no-progress",
-        ])
+    let args = [
+        "analyze",
+        "--threads",
+        threads,
+        "--format",
+        "jsonl",
+        "--no-progress",
+    ];
+    cli::exflow_command(&args)
         .arg(capture)
         .env("TMPDIR", temp_dir)
-        .env("LANG", "C")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
         .output()
         .unwrap()
 }
@@ -552,7 +549,11 @@ fn spill_failure_keeps_every_record() {
         let stderr = cli::stderr(&output);
         assert_eq!(output.status.code(), Some(0), "{threads} threads: {stderr}");
         assert!(
-            stderr.contains("temporary file in") && stderr.contains("stay in memory"),
+            stderr.contains("temporary file in"),
+            "{threads} threads: {stderr}"
+        );
+        assert!(
+            stderr.contains("stay in memory"),
             "{threads} threads: {stderr}"
         );
         assert!(

@@ -519,12 +519,7 @@ impl FlowTable {
 
     /// Returns the slot of the open flow with `key`.
     fn slot_of(&self, key: &FlowKey) -> Option<u32> {
-        self.index.get(key, |slot| {
-            self.slots
-                .get(slot as usize)?
-                .as_ref()
-                .map(|flow| &flow.key)
-        })
+        self.index.get(key, |slot| key_in(&self.slots, slot))
     }
 
     fn create(
@@ -579,9 +574,7 @@ impl FlowTable {
         let class = self.flow(slot).class as usize;
         self.lists[class].push_back(&mut self.links, slot);
         let slots = &self.slots;
-        self.index.insert(&key, slot, |slot| {
-            slots.get(slot as usize)?.as_ref().map(|flow| &flow.key)
-        });
+        self.index.insert(&key, slot, |slot| key_in(slots, slot));
 
         self.last_created = slot;
         self.stats.flows_created += 1;
@@ -1043,6 +1036,11 @@ fn client_by_port(ports: [u16; 2]) -> (Side, DirectionEvidence) {
         _ if originator < responder => by_port(Side::Responder),
         _ => (Side::Originator, DirectionEvidence::FirstPacket),
     }
+}
+
+/// Returns the key of the flow in `slot`, when the slot contains one.
+fn key_in(slots: &[Option<Flow>], slot: u32) -> Option<&FlowKey> {
+    slots.get(slot as usize)?.as_ref().map(|flow| &flow.key)
 }
 
 fn nanos(duration: Duration) -> i64 {

@@ -311,13 +311,14 @@ fn run_single<T>(
     if outcome.output_error.is_none() {
         // The flows still open come out all at once. Each goes to the reorder
         // buffer as it comes, so they never wait in memory together.
-        let mut result = settle(&mut finished, &mut reorder, sink, None);
+        let settled = settle(&mut finished, &mut reorder, sink, None);
+        let settled_ok = settled.is_ok();
         engine.finish(&mut |flow| {
-            if result.is_ok() {
-                result = reorder.push(flow_order(&flow), (sink.build)(flow));
+            if settled_ok {
+                reorder.push(flow_order(&flow), (sink.build)(flow));
             }
         });
-        outcome.output_error = result.and_then(|()| reorder.finish(sink.emit)).err();
+        outcome.output_error = settled.and_then(|()| reorder.finish(sink.emit)).err();
     }
     outcome.runs_spilled = reorder.runs_spilled();
     outcome.spill_error = reorder.take_spill_error();
@@ -337,7 +338,7 @@ fn settle<T>(
     bound: Option<Timestamp>,
 ) -> io::Result<()> {
     for flow in finished.drain(..) {
-        reorder.push(flow_order(&flow), (sink.build)(flow))?;
+        reorder.push(flow_order(&flow), (sink.build)(flow));
     }
     if let Some(bound) = bound {
         reorder.release(bound, sink.emit)?;

@@ -23,6 +23,7 @@
 //! stays bounded even when one long flow delays every flow that starts after it.
 //! When a run cannot be written (no temporary folder, a full disk), the items
 //! stay in memory, and so do all later ones: nothing is lost, but memory grows.
+//! A run written but not read back stops the input with that error.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
@@ -187,8 +188,10 @@ impl<'c, T> Reorder<'c, T> {
         }
     }
 
-    /// Adds an item; writes the heap to a sorted run when it is full.
-    pub(super) fn push(&mut self, key: FlowOrder, item: T) -> io::Result<()> {
+    /// Adds an item, and writes the heap to a sorted run when it is full.
+    /// A run that cannot be written leaves its items in the heap (see
+    /// [`Reorder::take_spill_error`]).
+    pub(super) fn push(&mut self, key: FlowOrder, item: T) {
         self.heap.push(Reverse(Pending { key, item }));
         if self.heap.len() >= self.max_in_memory
             && self.spill_error.is_none()
@@ -198,7 +201,6 @@ impl<'c, T> Reorder<'c, T> {
             log::debug!("writing a run of waiting items failed: {error}");
             self.spill_error = Some(error);
         }
-        Ok(())
     }
 
     /// Returns the error of the run that could not be written to a temporary
@@ -450,7 +452,7 @@ mod tests {
         // Start times out of order, so that several runs overlap.
         let times = [50, 10, 40, 20, 60, 30, 0, 70, 15, 45];
         for ts in times {
-            reorder.push(key(ts, ts - 3, 1000), ts.to_string()).unwrap();
+            reorder.push(key(ts, ts - 3, 1000), ts.to_string());
         }
         assert!(reorder.runs_spilled() >= 3);
 
@@ -479,15 +481,15 @@ mod tests {
     fn failed_spill_keeps_items_in_memory() {
         let codec = Text;
         let mut reorder = Reorder::new(2, Some(&codec as &dyn SpillCodec<String>));
-        reorder.push(key(50, 50, 1), "50".into()).unwrap();
-        reorder.push(key(10, 10, 2), "10".into()).unwrap();
+        reorder.push(key(50, 50, 1), "50".into());
+        reorder.push(key(10, 10, 2), "10".into());
         assert_eq!(reorder.runs_spilled(), 1);
-        let missing = tempfile::tempdir().unwrap().path().join("gone");
-        reorder.temp_dir = missing;
+        let dir = tempfile::tempdir().unwrap();
+        reorder.temp_dir = dir.path().join("missing");
 
         let times = [40, 20, 60, 0, 30];
         for ts in times {
-            reorder.push(key(ts, ts, 3), ts.to_string()).unwrap();
+            reorder.push(key(ts, ts, 3), ts.to_string());
         }
         assert_eq!(reorder.runs_spilled(), 1);
         assert!(reorder.take_spill_error().is_some());
@@ -515,8 +517,8 @@ mod tests {
     #[test]
     fn release_holds_items_at_bound() {
         let mut reorder: Reorder<'_, String> = Reorder::new(8, None);
-        reorder.push(key(5, 9, 1), "a".into()).unwrap();
-        reorder.push(key(7, 2, 1), "b".into()).unwrap();
+        reorder.push(key(5, 9, 1), "a".into());
+        reorder.push(key(7, 2, 1), "b".into());
         let mut written = Vec::new();
         reorder
             .release(Timestamp(7), &mut |item| {

@@ -263,7 +263,7 @@ fn run_merger<T>(
     let mut merge = || -> io::Result<()> {
         for built in &results {
             for (key, item) in built.items {
-                reorder.push(key, item)?;
+                reorder.push(key, item);
             }
             bounds[built.worker] = built.bound;
             let bound = bounds.iter().copied().min().unwrap_or(Timestamp(i64::MAX));

@@ -35,15 +35,23 @@ pub fn exflow(args: &[&str]) -> Output {
     exflow_with_input(args, None)
 }
 
-/// Runs `exflow ARGS`, writing `stdin` to its standard input when given.
-pub fn exflow_with_input(args: &[&str], stdin: Option<&[u8]>) -> Output {
+/// Returns the command `exflow ARGS` with a fixed environment (English, no
+/// colour), to be given more before it runs.
+pub fn exflow_command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_exflow"));
     command
         .args(args)
         .env("LANG", "C")
         .env_remove("LC_ALL")
         .env_remove("LC_MESSAGES")
-        .env("NO_COLOR", "1")
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// Runs `exflow ARGS`, writing `stdin` to its standard input when given.
+pub fn exflow_with_input(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut command = exflow_command(args);
+    command
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

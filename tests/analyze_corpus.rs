@@ -59,6 +59,43 @@ fn every_corpus_file_reads_without_panic() {
     }
 }
 
+/// Per direction, every packet has at least the smallest IP and transport
+/// headers, so the payload bytes plus those headers cannot exceed the IP
+/// bytes. That is true of cut packets and fragments too, because both
+/// count the wire.
+#[test]
+fn counters_agree_on_every_corpus_flow() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for path in corpus_captures() {
+        let path_text = path.to_str().unwrap();
+        let output = exflow(&["analyze", "--format", "jsonl", "--threads", "1", path_text]);
+        for record in records(&output) {
+            let ip_header = if record["ip_version"] == 4 { 20 } else { 40 };
+            let transport_header = if record["transport"] == "tcp" { 20 } else { 8 };
+            for side in ["to_server", "to_client"] {
+                let count = |field: &str| record[field][side].as_u64().unwrap();
+                let (packets, bytes, payload) =
+                    (count("packets"), count("bytes"), count("payload_bytes"));
+                if payload + packets * (ip_header + transport_header) > bytes {
+                    failures.push(format!(
+                        "{path_text} {} {side}: {packets} packets, {bytes} bytes, {payload} payload bytes",
+                        record["flow_id"]
+                    ));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 4000, "only {checked} directions checked");
+    assert!(
+        failures.is_empty(),
+        "{} directions:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn corpus_flows_match_tshark() {
     let mut expected: BTreeMap<String, FlowSet> = BTreeMap::new();

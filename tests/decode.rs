@@ -942,6 +942,26 @@ fn cut_first_fragment_becomes_truncated_packet() {
 }
 
 #[test]
+fn cut_first_fragment_counts_its_own_payload() {
+    // The UDP length of a first fragment counts the whole datagram (1,498 to
+    // 3,635 bytes here), but the fragment carries only its own IP length (1,500
+    // or 1,404 bytes): a 20-byte header, the 8-byte UDP header and the rest
+    // payload.
+    let mut decoder = Decoder::default();
+    let mut lengths = Vec::new();
+    decode_all(
+        &mut decoder,
+        &read_corpus("ndpi__badpackets.pcap"),
+        |_, packet| lengths.push((packet.ip_len, packet.payload_len)),
+    );
+    assert_eq!(lengths.len(), 93);
+    for (ip_len, payload_len) in lengths {
+        assert!(ip_len == 1500 || ip_len == 1404, "{ip_len}");
+        assert_eq!(payload_len, ip_len - 20 - 8);
+    }
+}
+
+#[test]
 fn stats_add_up() {
     // Every frame ends in exactly one outcome.
     for file in corpus_files() {

@@ -749,7 +749,9 @@ impl Decoder {
             tcp: TcpInfo::default(),
             payload_start: offset + UDP_HEADER_LEN,
             payload_end: region.end,
-            payload_len: (udp_len - UDP_HEADER_LEN) as u32,
+            // A lone first fragment carries only its share of the datagram that
+            // its UDP length counts; the rest never arrived.
+            payload_len: (udp_len.min(segment_len) - UDP_HEADER_LEN) as u32,
             bad_checksum: walk.bad_checksum,
             transport_checksum: udp.checksum(),
         }))

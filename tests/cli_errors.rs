@@ -474,8 +474,8 @@ fn pcapng_with_supported_frames_reads() {
         assert_eq!(
             stderr(&output),
             format!(
-                "exflow: {path}: 1 frames of link type 147 skipped: \
-                 the link type is not supported\n"
+                "exflow: {path}: frames of link type 147 skipped, \
+                 because the link type is not supported: 1\n"
             ),
             "{threads} threads"
         );

@@ -511,7 +511,7 @@ fn discovered_file_passes_rules_check() {
             out.to_str().unwrap(),
         ]);
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-        let summary = format!("proposed {assignments} role assignments for {assignments} hosts");
+        let summary = format!("proposed role assignments: {assignments}, for hosts: {assignments}");
         assert!(stderr(&output).contains(&summary), "{}", stderr(&output));
 
         let output = exflow(&["rules", "check", "--site", out.to_str().unwrap()]);

@@ -64,7 +64,7 @@ fn example_sites_differ() {
             "[[allow]] \"backup\": only in A",
             "[[allow]] \"monitoring\": only in A",
             "[[allow]] \"fax-relay\": only in B",
-            "22 differences.",
+            "Differences: 22.",
         ]
     );
 }
@@ -189,7 +189,7 @@ ports = ["tcp/20-22"]
             "allow.\"admin\".to: only in B: mailbox",
             "allow.\"admin\".ports: only in A: tcp/3389",
             "allow.\"admin\".ports: only in B: tcp/20-21",
-            "6 differences.",
+            "Differences: 6.",
         ]
     );
 }
@@ -221,7 +221,7 @@ fn discovered_against_hand_written() {
             "roles.client_access: only in A: 10.20.0.11",
             "networks.internal: only in A: 10.20.1.0-10.20.255.255",
             "networks.perimeter: only in A: 172.16.50.0/24",
-            "5 differences.",
+            "Differences: 5.",
         ]
     );
 

@@ -1313,11 +1313,11 @@ fn discover_window_matches_offline() {
     assert!(messages.contains("site discovery over 6s"), "{messages}");
     assert!(messages.contains("the window of 6s ended"), "{messages}");
     assert!(
-        messages.contains("veth1: 485 packets received, 0 dropped by the kernel"),
+        messages.contains("veth1: packets received 485, dropped by the kernel 0"),
         "{messages}"
     );
     assert!(
-        messages.contains("proposed 6 role assignments for 6 hosts from 24 flows"),
+        messages.contains("proposed role assignments: 6, for hosts: 6, from flows: 24"),
         "{messages}"
     );
 
@@ -1404,13 +1404,18 @@ fn discover_counts_open_flows() {
         "{messages}"
     );
     assert!(
-        messages.contains("no Client Access, Mailbox or Edge Transport server found in 1 flows"),
+        messages.contains(
+            "no Client Access, Mailbox or Edge Transport server found in the flows read (1)"
+        ),
         "{messages}"
     );
 
     let text = std::fs::read_to_string(&output).unwrap();
     assert!(text.contains("Read from: live interface veth0"), "{text}");
-    assert!(text.contains("# 1 flows, 1 of them with a reply"), "{text}");
+    assert!(
+        text.contains("# Flows: 1, 1 of them with a reply"),
+        "{text}"
+    );
     let candidate = text
         .lines()
         .skip_while(|line| !line.contains("10.20.0.10"))

@@ -490,6 +490,58 @@ fn pcapng_with_supported_frames_reads() {
     }
 }
 
+#[test]
+fn unsupported_section_is_named_and_skipped() {
+    let dir = TempDir::new().unwrap();
+    let frames = ethernet_frames();
+    let (first, second) = frames.split_at(frames.len() / 2);
+    let on_ethernet = |frames: &[OwnedFrame]| -> Vec<u8> {
+        let pairs: Vec<(u32, &OwnedFrame)> = frames.iter().map(|frame| (0, frame)).collect();
+        pcapng_file(&[LinkType::ETHERNET], &pairs)
+    };
+    // The section header's major version (bytes 12 and 13) set to 2.
+    let mut unsupported = on_ethernet(first);
+    unsupported[12..14].copy_from_slice(&2u16.to_le_bytes());
+    let supported = on_ethernet(second);
+    let second_offset = unsupported.len();
+    let both = write_file(
+        &dir,
+        "v2-then-v1.pcapng",
+        &[unsupported, supported.clone()].concat(),
+    );
+    let alone = write_file(&dir, "v1.pcapng", &supported);
+
+    let expected = run(&["analyze", "--format", "jsonl", &alone], EN);
+    assert_exit(&expected, 0);
+    let records = stdout(&expected).replace("v1.pcapng", "v2-then-v1.pcapng");
+    assert!(records.lines().count() > 5, "{records}");
+    for (lang, text) in [
+        (
+            EN,
+            "pcapng section version 2.0 (only 1.0 and 1.2 are read) at byte offset 0 is not supported; convert the file with `editcap -F pcapng`; its blocks were skipped up to the next section header",
+        ),
+        (
+            JA,
+            "pcapng セクション バージョン 2.0 には対応していません (読み込めるのは 1.0 と 1.2 だけです。バイト オフセット 0)。`editcap -F pcapng` でファイルを変換してください。次のセクション ヘッダーまで、このセクションのブロックをスキップしました",
+        ),
+    ] {
+        let output = run(&["analyze", "--format", "jsonl", &both], lang);
+        assert_exit(&output, 2);
+        assert_eq!(stderr(&output), format!("exflow: {both}: {text}\n"));
+        // Flow ids hash the offset of each flow's first packet, which moved.
+        let without_id = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(|line| line.split_once(",\"source\"").unwrap().1.to_string())
+                .collect()
+        };
+        assert_eq!(
+            without_id(&stdout(&output)),
+            without_id(&records),
+            "records after offset {second_offset}"
+        );
+    }
+}
+
 /// Returns the byte offsets of the blocks of a little-endian pcapng file.
 fn pcapng_blocks(bytes: &[u8]) -> Vec<usize> {
     let mut offsets = Vec::new();

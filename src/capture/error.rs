@@ -258,7 +258,7 @@ impl fmt::Display for Unsupported {
             Unsupported::PcapngVersion { major, minor } => {
                 write!(
                     f,
-                    "pcapng section version {major}.{minor} (only 1.x is read)"
+                    "pcapng section version {major}.{minor} (only 1.0 and 1.2 are read)"
                 )
             }
         }

@@ -26,7 +26,8 @@ use nom::number::streaming::u32 as parse_u32;
 use super::error::{CaptureErrorKind, Problem, RecordKind, TruncatedPart, Unsupported};
 use super::reader::Step;
 use super::stats::{
-    ByteOrder, CaptureFormat, CaptureStats, CorruptBlock, InterfaceInfo, TsResolution,
+    ByteOrder, CaptureFormat, CaptureStats, CorruptBlock, InterfaceInfo, MAX_CORRUPT_NOTES,
+    TsResolution,
 };
 use super::{Frame, LinkType, Timestamp};
 
@@ -676,14 +677,15 @@ impl PcapngDecoder {
         let supported = section.version_major == 1 && matches!(section.version_minor, 0 | 2);
         self.skipping_section = !supported;
         if !supported {
+            let version = Unsupported::PcapngVersion {
+                major: section.version_major,
+                minor: section.version_minor,
+            };
+            log::debug!("capture: skipping pcapng section at byte offset {offset}: {version}");
             stats.sections_skipped += 1;
-            log::debug!(
-                "capture: skipping pcapng section at byte offset {offset}: {}",
-                Unsupported::PcapngVersion {
-                    major: section.version_major,
-                    minor: section.version_minor,
-                }
-            );
+            if stats.skipped_section_notes.len() < MAX_CORRUPT_NOTES {
+                stats.skipped_section_notes.push((offset, version));
+            }
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::error::{CaptureError, CaptureErrorKind, Problem, RecordKind};
+use super::error::{CaptureError, CaptureErrorKind, Problem, RecordKind, Unsupported};
 use super::{LinkType, Timestamp};
 
 /// Number of corrupt blocks whose offset and problem [`CaptureStats`] keeps; later
@@ -166,6 +166,9 @@ pub struct CaptureStats {
     pub sections: u32,
     /// pcapng sections of an unsupported version, whose blocks were skipped.
     pub sections_skipped: u32,
+    /// The byte offset and version of the first [`MAX_CORRUPT_NOTES`] sections
+    /// skipped.
+    pub skipped_section_notes: Vec<(u64, Unsupported)>,
     /// Interfaces seen, in order, up to [`MAX_LISTED_INTERFACES`].
     pub interfaces: Vec<InterfaceInfo>,
     /// Interfaces seen beyond [`MAX_LISTED_INTERFACES`].
@@ -194,6 +197,7 @@ impl CaptureStats {
             bytes_read: 0,
             sections: 0,
             sections_skipped: 0,
+            skipped_section_notes: Vec::new(),
             interfaces: Vec::new(),
             interfaces_unlisted: 0,
             frames_cut_to_snaplen: 0,

@@ -926,6 +926,19 @@ pub(super) fn report_input_problems(
             problem(None, messages::corrupt_blocks_unlisted(lang, unlisted));
         }
         damaged |= capture.corrupt_blocks > 0;
+
+        for &(offset, version) in &capture.skipped_section_notes {
+            problem(
+                Some(offset),
+                messages::section_skipped(lang, offset, version),
+            );
+        }
+        let unlisted = u64::from(capture.sections_skipped)
+            .saturating_sub(capture.skipped_section_notes.len() as u64);
+        if unlisted > 0 {
+            problem(None, messages::sections_unlisted(lang, unlisted));
+        }
+        damaged |= capture.sections_skipped > 0;
     }
     for (link, frames) in &outcome.unsupported_frames {
         problem(

@@ -152,6 +152,34 @@ pub fn corrupt_block_skipped(lang: Lang, block: &CorruptBlock) -> String {
     )
 }
 
+/// Renders a pcapng section of an unsupported version, found at `offset`,
+/// whose blocks were skipped up to the next section header.
+pub fn section_skipped(lang: Lang, offset: u64, version: Unsupported) -> String {
+    message(
+        lang,
+        "error.capture.section_skipped",
+        &[(
+            "error",
+            &capture_problem(
+                lang,
+                &CaptureErrorKind::Unsupported {
+                    offset,
+                    feature: version,
+                },
+            ),
+        )],
+    )
+}
+
+/// Renders the count of skipped sections beyond those listed one by one.
+pub fn sections_unlisted(lang: Lang, count: u64) -> String {
+    message(
+        lang,
+        "error.capture.sections_skipped_more",
+        &[("count", &count.to_string())],
+    )
+}
+
 /// Renders the count of corrupt blocks skipped beyond those listed one by one.
 pub fn corrupt_blocks_unlisted(lang: Lang, count: u64) -> String {
     message(

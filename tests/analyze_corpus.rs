@@ -96,6 +96,32 @@ fn counters_agree_on_every_corpus_flow() {
     );
 }
 
+/// A TLS connection picked up as it closes carries only encrypted alerts,
+/// such as a FIN retransmitted after the flow's linger time. Such a flow is
+/// TLS, not an unrecognised protocol on a TLS port.
+#[test]
+fn closing_alerts_alone_are_tls() {
+    let mut checked = 0;
+    for file in [
+        "zeek__pppoe-over-qinq.pcap",
+        "zeek__tls__xmpp-dialback-starttls.pcap",
+    ] {
+        let path = corpus_dir().join(file);
+        let output = exflow(&["analyze", "--format", "jsonl", path.to_str().unwrap()]);
+        for record in records(&output) {
+            let payload = ["to_server", "to_client"]
+                .map(|side| record["payload_bytes"][side].as_u64().unwrap())
+                .iter()
+                .sum::<u64>();
+            if record["conn_state"] == "OTH" && (1..=100).contains(&payload) {
+                assert_eq!(record["app"], "tls", "{file}: {record}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 2);
+}
+
 #[test]
 fn corpus_flows_match_tshark() {
     let mut expected: BTreeMap<String, FlowSet> = BTreeMap::new();

@@ -388,3 +388,26 @@ fn probe_rejects_after_one_wrong_byte() {
     assert_eq!(tls::probe(&bytes[..3]).answer, ProbeAnswer::NotMine);
     assert_eq!(tls::probe(&bytes[..2]).answer, ProbeAnswer::Unsure);
 }
+
+#[test]
+fn probe_certain_on_whole_encrypted_alert() {
+    // An AES-GCM alert: 8-byte nonce, 2 encrypted bytes, 16-byte tag.
+    let mut record = vec![0x15, 0x03, 0x03, 0x00, 26];
+    record.extend((0..26).map(|byte| byte * 7));
+    assert_eq!(tls::probe(&record).answer, ProbeAnswer::Certain);
+    for len in 1..record.len() {
+        assert_eq!(
+            tls::probe(&record[..len]).answer,
+            ProbeAnswer::Unsure,
+            "prefix of {len} bytes"
+        );
+    }
+
+    // Longer than any encrypted alert, or with a record version past TLS 1.2.
+    let mut long = vec![0x15, 0x03, 0x03, 0x00, 81];
+    long.extend([0u8; 81]);
+    assert_eq!(tls::probe(&long).answer, ProbeAnswer::Unsure);
+    let mut future = record.clone();
+    future[2] = 0x05;
+    assert_eq!(tls::probe(&future).answer, ProbeAnswer::Unsure);
+}

@@ -871,10 +871,11 @@ const UNSURE: ProbeResult = ProbeResult {
 ///   ServerHello whose handshake length is sane and whose own version is
 ///   0x03xx, even when the rest of the message has not arrived; an SSL 2.0
 ///   CLIENT-HELLO or SERVER-HELLO; a cleartext alert (two bytes, level 1 or
-///   2); or, for the other content types, two records in a row whose headers
-///   check out (a session picked up after its handshake).
+///   2); a whole encrypted alert (a connection picked up as it closes); or,
+///   for the other content types, two records in a row whose headers check
+///   out (a session picked up after its handshake).
 /// - [`ProbeAnswer::Unsure`]: every byte so far fits but too few have arrived,
-///   or the stream starts with another handshake message or an encrypted alert.
+///   or the stream starts with another handshake message.
 /// - [`ProbeAnswer::NotMine`] otherwise.
 pub fn probe(bytes: &[u8]) -> ProbeResult {
     match bytes.first() {
@@ -949,11 +950,25 @@ fn probe_handshake(fragment: &[u8]) -> ProbeResult {
     }
 }
 
+/// Lengths of an encrypted two-byte alert. ChaCha20-Poly1305 adds a 16-byte
+/// tag (18 bytes), TLS 1.3 a content type byte more (19), and AES-GCM an
+/// 8-byte explicit nonce (26). CBC with a 16-byte IV and a SHA-384 MAC takes
+/// up to 80 (RFC 5246 §6.2.3, RFC 8446 §5.2).
+const ENCRYPTED_ALERT_LEN: std::ops::RangeInclusive<u16> = 18..=80;
+
 /// Probes an alert record: a cleartext alert has two bytes, a level of 1
-/// (warning) or 2 (fatal) and a description (RFC 8446 §6).
+/// (warning) or 2 (fatal) and a description (RFC 8446 §6). An encrypted one
+/// has a length in [`ENCRYPTED_ALERT_LEN`] and a record version from SSL 3.0
+/// to TLS 1.2 (TLS 1.3 records carry 0x0303). It is often all that a flow
+/// picked up as it closes carries, such as a retransmitted FIN.
 fn probe_alert(header: TlsRecordHeader, body: &[u8]) -> ProbeResult {
     if header.length != 2 {
-        return UNSURE;
+        let encrypted = ENCRYPTED_ALERT_LEN.contains(&header.length)
+            && (0x0300..=0x0303).contains(&header.version);
+        return match encrypted && body.len() >= usize::from(header.length) {
+            true => certain(None),
+            false => UNSURE,
+        };
     }
     match body.first() {
         None => UNSURE,

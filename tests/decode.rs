@@ -976,3 +976,24 @@ fn stats_add_up() {
         );
     }
 }
+
+#[test]
+fn offload_checksums_are_partial() {
+    // Captured on the sending host with checksum offload: the bad checksums
+    // of its data segments, and of the segments its card merged on receipt,
+    // contain the pseudo header's sum. A capture edited by hand contains
+    // other values.
+    for (file, bad, failed) in [
+        ("ndpi__tls-appdata.pcap", true, false),
+        ("ndpi__tls_invalid_reads.pcap", true, true),
+    ] {
+        let mut decoder = Decoder::default();
+        let mut checks = Vec::new();
+        decode_all(&mut decoder, &read_corpus(file), |_, packet| {
+            checks.push((packet.bad_checksum, packet.transport_checksum_failed));
+        });
+        assert_eq!(checks.iter().any(|check| check.0), bad, "{file}");
+        assert_eq!(checks.iter().any(|check| check.1), failed, "{file}");
+        assert!(checks.iter().all(|check| check.0 || !check.1), "{file}");
+    }
+}

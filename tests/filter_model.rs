@@ -277,6 +277,7 @@ fn packet() -> impl Strategy<Value = Packet<'static>> {
                 payload: &[],
                 payload_len: 0,
                 bad_checksum: false,
+                transport_checksum_failed: false,
                 transport_checksum: 0,
                 offset: 0,
             }

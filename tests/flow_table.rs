@@ -9,7 +9,10 @@ use std::time::Duration;
 use etherparse::{PacketBuilder, TcpOptionElement};
 use exflow::capture::{Frame, LinkType, Timestamp};
 use exflow::decode::{Decoded, Decoder, DecoderConfig, Transport};
-use exflow::flow::{ConnState, DirectionEvidence, EndReason, FinishedFlow, FlowConfig, FlowTable};
+use exflow::fingerprint::App;
+use exflow::flow::{
+    ConnState, DirectionEvidence, EndReason, FinishedFlow, FlowConfig, FlowStats, FlowTable,
+};
 use flow_packets::*;
 
 const SECOND: i64 = 1_000_000_000;
@@ -641,4 +644,56 @@ fn first_offset_names_first_packet() {
     let segments = connection(0, b"x");
     let (flows, _) = run(FlowConfig::default(), &segments);
     assert_eq!(only(&flows).first_offset, segments[0].offset);
+}
+
+/// Runs an SSH session on 443 whose client first sends a segment with the
+/// start of a TLS ClientHello, at the sequence number the SSH banner then
+/// takes. That segment's checksum is `injected`, the client's other packets
+/// have `client`, and the server's verify.
+fn ssh_with_insertion(injected: Checksum, client: Checksum) -> (FinishedFlow, FlowStats) {
+    let mut tcp = TcpExchange::new("10.0.0.5:50000", "10.9.0.1:443", 100, 900);
+    let mut segments = tcp.handshake();
+    let hello = [
+        0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03, 0x03, 0, 0, 0, 0, 0,
+    ];
+    let (seq, ack) = (tcp.next_seq[0], tcp.next_seq[1]);
+    segments.push(
+        tcp.raw(End::Client, PSH | ACK, seq, ack, &hello)
+            .with_checksum(injected),
+    );
+    segments.push(tcp.data(End::Client, b"SSH-2.0-OpenSSH_9.6\r\n"));
+    segments.push(tcp.data(End::Server, b"SSH-2.0-OpenSSH_9.6\r\n"));
+    for segment in &mut segments {
+        let from_client = segment.src.port() == 50000;
+        if from_client && segment.checksum == Checksum::Good {
+            segment.checksum = client;
+        }
+    }
+    let (flows, stats) = run(FlowConfig::default(), &segments);
+    (only(&flows).clone(), stats)
+}
+
+#[test]
+fn failed_checksum_cannot_decide_app() {
+    // The server drops the crafted segment, so it must not make SSH look
+    // like TLS.
+    let (flow, stats) = ssh_with_insertion(Checksum::Failed, Checksum::Good);
+    assert_eq!(flow.app.app, App::Ssh);
+    assert_eq!(stats.bad_checksums_ignored, 1);
+    // It still counts on the wire.
+    assert_eq!(flow.to_server.packets, 4);
+}
+
+#[test]
+fn offloaded_checksums_are_used() {
+    // A partial checksum is offload on the capturing host, and so is a side
+    // whose checksums all fail: both are used as captured.
+    for (injected, client) in [
+        (Checksum::Partial, Checksum::Good),
+        (Checksum::Failed, Checksum::Failed),
+    ] {
+        let (flow, stats) = ssh_with_insertion(injected, client);
+        assert_eq!(stats.bad_checksums_ignored, 0, "{injected:?}, {client:?}");
+        assert_eq!(flow.app.app, App::Tls, "{injected:?}, {client:?}");
+    }
 }

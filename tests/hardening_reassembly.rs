@@ -76,6 +76,7 @@ impl Owned {
             payload: &self.payload,
             payload_len: self.payload.len() as u32,
             bad_checksum: false,
+            transport_checksum_failed: false,
             transport_checksum: 0,
             offset: 0,
         }

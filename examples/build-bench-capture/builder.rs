@@ -202,19 +202,39 @@ fn readdress_ipv4(ip: &mut [u8], copy: u16) {
     let new = [old[0] ^ copy, old[1] ^ copy];
     put_word(ip, 14, new[0]);
     put_word(ip, 18, new[1]);
-    adjust_checksum(ip, 10, &old, &new, false);
+    adjust_checksum(ip, 10, &old, &new, false, None);
 
     let fragment_offset = word(ip, 6) & 0x1fff;
     if fragment_offset != 0 {
         return;
     }
     let protocol = ip[9];
+    let total_len = usize::from(word(ip, 2));
+    let length = total_len.saturating_sub(header_len) as u32;
+    let addresses = [word(ip, 12), word(ip, 14), word(ip, 16), word(ip, 18)];
+    // The pseudo header before the change: the new words, back to the old.
+    let before = pseudo_sum(&addresses, &old, &new, length, protocol);
     let payload = &mut ip[header_len..];
     match protocol {
-        6 => adjust_checksum(payload, 16, &old, &new, false),
-        17 => adjust_checksum(payload, 6, &old, &new, true),
+        6 => adjust_checksum(payload, 16, &old, &new, false, Some(before)),
+        17 => adjust_checksum(payload, 6, &old, &new, true, Some(before)),
         _ => {}
     }
+}
+
+/// Returns the folded sum of a TCP or UDP pseudo header (RFC 9293 §3.1, RFC
+/// 8200 §8.1) whose address words are `addresses` with the words `new` put
+/// back to `old`.
+fn pseudo_sum(addresses: &[u16], old: &[u16], new: &[u16], length: u32, protocol: u8) -> u16 {
+    let mut sum: u32 = addresses.iter().map(|&word| u32::from(word)).sum();
+    for (&before, &after) in old.iter().zip(new) {
+        sum += u32::from(before) + u32::from(!after);
+    }
+    sum += (length >> 16) + (length & 0xffff) + u32::from(protocol);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
 }
 
 /// IPv6 version of [`readdress_ipv4`]: the last 16 bits of each address
@@ -261,26 +281,52 @@ fn readdress_ipv6(ip: &mut [u8], copy: u16) {
             _ => break,
         }
     }
+    let payload_len = usize::from(word(ip, 4)) + 40;
+    let length = payload_len.saturating_sub(at) as u32;
+    let addresses: Vec<u16> = (8..40).step_by(2).map(|at| word(ip, at)).collect();
+    let (old, new) = (&old[..changed], &new[..changed]);
+    // With a routing header the pseudo header holds another destination.
+    let before = (changed == 2).then(|| pseudo_sum(&addresses, old, new, length, next));
     let Some(payload) = ip.get_mut(at..) else {
         return;
     };
-    let (old, new) = (&old[..changed], &new[..changed]);
     match next {
-        6 => adjust_checksum(payload, 16, old, new, false),
-        17 => adjust_checksum(payload, 6, old, new, true),
-        58 => adjust_checksum(payload, 2, old, new, false),
+        6 => adjust_checksum(payload, 16, old, new, false, before),
+        17 => adjust_checksum(payload, 6, old, new, true, before),
+        58 => adjust_checksum(payload, 2, old, new, false, before),
         _ => {}
     }
 }
 
 /// Updates the one's complement checksum at `at` for 16-bit words that changed
 /// from `old` to `new` (RFC 1624, equation 3). A checksum that was wrong stays
-/// wrong by the same amount. A UDP checksum of 0 means none and stays 0.
-fn adjust_checksum(bytes: &mut [u8], at: usize, old: &[u16], new: &[u16], udp: bool) {
+/// wrong by the same amount. A UDP checksum of 0 means none and stays 0. A
+/// field equal to `partial`, the pseudo header's sum before the change, is the
+/// partial checksum of a capture with checksum offload: it becomes the new
+/// pseudo header's sum, so that it stays partial.
+fn adjust_checksum(
+    bytes: &mut [u8],
+    at: usize,
+    old: &[u16],
+    new: &[u16],
+    udp: bool,
+    partial: Option<u16>,
+) {
     let Some(checksum) = read_u16(bytes, at) else {
         return;
     };
     if udp && checksum == 0 {
+        return;
+    }
+    if Some(checksum) == partial {
+        let mut sum = u32::from(checksum);
+        for (&before, &after) in old.iter().zip(new) {
+            sum += u32::from(!before) + u32::from(after);
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        put_word(bytes, at, sum as u16);
         return;
     }
     let mut sum = u32::from(!checksum);

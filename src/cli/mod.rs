@@ -192,8 +192,8 @@ pub struct EngineArgs {
     #[arg(long)]
     pub no_decapsulate: bool,
 
-    /// Skip IP, TCP and UDP checksum verification (bad checksums are only
-    /// counted, never dropped, so this only saves time)
+    /// Skip IP, TCP and UDP checksum verification (exflow then also uses the
+    /// packets with a failed checksum that it would otherwise leave out)
     #[arg(long)]
     pub no_checksums: bool,
 }

@@ -63,6 +63,16 @@ pub(super) fn transport_ok(pseudo_header: u64, segment: &[u8]) -> bool {
     u64_16bit_word::ones_complement(add_words(pseudo_header, segment)) == 0
 }
 
+/// Returns whether a TCP or UDP checksum field holds only the folded sum of
+/// the pseudo header, not yet complemented. That is the partial checksum a
+/// host with checksum offload leaves for its network card (Linux
+/// `CHECKSUM_PARTIAL`), so a capture on that host shows it on the packets it
+/// sends, and on the packets its card merged on receipt.
+pub(super) fn is_partial(pseudo_header: u64, field: u16) -> bool {
+    let folded = !u64_16bit_word::ones_complement(pseudo_header);
+    u16::from_be_bytes(folded.to_ne_bytes()) == field
+}
+
 /// Computes the checksum to store in a header whose checksum field is zero.
 pub(super) fn internet_checksum(header: &[u8]) -> u16 {
     // The sum was taken over native-order words, so the native bytes of the

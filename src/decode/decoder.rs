@@ -178,6 +178,7 @@ struct PacketMeta {
     payload_end: usize,
     payload_len: u32,
     bad_checksum: bool,
+    transport_checksum_failed: bool,
     transport_checksum: u16,
 }
 
@@ -202,6 +203,7 @@ impl PacketMeta {
                 .unwrap_or(&[]),
             payload_len: self.payload_len,
             bad_checksum: self.bad_checksum,
+            transport_checksum_failed: self.transport_checksum_failed,
             transport_checksum: self.transport_checksum,
             offset,
         }
@@ -625,11 +627,14 @@ impl Decoder {
 
         let whole_segment = region.end == region.claimed_end && !ip.length_from_capture;
         let mut bad_checksum = walk.bad_checksum;
+        let mut transport_checksum_failed = false;
         if self.config.verify_checksums && whole_segment {
             let pseudo = ip.pseudo_header_sum(ip::PROTOCOL_TCP, segment_len as u32);
             if !super::checksum::transport_ok(pseudo, &data[offset..region.end]) {
                 self.stats.bad_checksums.tcp += 1;
                 bad_checksum = true;
+                let field = u16::from_be_bytes([fixed[16], fixed[17]]);
+                transport_checksum_failed = !super::checksum::is_partial(pseudo, field);
             }
         }
 
@@ -649,6 +654,7 @@ impl Decoder {
             payload_end: region.end,
             payload_len: (segment_len - header_len) as u32,
             bad_checksum,
+            transport_checksum_failed,
             transport_checksum: u16::from_be_bytes([fixed[16], fixed[17]]),
         }))
     }
@@ -700,14 +706,17 @@ impl Decoder {
         let region = ip.payload_region.narrowed(offset + udp_len);
 
         let whole_datagram = region.end == region.claimed_end && !ip.length_from_capture;
+        let mut transport_checksum_failed = false;
         if self.config.verify_checksums && whole_datagram {
             let bad = match udp.checksum() {
                 // No checksum: allowed over IPv4 (RFC 768); RFC 8200 section 8.1
                 // forbids it over IPv6 except for tunnels (RFC 6935).
                 0 => ip.version == 6,
-                _ => {
+                field => {
                     let pseudo = ip.pseudo_header_sum(ip::PROTOCOL_UDP, udp_len as u32);
-                    !super::checksum::transport_ok(pseudo, &data[offset..region.end])
+                    let ok = super::checksum::transport_ok(pseudo, &data[offset..region.end]);
+                    transport_checksum_failed = !ok && !super::checksum::is_partial(pseudo, field);
+                    !ok
                 }
             };
             if bad {
@@ -753,6 +762,7 @@ impl Decoder {
             // its UDP length counts; the rest never arrived.
             payload_len: (udp_len.min(segment_len) - UDP_HEADER_LEN) as u32,
             bad_checksum: walk.bad_checksum,
+            transport_checksum_failed,
             transport_checksum: udp.checksum(),
         }))
     }

@@ -148,8 +148,12 @@ pub struct Packet<'a> {
     pub payload: &'a [u8],
     /// Transport payload length according to the headers.
     pub payload_len: u32,
-    /// The IP, TCP or UDP checksum did not verify (the packet is still used).
+    /// The IP, TCP or UDP checksum did not verify.
     pub bad_checksum: bool,
+    /// This packet's own TCP or UDP checksum failed, and is not the partial
+    /// checksum that offload on the capturing host leaves (see
+    /// `checksum::is_partial`): the receiving host drops such a packet.
+    pub transport_checksum_failed: bool,
     /// The TCP or UDP checksum field as captured, whether or not it verified.
     /// Two copies of one frame carry the same value.
     pub transport_checksum: u16,

@@ -28,6 +28,7 @@ fn packet(transport: Transport, src: &str, dst: &str) -> Packet<'static> {
         payload: &[],
         payload_len: 0,
         bad_checksum: false,
+        transport_checksum_failed: false,
         transport_checksum: 0,
         offset: 0,
     }

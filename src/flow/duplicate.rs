@@ -145,6 +145,7 @@ mod tests {
             payload,
             payload_len: payload.len() as u32,
             bad_checksum: false,
+            transport_checksum_failed: false,
             transport_checksum: 0x1234,
             offset: 0,
         }

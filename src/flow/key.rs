@@ -200,6 +200,7 @@ pub(crate) mod tests {
             payload: &[],
             payload_len: 0,
             bad_checksum: false,
+            transport_checksum_failed: false,
             transport_checksum: 0,
             offset: 0,
         }

@@ -162,6 +162,10 @@ pub struct FlowStats {
     pub missed_bytes: u64,
     /// RSTs judged out of window and ignored.
     pub rst_ignored: u64,
+    /// Packets whose TCP or UDP checksum failed, not as a partial checksum,
+    /// from a side that had sent a packet without a bad checksum: counted, and
+    /// left out of the TCP state and the payload.
+    pub bad_checksums_ignored: u64,
     /// TCP keep-alives (left out of the streams).
     pub keepalives: u64,
     /// Segments with payload beyond their sender's FIN.
@@ -199,6 +203,7 @@ impl FlowStats {
         self.gaps += other.gaps;
         self.missed_bytes += other.missed_bytes;
         self.rst_ignored += other.rst_ignored;
+        self.bad_checksums_ignored += other.bad_checksums_ignored;
         self.keepalives += other.keepalives;
         self.data_after_fin += other.data_after_fin;
         self.memory_refusals += other.memory_refusals;
@@ -279,6 +284,8 @@ struct Flow {
     vlan: VlanIds,
     /// The originator (first sender) is the key's lower endpoint.
     originator_is_lo: bool,
+    /// Per side: a packet without a bad checksum came from it.
+    checksum_seen_good: [bool; 2],
     class: Class,
 }
 
@@ -549,6 +556,7 @@ impl FlowTable {
             payload: None,
             vlan: pkt.vlan,
             originator_is_lo: sender_is_lo,
+            checksum_seen_good: [false; 2],
             class: match pkt.transport {
                 Transport::Tcp => Class::TcpOpen,
                 Transport::Udp => Class::Udp,
@@ -600,6 +608,20 @@ impl FlowTable {
         counters.payload_bytes += u64::from(pkt.payload_len);
         if flow.vlan.is_empty() {
             flow.vlan = pkt.vlan;
+        }
+
+        // The receiving host drops a packet whose TCP or UDP checksum fails,
+        // so a crafted one (an insertion) must not decide the protocol or the
+        // TCP state. Captures on a host with checksum offload show failed
+        // checksums too: the decoder excuses partial ones, and a side that
+        // never sent a good checksum is taken for such a host.
+        // NOTE: a crafted packet with a partial checksum is still used.
+        if !pkt.bad_checksum {
+            flow.checksum_seen_good[side.index()] = true;
+        } else if pkt.transport_checksum_failed && flow.checksum_seen_good[side.index()] {
+            self.stats.bad_checksums_ignored += 1;
+            self.touch(slot);
+            return;
         }
 
         // Most recent last: the memory list's front is the flow to evict first.
@@ -1053,10 +1075,10 @@ mod tests {
 
     #[test]
     fn flow_entry_size() {
-        // The per-flow cost before any payload is 248 bytes, padded to 256 for
+        // The per-flow cost before any payload is 250 bytes, padded to 256 for
         // the key's 16-byte alignment. That is the key 48, timestamps, clocks
-        // and offset 40, counters 48, TCP state 52, duplicate window 40, and 20
-        // for the payload box pointer, duplicate count, VLAN ids and two flags.
+        // and offset 40, counters 48, TCP state 52, duplicate window 40, and 22
+        // for the payload box pointer, duplicate count, VLAN ids and four flags.
         // A flow with payload adds its boxed dissector and two reassemblers.
         assert_eq!(std::mem::size_of::<Flow>(), 256);
         // Plus two list links (12 bytes each) and the index entry, a slot

@@ -369,6 +369,10 @@ impl InputOutcome {
             StatKey::BadChecksums,
             checksums.ipv4_header + checksums.tcp + checksums.udp,
         );
+        stats.add(
+            StatKey::BadChecksumsIgnored,
+            self.flow_stats.bad_checksums_ignored,
+        );
         stats.add(StatKey::Duplicates, self.flow_stats.duplicates);
         stats.add(StatKey::FragmentsReassembled, decode.fragments.reassembled);
         stats.add(

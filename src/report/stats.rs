@@ -68,8 +68,12 @@ pub enum StatKey {
     PacketsDecoded,
     /// Frames whose headers could not be decoded (invalid or truncated headers).
     DecodeErrors,
-    /// Packets whose IP, TCP or UDP checksum did not verify (still used).
+    /// Packets whose IP, TCP or UDP checksum did not verify.
     BadChecksums,
+    /// Packets with a bad checksum that the receiving host drops, from a side
+    /// of a flow that sent good ones: counted, and left out of the flow's TCP
+    /// state and payload.
+    BadChecksumsIgnored,
     /// The same frame captured twice, left out of the flows.
     Duplicates,
     /// IP datagrams rebuilt from fragments.
@@ -109,7 +113,7 @@ pub enum StatKey {
 
 impl StatKey {
     /// Every key, in display order.
-    pub const ALL: [StatKey; 24] = [
+    pub const ALL: [StatKey; 25] = [
         StatKey::FilesRead,
         StatKey::Frames,
         StatKey::BytesRead,
@@ -118,6 +122,7 @@ impl StatKey {
         StatKey::PacketsDecoded,
         StatKey::DecodeErrors,
         StatKey::BadChecksums,
+        StatKey::BadChecksumsIgnored,
         StatKey::Duplicates,
         StatKey::FragmentsReassembled,
         StatKey::FragmentsDropped,
@@ -148,6 +153,7 @@ impl StatKey {
             StatKey::PacketsDecoded => "packets_decoded",
             StatKey::DecodeErrors => "decode_errors",
             StatKey::BadChecksums => "bad_checksums",
+            StatKey::BadChecksumsIgnored => "bad_checksums_ignored",
             StatKey::Duplicates => "duplicates",
             StatKey::FragmentsReassembled => "fragments_reassembled",
             StatKey::FragmentsDropped => "fragments_dropped",
@@ -177,6 +183,7 @@ impl StatKey {
             StatKey::PacketsDecoded
             | StatKey::DecodeErrors
             | StatKey::BadChecksums
+            | StatKey::BadChecksumsIgnored
             | StatKey::Duplicates
             | StatKey::FragmentsReassembled
             | StatKey::FragmentsDropped
@@ -197,12 +204,14 @@ impl StatKey {
     }
 
     /// Returns true for a counter shown only when it is not zero: the skip
-    /// reasons and the fragment evictions, of which a capture usually has few. Every other counter is
+    /// reasons, the fragment evictions and the ignored bad checksums, of which
+    /// a capture usually has few. Every other counter is
     /// shown even at zero, because "0 decode errors" is worth reading.
     pub fn hidden_when_zero(self) -> bool {
         matches!(
             self,
-            StatKey::FragmentsTimedOut
+            StatKey::BadChecksumsIgnored
+                | StatKey::FragmentsTimedOut
                 | StatKey::FragmentsMemoryCap
                 | StatKey::FragmentsPendingCap
                 | StatKey::SkippedNotIp

@@ -200,6 +200,7 @@ pub fn decode_ethernet<'a>(record: &Record<'a>) -> Option<Packet<'a>> {
         payload_len: ip_payload_len.saturating_sub(transport_header_len),
         // NOTE: the glue verifies no checksums; the filter never reads them.
         bad_checksum: false,
+        transport_checksum_failed: false,
         transport_checksum: 0,
         offset: record.offset,
     })

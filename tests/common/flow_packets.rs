@@ -35,6 +35,18 @@ pub struct Segment {
     pub wire_len: Option<u32>,
     pub vlan: Vec<u16>,
     pub offset: u64,
+    pub checksum: Checksum,
+}
+
+/// What the decoder found in a segment's checksum.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Checksum {
+    #[default]
+    Good,
+    /// Failed, as the receiving host would find it.
+    Failed,
+    /// The partial checksum that offload on the capturing host leaves.
+    Partial,
 }
 
 impl Segment {
@@ -70,7 +82,8 @@ impl Segment {
             },
             payload: &self.payload,
             payload_len,
-            bad_checksum: false,
+            bad_checksum: self.checksum != Checksum::Good,
+            transport_checksum_failed: self.checksum == Checksum::Failed,
             transport_checksum: 0,
             offset: self.offset,
         }
@@ -83,6 +96,11 @@ impl Segment {
 
     pub fn at(mut self, ts: Timestamp) -> Segment {
         self.ts = ts;
+        self
+    }
+
+    pub fn with_checksum(mut self, checksum: Checksum) -> Segment {
+        self.checksum = checksum;
         self
     }
 }
@@ -166,6 +184,7 @@ impl TcpExchange {
             wire_len: None,
             vlan: Vec::new(),
             offset: self.offset,
+            checksum: Checksum::Good,
         }
     }
 
@@ -239,6 +258,7 @@ pub fn udp(ts: Timestamp, src: &str, dst: &str, ip_id: u16, payload: &[u8]) -> S
         wire_len: None,
         vlan: Vec::new(),
         offset: 0,
+        checksum: Checksum::Good,
     }
 }
 

@@ -679,3 +679,22 @@ fn report_to_standard_output_is_rejected() {
     assert!(output.stdout.is_empty());
     assert!(!dir.path().join("-").exists(), "a file named - was written");
 }
+
+#[test]
+fn max_flows_out_of_range_is_usage_error() {
+    // Flows live in slots numbered by 32 bits, and a table needs one slot.
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let capture = capture.to_str().unwrap();
+    for value in ["0", "4294967296"] {
+        let output = run(&["analyze", "--max-flows", value, capture], JA);
+        assert_exit(&output, 2);
+        assert!(output.stdout.is_empty(), "{value}");
+        assert!(
+            stderr(&output).contains("1 から 4294967295 までの整数を指定してください"),
+            "{value}: {}",
+            stderr(&output)
+        );
+    }
+    let output = run(&["analyze", "--max-flows", "1", capture], EN);
+    assert_exit(&output, 0);
+}

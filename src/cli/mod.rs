@@ -169,10 +169,11 @@ pub struct EngineArgs {
     #[arg(long, value_name = "BYTES", default_value_t = flow_default::DEFAULT_REASSEMBLY_BUDGET as u32)]
     pub reassembly_budget: u32,
 
-    /// Maximum number of flows tracked at once, over all threads; the oldest
-    /// idle flows are evicted first. A flow takes about 320 bytes of memory
-    /// before it carries payload
-    #[arg(long, value_name = "FLOWS", default_value_t = flow_default::DEFAULT_MAX_FLOWS)]
+    /// Maximum number of flows tracked at once, over all threads (1 to
+    /// 4294967295); the oldest idle flows are evicted first. A flow takes about
+    /// 320 bytes of memory before it carries payload
+    #[arg(long, value_name = "FLOWS", default_value_t = flow_default::DEFAULT_MAX_FLOWS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=u64::from(u32::MAX)))]
     pub max_flows: usize,
 
     /// Maximum memory for reassembly buffers, in MiB

@@ -986,6 +986,14 @@ fn offload_checksums_are_partial() {
     for (file, bad, failed) in [
         ("ndpi__tls-appdata.pcap", true, false),
         ("ndpi__tls_invalid_reads.pcap", true, true),
+        // Windows Large Send Offload: a segment longer than the MSS has an
+        // IPv4 total length of 0, so its length comes from the capture and
+        // its checksum is not verified.
+        (
+            "zeek__ldap__missing_krbtgt_ldap_request.pcapng",
+            true,
+            false,
+        ),
     ] {
         let mut decoder = Decoder::default();
         let mut checks = Vec::new();

@@ -697,3 +697,51 @@ fn offloaded_checksums_are_used() {
         assert_eq!(flow.app.app, App::Tls, "{injected:?}, {client:?}");
     }
 }
+
+#[test]
+fn failed_copy_hides_no_frame() {
+    // A crafted copy of the client's banner segment, with other bytes and so a
+    // failing checksum, 1 ms ahead of it: the real segment is no duplicate.
+    let mut tcp = TcpExchange::new("10.0.0.5:50000", "10.9.0.1:443", 100, 900);
+    let mut segments = tcp.handshake();
+    let banner = tcp.data(End::Client, b"SSH-2.0-OpenSSH_9.6\r\n");
+    let mut copy = banner.clone().with_checksum(Checksum::Failed);
+    copy.payload = b"\x16\x03\x01\x00\x40\x01\x00\x00\x3c\x03\x03\0\0\0\0\0\0\0\0\0\0".to_vec();
+    copy.ts = Timestamp(banner.ts.0 - 1_000_000);
+    segments.push(copy);
+    segments.push(banner);
+    segments.push(tcp.data(End::Server, b"SSH-2.0-OpenSSH_9.6\r\n"));
+
+    let (flows, stats) = run(FlowConfig::default(), &segments);
+    assert_eq!(only(&flows).app.app, App::Ssh);
+    assert_eq!(stats.duplicates, 0);
+    assert_eq!(stats.bad_checksums_ignored, 1);
+}
+
+#[test]
+fn failed_syn_starts_no_connection() {
+    // A crafted SYN with another sequence number while the real one waits for
+    // its SYN-ACK, then crafted data in that sequence space.
+    let mut tcp = TcpExchange::new("10.0.0.5:50000", "10.9.0.1:443", 100, 900);
+    let mut segments = vec![tcp.syn()];
+    segments.push(
+        tcp.raw(End::Client, SYN, 900_000, 0, &[])
+            .with_checksum(Checksum::Failed),
+    );
+    let hello = [
+        0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03, 0x03, 0, 0,
+    ];
+    segments.push(
+        tcp.raw(End::Client, PSH | ACK, 900_001, 901, &hello)
+            .with_checksum(Checksum::Failed),
+    );
+    segments.push(tcp.syn_ack());
+    segments.push(tcp.ack(End::Client));
+    segments.push(tcp.data(End::Client, b"SSH-2.0-OpenSSH_9.6\r\n"));
+    segments.push(tcp.data(End::Server, b"SSH-2.0-OpenSSH_9.6\r\n"));
+
+    let (flows, stats) = run(FlowConfig::default(), &segments);
+    assert_eq!(flows.len(), 1);
+    assert_eq!(only(&flows).app.app, App::Ssh);
+    assert_eq!(stats.bad_checksums_ignored, 2);
+}

@@ -400,7 +400,14 @@ impl FlowTable {
             let window_us = self.duplicate_window_us;
             let flow = self.flow_mut(existing);
             let side = FlowKey::side_of(sender_is_lo, flow.originator_is_lo);
+            // A packet whose checksum fails differs from the frame it copies,
+            // so it takes no part in the duplicate window: recorded, it would
+            // hide the good frame that follows. Nor does it start a connection
+            // when `update` is to leave it out.
+            let failed = pkt.transport_checksum_failed;
+            let rejected = failed && flow.checksum_seen_good[side.index()];
             if window_us > 0
+                && !failed
                 && flow.duplicate_window.check_and_record(
                     frame_signature(side, pkt),
                     pkt.ts,
@@ -411,7 +418,10 @@ impl FlowTable {
                 self.stats.duplicates += 1;
                 return;
             }
-            if pkt.transport == Transport::Tcp && flow.tcp.starts_new_connection(side, pkt) {
+            if pkt.transport == Transport::Tcp
+                && !rejected
+                && flow.tcp.starts_new_connection(side, pkt)
+            {
                 let reason = if flow.tcp.is_closed() {
                     EndReason::Closed
                 } else {

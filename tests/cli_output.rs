@@ -276,6 +276,15 @@ fn full_stderr_keeps_status_and_records() {
     }
 }
 
+/// Copies the shipped Edge capture into `dir` as `name`, and returns its path
+/// and bytes, so that a test can check that a run left it unchanged.
+fn copied_capture(dir: &Path, name: &str) -> (PathBuf, Vec<u8>) {
+    let path = dir.join(name);
+    std::fs::copy(repo_path("captures/exchange-edge.pcap"), &path).expect("copy capture");
+    let bytes = std::fs::read(&path).expect("read capture");
+    (path, bytes)
+}
+
 /// Opens `path` for appending, as `>> path` does, creating it when missing.
 fn appending_to(path: &Path) -> std::fs::File {
     std::fs::OpenOptions::new()
@@ -436,9 +445,7 @@ fn stdout_clash_in_japanese() {
 #[test]
 fn discover_guards_standard_output() {
     let dir = tempfile::TempDir::new().unwrap();
-    let input = dir.path().join("input.pcap");
-    std::fs::copy(repo_path("captures/exchange-edge.pcap"), &input).unwrap();
-    let before = std::fs::read(&input).unwrap();
+    let (input, before) = copied_capture(dir.path(), "input.pcap");
     let input_arg = input.to_str().unwrap();
 
     assert_stdout_to_input_rejected(&["discover", input_arg], &input);
@@ -470,9 +477,7 @@ fn discover_guards_standard_output() {
 #[test]
 fn stderr_to_input_ends_silently() {
     let dir = tempfile::TempDir::new().unwrap();
-    let input = dir.path().join("input.pcap");
-    std::fs::copy(repo_path("captures/exchange-edge.pcap"), &input).unwrap();
-    let before = std::fs::read(&input).unwrap();
+    let (input, before) = copied_capture(dir.path(), "input.pcap");
     let input_arg = input.to_str().unwrap();
     let records = dir.path().join("records.jsonl");
     let site = dir.path().join("site.toml");
@@ -887,9 +892,7 @@ fn same_capture_twice_gets_distinct_ids() {
 #[test]
 fn output_same_as_input_is_rejected() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let capture = dir.path().join("capture.pcap");
-    std::fs::copy(repo_path("captures/exchange-edge.pcap"), &capture).expect("copy capture");
-    let before = std::fs::read(&capture).expect("read capture");
+    let (capture, before) = copied_capture(dir.path(), "capture.pcap");
     let capture = capture.to_str().expect("UTF-8 path");
 
     let output = run(&["analyze", capture, "-o", capture], EN);

@@ -285,7 +285,7 @@ fn readdress_ipv6(ip: &mut [u8], copy: u16) {
     let length = payload_len.saturating_sub(at) as u32;
     let addresses: Vec<u16> = (8..40).step_by(2).map(|at| word(ip, at)).collect();
     let (old, new) = (&old[..changed], &new[..changed]);
-    // With a routing header the pseudo header holds another destination.
+    // With a routing header the pseudo header contains another destination.
     let before = (changed == 2).then(|| pseudo_sum(&addresses, old, new, length, next));
     let Some(payload) = ip.get_mut(at..) else {
         return;

@@ -63,7 +63,7 @@ pub(super) fn transport_ok(pseudo_header: u64, segment: &[u8]) -> bool {
     u64_16bit_word::ones_complement(add_words(pseudo_header, segment)) == 0
 }
 
-/// Returns whether a TCP or UDP checksum field holds only the folded sum of
+/// Returns whether a TCP or UDP checksum field contains only the folded sum of
 /// the pseudo header, not yet complemented. That is the partial checksum a
 /// host with checksum offload leaves for its network card (Linux
 /// `CHECKSUM_PARTIAL`), so a capture on that host shows it on the packets it

@@ -626,6 +626,7 @@ impl Decoder {
         };
 
         let whole_segment = region.end == region.claimed_end && !ip.length_from_capture;
+        let checksum_field = u16::from_be_bytes([fixed[16], fixed[17]]);
         let mut bad_checksum = walk.bad_checksum;
         let mut transport_checksum_failed = false;
         if self.config.verify_checksums && whole_segment {
@@ -633,8 +634,7 @@ impl Decoder {
             if !super::checksum::transport_ok(pseudo, &data[offset..region.end]) {
                 self.stats.bad_checksums.tcp += 1;
                 bad_checksum = true;
-                let field = u16::from_be_bytes([fixed[16], fixed[17]]);
-                transport_checksum_failed = !super::checksum::is_partial(pseudo, field);
+                transport_checksum_failed = !super::checksum::is_partial(pseudo, checksum_field);
             }
         }
 
@@ -655,7 +655,7 @@ impl Decoder {
             payload_len: (segment_len - header_len) as u32,
             bad_checksum,
             transport_checksum_failed,
-            transport_checksum: u16::from_be_bytes([fixed[16], fixed[17]]),
+            transport_checksum: checksum_field,
         }))
     }
 

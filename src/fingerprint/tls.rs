@@ -871,9 +871,9 @@ const UNSURE: ProbeResult = ProbeResult {
 ///   ServerHello whose handshake length is sane and whose own version is
 ///   0x03xx, even when the rest of the message has not arrived; an SSL 2.0
 ///   CLIENT-HELLO or SERVER-HELLO; a cleartext alert (two bytes, level 1 or
-///   2); a whole encrypted alert (a connection picked up as it closes); or,
-///   for the other content types, two records in a row whose headers check
-///   out (a session picked up after its handshake).
+///   2); or a whole encrypted alert (a connection picked up as it closes).
+///   For the other content types, two records in a row whose headers check
+///   out are certain too (a session picked up after its handshake).
 /// - [`ProbeAnswer::Unsure`]: every byte so far fits but too few have arrived,
 ///   or the stream starts with another handshake message.
 /// - [`ProbeAnswer::NotMine`] otherwise.

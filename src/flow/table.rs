@@ -290,6 +290,13 @@ struct Flow {
 }
 
 impl Flow {
+    /// Returns true when the receiving host drops `pkt` but an offload
+    /// capture does not explain it: its own checksum failed, and its side had
+    /// sent a good one.
+    fn rejects(&self, side: Side, pkt: &Packet<'_>) -> bool {
+        pkt.transport_checksum_failed && self.checksum_seen_good[side.index()]
+    }
+
     fn classify(&self) -> Class {
         match self.key.transport() {
             Transport::Udp => Class::Udp,
@@ -404,10 +411,8 @@ impl FlowTable {
             // so it takes no part in the duplicate window: recorded, it would
             // hide the good frame that follows. Nor does it start a connection
             // when `update` is to leave it out.
-            let failed = pkt.transport_checksum_failed;
-            let rejected = failed && flow.checksum_seen_good[side.index()];
             if window_us > 0
-                && !failed
+                && !pkt.transport_checksum_failed
                 && flow.duplicate_window.check_and_record(
                     frame_signature(side, pkt),
                     pkt.ts,
@@ -419,7 +424,7 @@ impl FlowTable {
                 return;
             }
             if pkt.transport == Transport::Tcp
-                && !rejected
+                && !flow.rejects(side, pkt)
                 && flow.tcp.starts_new_connection(side, pkt)
             {
                 let reason = if flow.tcp.is_closed() {
@@ -628,7 +633,7 @@ impl FlowTable {
         // NOTE: a crafted packet with a partial checksum is still used.
         if !pkt.bad_checksum {
             flow.checksum_seen_good[side.index()] = true;
-        } else if pkt.transport_checksum_failed && flow.checksum_seen_good[side.index()] {
+        } else if flow.rejects(side, pkt) {
             self.stats.bad_checksums_ignored += 1;
             self.touch(slot);
             return;

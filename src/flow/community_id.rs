@@ -13,7 +13,6 @@ use std::net::{IpAddr, SocketAddr};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use sha1::{Digest, Sha1};
 
 use crate::decode::Transport;
 
@@ -59,12 +58,12 @@ pub fn write_community_id_v1(
     out.extend_from_slice(&id[..2 + written]);
 }
 
-/// Longest hashed message: seed, two IPv6 addresses, protocol, padding and
-/// two ports.
-const MAX_MESSAGE_LEN: usize = 2 + 16 + 16 + 2 + 2 + 2;
-
-/// Returns the SHA-1 digest that a Community ID v1 encodes. The message is
-/// laid out in one buffer and hashed in one call.
+/// Returns the SHA-1 digest that a Community ID v1 encodes.
+///
+/// The longest message, 40 bytes, fits in one 64-byte SHA-1 block with its
+/// padding, so the message is laid out in that block, padded by hand and
+/// compressed once. The hasher's own buffering copied every message, and the
+/// copies took 1.5% of a one-thread profile against 3.7% for the compression.
 fn community_id_v1_digest(
     seed: u16,
     transport: Transport,
@@ -78,7 +77,7 @@ fn community_id_v1_digest(
         } else {
             ((b_ip, b.port()), (a_ip, a.port()))
         };
-    let mut message = [0u8; MAX_MESSAGE_LEN];
+    let mut block = [0u8; 64];
     let mut len = 0;
     for piece in [
         &seed.to_be_bytes()[..],
@@ -88,11 +87,30 @@ fn community_id_v1_digest(
         &src_port.to_be_bytes(),
         &dst_port.to_be_bytes(),
     ] {
-        message[len..len + piece.len()].copy_from_slice(piece);
+        block[len..len + piece.len()].copy_from_slice(piece);
         len += piece.len();
     }
-    Sha1::digest(&message[..len]).into()
+    // SHA-1 padding: a one bit, zeros, and the message length in bits as the
+    // block's last eight bytes.
+    block[len] = 0x80;
+    block[56..].copy_from_slice(&((len as u64) * 8).to_be_bytes());
+    let mut state = SHA1_INITIAL_STATE;
+    sha1::compress(&mut state, &[block.into()]);
+    let mut digest = [0u8; 20];
+    for (bytes, word) in digest.chunks_exact_mut(4).zip(state) {
+        bytes.copy_from_slice(&word.to_be_bytes());
+    }
+    digest
 }
+
+/// The SHA-1 chaining value before the first block (FIPS 180-4, 5.3.1).
+const SHA1_INITIAL_STATE: [u32; 5] = [
+    0x6745_2301,
+    0xefcd_ab89,
+    0x98ba_dcfe,
+    0x1032_5476,
+    0xc3d2_e1f0,
+];
 
 /// Returns `true` when endpoint `a` comes first: its address bytes are
 /// smaller, or the addresses are equal and its port is not larger.
@@ -139,6 +157,7 @@ impl Octets {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha1::{Digest, Sha1};
 
     fn addr(text: &str) -> SocketAddr {
         text.parse().unwrap()

@@ -19,6 +19,7 @@ use exflow::fingerprint::{
 use exflow::flow::{
     ConnState, DirectionCounters, DirectionEvidence, EndReason, FinishedFlow, FlowConfig,
 };
+use exflow::i18n::Lang;
 use exflow::pipeline::{self, AnalyzeConfig};
 use exflow::policy::Policy;
 use exflow::report::build::flow_record;
@@ -26,7 +27,8 @@ use exflow::report::jsonl::write_line;
 use exflow::report::line::{LineFields, write_record_line};
 use proptest::prelude::*;
 
-/// Writes the record line both ways and panics with both texts when they differ.
+/// Writes the record line both ways and panics with both texts when they
+/// differ; also checks the cached reason sentences in both languages.
 fn assert_same_line(policy: &Policy, flow: &FinishedFlow, source: &str, id_name: &str) {
     let judgement = policy.judge(flow);
     let id = flow_id(id_name, flow);
@@ -49,6 +51,16 @@ fn assert_same_line(policy: &Policy, flow: &FinishedFlow, source: &str, id_name:
         String::from_utf8_lossy(&line),
         String::from_utf8_lossy(&expected)
     );
+
+    // The policy's sentence cache holds both languages side by side; each
+    // lookup must give the sentence of the language asked for.
+    for lang in [Lang::Ja, Lang::En] {
+        assert_eq!(
+            *policy.localized_reason_text(&judgement.reason, lang),
+            *judgement.reason.render(lang),
+            "{lang:?}"
+        );
+    }
 }
 
 fn policies() -> Vec<Policy> {

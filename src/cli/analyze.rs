@@ -103,10 +103,16 @@ pub fn engine_configs(engine: &EngineArgs) -> (DecoderConfig, FlowConfig) {
 
 /// Returns the record fields that come from the verdict.
 pub fn judged(judgement: &Judgement) -> Judged {
+    judged_with_reason(judgement, judgement.reason.render(Lang::En))
+}
+
+/// Returns the record fields that come from the verdict, with the English
+/// `reason` sentence of its reason.
+fn judged_with_reason(judgement: &Judgement, reason: String) -> Judged {
     Judged {
         verdict: judgement.verdict.as_str(),
         rule: judgement.rule.as_deref().map(str::to_string),
-        reason: judgement.reason.render(Lang::En),
+        reason,
         risks: judgement.risks.names().collect(),
         client_roles: judgement.client_roles.names().map(str::to_string).collect(),
         server_roles: judgement.server_roles.names().map(str::to_string).collect(),
@@ -672,8 +678,11 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             let judgement = policy.judge(&flow);
             let id_digits = flow_id_hex(id_name, &flow);
             let id = std::str::from_utf8(&id_digits).expect("hex digits are ASCII");
-            let localized_reason =
-                (lang != Lang::En && wants_reason).then(|| judgement.reason.render(lang));
+            let localized_reason = (lang != Lang::En && wants_reason).then(|| {
+                policy
+                    .localized_reason_text(&judgement.reason, lang)
+                    .to_string()
+            });
             let line = jsonl.then(|| {
                 let mut line = line_pool.take();
                 policy.read_reason_text(&judgement.reason, |reason| {
@@ -687,7 +696,9 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
                 line
             });
             let record = keep_record.then(|| {
-                let mut record = flow_record(&flow, &source, judged(&judgement));
+                let reason = policy.read_reason_text(&judgement.reason, str::to_string);
+                let mut record =
+                    flow_record(&flow, &source, judged_with_reason(&judgement, reason));
                 record.flow_id = id.to_string();
                 Box::new(record)
             });

@@ -226,6 +226,12 @@ impl Policy {
         self.reasons.read_english(reason, |sentence| read(sentence))
     }
 
+    /// Returns the sentence of a reason in `lang`, for summaries and reports.
+    /// Equal reasons share one rendering per language.
+    pub fn localized_reason_text(&self, reason: &Reason, lang: Lang) -> Arc<str> {
+        self.reasons.read(reason, lang, Arc::clone)
+    }
+
     pub fn site(&self) -> &Site {
         &self.site
     }

@@ -12,9 +12,9 @@ use super::verdict::{Differences, FlowFacts, Reason, ReasonKind, Rule, SiteRow};
 use crate::fingerprint::App;
 use crate::i18n::{Lang, message};
 
-/// English reason sentences already rendered for one policy, keyed by
-/// everything a sentence depends on. Flows of one path share a sentence, so
-/// each sentence is rendered once, not once per record.
+/// Reason sentences already rendered for one policy, keyed by their language
+/// and everything else a sentence depends on. Flows of one path share a
+/// sentence, so each sentence is rendered once, not once per record.
 #[derive(Clone, Debug)]
 pub(super) struct ReasonCache(BoundedCache<ReasonKey, Arc<str>>);
 
@@ -28,6 +28,7 @@ const MAX_CACHED_REASONS: usize = 4096;
 /// that every worker thread shares.
 #[derive(PartialEq, Eq, Hash)]
 struct ReasonKey {
+    lang: Lang,
     facts: FlowFacts,
     kind: u8,
     rule: Option<usize>,
@@ -54,6 +55,17 @@ impl ReasonCache {
     /// Returns what `read` makes of the English sentence of `reason`,
     /// rendering the sentence on a miss.
     pub(super) fn read_english<R>(&self, reason: &Reason, read: impl FnOnce(&Arc<str>) -> R) -> R {
+        self.read(reason, Lang::En, read)
+    }
+
+    /// Returns what `read` makes of the sentence of `reason` in `lang`,
+    /// rendering the sentence on a miss.
+    pub(super) fn read<R>(
+        &self,
+        reason: &Reason,
+        lang: Lang,
+        read: impl FnOnce(&Arc<str>) -> R,
+    ) -> R {
         let (kind, rule, differences) = match &reason.kind {
             ReasonKind::Matched(Rule::Row(row)) => {
                 (0, Some(id_address(&row.id)), Differences::default())
@@ -69,13 +81,14 @@ impl ReasonCache {
             ReasonKind::OutOfScope => (5, None, Differences::default()),
         };
         let key = ReasonKey {
+            lang,
             facts: reason.facts,
             kind,
             rule,
             differences,
         };
         self.0
-            .read_or_insert_with(key, || reason.render(Lang::En).into(), read)
+            .read_or_insert_with(key, || reason.render(lang).into(), read)
     }
 }
 

@@ -2,22 +2,15 @@
 
 use std::net::SocketAddr;
 
-use time::OffsetDateTime;
-use time::format_description::FormatItem;
-use time::macros::format_description;
-
 use super::escape::wire_text;
 use super::record::{
     Directional, DnsRecord, Endpoint, FlowRecord, HttpRecord, SmtpRecord, TlsRecord,
 };
+use super::timestamp::write_rfc3339_micros;
 use crate::capture::Timestamp;
 use crate::fingerprint::dns::{qtype_name, rcode_name};
 use crate::fingerprint::{AppInfo, WireText};
 use crate::flow::FinishedFlow;
-
-/// RFC 3339 in UTC with microseconds, the form of `ts_start` and `ts_end`.
-const RFC3339_MICROS: &[FormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 /// The verdict of a flow and the roles of its ends, as the record states them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,14 +24,13 @@ pub struct Judged {
     pub server_roles: Vec<String>,
 }
 
-/// Formats a capture timestamp as RFC 3339 UTC with microseconds, truncated.
+/// Formats a capture timestamp as RFC 3339 UTC with microseconds, truncated,
+/// the form of `ts_start` and `ts_end`.
 pub fn format_timestamp(ts: Timestamp) -> String {
-    // Any i64 of nanoseconds (years 1677 to 2262) is inside the range of `time`,
-    // so neither fallback below is reached.
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.0))
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .format(RFC3339_MICROS)
-        .unwrap_or_default()
+    let mut text = Vec::with_capacity(27);
+    write_rfc3339_micros(&mut text, ts);
+    // The text is ASCII digits and punctuation.
+    String::from_utf8(text).unwrap_or_default()
 }
 
 /// Returns the name of a TLS version code (`TLSv1.3`), or its hex value when

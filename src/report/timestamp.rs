@@ -7,8 +7,8 @@ const NANOS_PER_SEC: i64 = 1_000_000_000;
 const SECS_PER_DAY: i64 = 86_400;
 
 /// Appends `ts` as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the fraction truncated to
-/// microseconds. Gives the same text as `build::format_timestamp` for every
-/// timestamp (years 1677 to 2262, so the year always has four digits).
+/// microseconds. Every timestamp lies in the years 1677 to 2262, so the year
+/// always has four digits. The tests compare it with the `time` crate.
 pub fn write_rfc3339_micros(out: &mut Vec<u8>, ts: Timestamp) {
     let secs = ts.0.div_euclid(NANOS_PER_SEC);
     let micros = ts.0.rem_euclid(NANOS_PER_SEC) / 1_000;
@@ -62,7 +62,19 @@ pub(super) fn digits(slots: &mut [u8], mut value: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::build::format_timestamp;
+    use time::OffsetDateTime;
+    use time::macros::format_description;
+
+    /// The same text from the `time` crate, whose range holds every i64 of
+    /// nanoseconds.
+    fn format_timestamp(ts: Timestamp) -> String {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.0))
+            .unwrap()
+            .format(format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+            ))
+            .unwrap()
+    }
 
     fn text(ts: Timestamp) -> String {
         let mut out = Vec::new();

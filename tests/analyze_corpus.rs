@@ -59,13 +59,20 @@ fn every_corpus_file_reads_without_panic() {
     }
 }
 
+/// Checks two invariants on every record of the corpus.
+///
 /// Per direction, every packet has at least the smallest IP and transport
 /// headers, so the payload bytes plus those headers cannot exceed the IP
 /// bytes. That is true of cut packets and fragments too, because both
 /// count the wire.
+///
+/// `duration` equals `ts_end - ts_start` as the record writes them, to the
+/// microsecond, so that a log pipeline that derives one from the others
+/// agrees with exflow.
 #[test]
-fn counters_agree_on_every_corpus_flow() {
-    let mut failures = Vec::new();
+fn corpus_counters_and_durations_agree() {
+    let mut counter_failures = Vec::new();
+    let mut duration_failures = Vec::new();
     let mut checked = 0;
     for path in corpus_captures() {
         let path_text = path.to_str().unwrap();
@@ -78,22 +85,70 @@ fn counters_agree_on_every_corpus_flow() {
                 let (packets, bytes, payload) =
                     (count("packets"), count("bytes"), count("payload_bytes"));
                 if payload + packets * (ip_header + transport_header) > bytes {
-                    failures.push(format!(
+                    counter_failures.push(format!(
                         "{path_text} {} {side}: {packets} packets, {bytes} bytes, {payload} payload bytes",
                         record["flow_id"]
                     ));
                 }
                 checked += 1;
             }
+
+            let start = rfc3339_micros(record["ts_start"].as_str().unwrap());
+            let end = rfc3339_micros(record["ts_end"].as_str().unwrap());
+            let duration = record["duration"].as_f64().unwrap();
+            if (duration * 1e6).round() as i64 != end - start {
+                duration_failures.push(format!(
+                    "{path_text} {}: duration {duration} from {} to {}",
+                    record["flow_id"], record["ts_start"], record["ts_end"]
+                ));
+            }
         }
     }
     assert!(checked > 4000, "only {checked} directions checked");
     assert!(
-        failures.is_empty(),
+        counter_failures.is_empty(),
         "{} directions:\n{}",
-        failures.len(),
-        failures.join("\n")
+        counter_failures.len(),
+        counter_failures.join("\n")
     );
+    assert!(
+        duration_failures.is_empty(),
+        "{} records:\n{}",
+        duration_failures.len(),
+        duration_failures.join("\n")
+    );
+}
+
+/// Returns the microseconds since 1970 of a record timestamp
+/// (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), with days counted by the proleptic
+/// Gregorian calendar.
+fn rfc3339_micros(text: &str) -> i64 {
+    let number = |range: std::ops::Range<usize>| -> i64 { text[range].parse().unwrap() };
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    // Years from March, so that the leap day ends a year.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds = days * 86_400 + number(11..13) * 3600 + number(14..16) * 60 + number(17..19);
+    seconds * 1_000_000 + number(20..26)
+}
+
+#[test]
+fn timestamp_parser_known_instants() {
+    assert_eq!(rfc3339_micros("1970-01-01T00:00:00.000001Z"), 1);
+    assert_eq!(
+        rfc3339_micros("2000-02-29T00:00:00.000000Z"),
+        951_782_400_000_000
+    );
+    assert_eq!(
+        rfc3339_micros("2013-05-14T07:54:12.123456Z"),
+        1_368_518_052_123_456
+    );
+    assert_eq!(rfc3339_micros("1969-12-31T23:59:58.500000Z"), -1_500_000);
 }
 
 /// A TLS connection picked up as it closes carries only encrypted alerts,

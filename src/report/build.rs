@@ -6,7 +6,7 @@ use super::escape::wire_text;
 use super::record::{
     Directional, DnsRecord, Endpoint, FlowRecord, HttpRecord, SmtpRecord, TlsRecord,
 };
-use super::timestamp::write_rfc3339_micros;
+use super::timestamp::{duration_micros, write_rfc3339_micros};
 use crate::capture::Timestamp;
 use crate::fingerprint::dns::{qtype_name, rcode_name};
 use crate::fingerprint::{AppInfo, WireText};
@@ -104,9 +104,8 @@ fn dns_record(app: &AppInfo) -> DnsRecord {
 /// `flow_id` is left empty: the caller sets it once the records are in order.
 pub fn flow_record(flow: &FinishedFlow, source: &str, judged: Judged) -> FlowRecord {
     let app = &flow.app;
-    let duration_nanos = flow.ts_end.nanos_since(flow.ts_start).max(0);
     // Whole microseconds, so the value is as exact as the timestamps.
-    let duration = (duration_nanos / 1_000) as f64 / 1e6;
+    let duration = duration_micros(flow.ts_start, flow.ts_end) as f64 / 1e6;
 
     FlowRecord {
         flow_id: String::new(),

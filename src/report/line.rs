@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::build::tls_version_name;
 use super::escape::wire_text;
 use super::jsonl::SafeFormatter;
-use super::timestamp::{digits, write_rfc3339_micros};
+use super::timestamp::{digits, duration_micros, write_rfc3339_micros};
 use crate::fingerprint::dns::{qtype_name, rcode_name};
 use crate::fingerprint::{AppInfo, WireText};
 use crate::flow::FinishedFlow;
@@ -48,7 +48,7 @@ pub fn write_record_line(
     fields: &LineFields<'_>,
 ) {
     let app = &flow.app;
-    let duration_micros = flow.ts_end.nanos_since(flow.ts_start).max(0) / 1_000;
+    let duration_micros = duration_micros(flow.ts_start, flow.ts_end);
 
     out.extend_from_slice(b"{\"flow_id\":");
     string(out, fields.flow_id);

@@ -29,6 +29,15 @@ pub fn write_rfc3339_micros(out: &mut Vec<u8>, ts: Timestamp) {
     out.extend_from_slice(&text);
 }
 
+/// Returns the microseconds from `start` to `end` as the record shows them:
+/// the difference of the two timestamps, each truncated to microseconds, so
+/// that `duration` always equals `ts_end - ts_start` as written. Zero when
+/// `end` comes first.
+pub fn duration_micros(start: Timestamp, end: Timestamp) -> i64 {
+    let micros = |ts: Timestamp| ts.0.div_euclid(1_000);
+    (micros(end) - micros(start)).max(0)
+}
+
 /// Returns the proleptic Gregorian year, month and day of a count of days
 /// since 1970-01-01. The calendar repeats every 400 years (146,097 days).
 /// Counting years from March puts the leap day at the end of each year.
@@ -96,6 +105,20 @@ mod tests {
         assert_eq!(
             text(Timestamp::from_secs_nanos(951_782_400, 0)),
             "2000-02-29T00:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn duration_follows_written_timestamps() {
+        // 1 ns apart across a microsecond boundary: the timestamps differ by 1 µs.
+        assert_eq!(duration_micros(Timestamp(999), Timestamp(1_000)), 1);
+        // 999 ns apart within one microsecond: the timestamps are equal.
+        assert_eq!(duration_micros(Timestamp(1_000), Timestamp(1_999)), 0);
+        assert_eq!(duration_micros(Timestamp(-1), Timestamp(0)), 1);
+        assert_eq!(duration_micros(Timestamp(5_000), Timestamp(1_000)), 0);
+        assert_eq!(
+            duration_micros(Timestamp(i64::MIN), Timestamp(i64::MAX)),
+            18_446_744_073_709_551
         );
     }
 

@@ -945,6 +945,38 @@ fn corrupt_pcapng_block_is_skipped_and_reported() {
     }
 }
 
+/// Garbage between two blocks of any length, not only whole 32-bit words, is
+/// skipped and reported, and every frame after it is still read.
+#[test]
+fn pcapng_garbage_of_any_length_skipped() {
+    let name = "ndpi__tls_2_reasms.pcapng";
+    let bytes = corpus_bytes(name);
+    let (insert_at, _) = pcapng_blocks(&bytes)[7];
+    let intact = corpus_frames(name);
+
+    for garbage_len in (1..=9).chain([36, 37, 38, 39]) {
+        let mut changed = bytes[..insert_at].to_vec();
+        changed.extend(std::iter::repeat_n(0xab, garbage_len));
+        changed.extend_from_slice(&bytes[insert_at..]);
+        let case = format!("{garbage_len} bytes of garbage");
+
+        let slice = read_slice(&changed, name);
+        let stream = read_stream_chunked(&changed, name, 64);
+        assert_same_outcome(&slice, &stream, &case);
+        let outcome = slice.unwrap();
+        assert!(outcome.error.is_none(), "{case}: {:?}", outcome.error);
+        let data = |frames: &[OwnedFrame]| -> Vec<Vec<u8>> {
+            frames.iter().map(|frame| frame.data.clone()).collect()
+        };
+        assert_eq!(data(&outcome.frames), data(&intact), "{case}");
+        assert_eq!(outcome.stats.corrupt_blocks, 1, "{case}");
+        assert_eq!(outcome.stats.corrupt_bytes, garbage_len as u64, "{case}");
+        let note = &outcome.stats.corrupt_notes[0];
+        assert_eq!(note.offset, insert_at as u64, "{case}");
+        assert_eq!(note.resumed_at, (insert_at + garbage_len) as u64, "{case}");
+    }
+}
+
 #[test]
 fn corrupt_last_block_without_resync_point_is_fatal() {
     let name = "ndpi__tls_2_reasms.pcapng";

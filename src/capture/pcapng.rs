@@ -825,7 +825,9 @@ impl PcapngDecoder {
     }
 
     /// Starts looking for the next plausible block after the corrupt block at
-    /// `offset`. Blocks are 32-bit aligned, so the search moves 4 bytes at a time.
+    /// `offset`. The search moves one byte at a time: blocks are 32-bit
+    /// aligned in a sound file, but garbage of any length may come before
+    /// the next block of a damaged one.
     #[cold]
     fn start_resync(&mut self, offset: u64, block_type: BlockType, cause: ResyncCause) -> Step {
         log::debug!(
@@ -836,7 +838,7 @@ impl PcapngDecoder {
             block_type,
             cause,
         });
-        Step::Skip(4)
+        Step::Skip(1)
     }
 
     #[cold]
@@ -870,7 +872,7 @@ impl PcapngDecoder {
                 self.resync = None;
                 Step::Skip(0)
             }
-            Candidate::Implausible => Step::Skip(4),
+            Candidate::Implausible => Step::Skip(1),
             Candidate::Undecided { needed } => Step::NeedMore(needed),
             Candidate::NoneLeft => {
                 let record = RecordKind::PcapngBlock(resync.block_type);

@@ -2,7 +2,8 @@
 //! equal, byte for byte, the record that serde writes from the owned
 //! `FlowRecord`. The tests compare them on every flow of the shipped captures
 //! and the corpus under three policies, and on random wire texts, addresses
-//! and source names.
+//! and source names. The record a summary-only run builds
+//! (`build::summary_record`) must give the same summary as the whole record.
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -22,9 +23,10 @@ use exflow::flow::{
 use exflow::i18n::Lang;
 use exflow::pipeline::{self, AnalyzeConfig};
 use exflow::policy::Policy;
-use exflow::report::build::flow_record;
+use exflow::report::build::{flow_record, summary_record};
 use exflow::report::jsonl::write_line;
 use exflow::report::line::{LineFields, write_record_line};
+use exflow::report::summary::SummaryAggregator;
 use proptest::prelude::*;
 
 /// Writes the record line both ways and panics with both texts when they
@@ -115,6 +117,63 @@ fn lines_match_records_on_captures() {
     // The corpus contains thousands of flows, so far fewer means it was not read.
     assert!(flows_checked > 2000, "only {flows_checked} flows checked");
     assert!(verdicts.len() >= 2, "verdicts seen: {verdicts:?}");
+}
+
+/// A run whose only reader of whole records is the summary builds them with
+/// `summary_record`. Fed the same flows, in the same order, both kinds of
+/// record must give the same summary, overflow of a small row cap included.
+#[test]
+fn summary_records_give_same_summary() {
+    let config = AnalyzeConfig {
+        decoder: DecoderConfig::default(),
+        flows: FlowConfig::default(),
+        threads: 1,
+        filter: None,
+    };
+    let policies = policies();
+    let new_aggregators = || {
+        [
+            SummaryAggregator::new(),
+            SummaryAggregator::with_max_rows(3),
+        ]
+    };
+    let mut full: Vec<_> = policies.iter().map(|_| new_aggregators()).collect();
+    let mut lean: Vec<_> = policies.iter().map(|_| new_aggregators()).collect();
+    let mut unexpected = 0;
+    for path in shipped_captures() {
+        let outcome = pipeline::analyze_input(&path, &config, &mut ());
+        let source = path.display().to_string();
+        let id_name = path.file_name().unwrap().to_string_lossy().into_owned();
+        for flow in &outcome.flows {
+            for (index, policy) in policies.iter().enumerate() {
+                let judgement = policy.judge(flow);
+                let id = flow_id(&id_name, flow);
+                let mut record = flow_record(flow, &source, judged(&judgement));
+                record.flow_id = id.clone();
+                // The summary shows the reason of unexpected flows only, so
+                // analyze leaves the others' reason out.
+                let mut lean_judged = judged(&judgement);
+                if lean_judged.verdict == "unexpected" {
+                    unexpected += 1;
+                } else {
+                    lean_judged.reason.clear();
+                }
+                let lean_record = summary_record(flow, &id, lean_judged);
+                for aggregator in &mut full[index] {
+                    aggregator.add(&record, &record.reason);
+                }
+                for aggregator in &mut lean[index] {
+                    aggregator.add(&lean_record, &lean_record.reason);
+                }
+            }
+        }
+    }
+    assert!(unexpected > 40, "only {unexpected} unexpected flows");
+    for (full, lean) in full.iter().zip(&lean) {
+        for (full, lean) in full.iter().zip(lean) {
+            assert_eq!(full.summary(), lean.summary());
+        }
+    }
 }
 
 fn wire_bytes() -> impl Strategy<Value = Box<[u8]>> {

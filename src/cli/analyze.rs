@@ -16,7 +16,7 @@ use crate::i18n::{Lang, message};
 use crate::pipeline::{self, AnalyzeConfig, InputError, InputOutcome};
 use crate::policy::{Judgement, Policy, Verdict};
 use crate::report::baseline::{Baseline, BaselineDiff, Comparison};
-use crate::report::build::{Judged, flow_record};
+use crate::report::build::{Judged, flow_record, summary_record};
 use crate::report::csv::CsvWriter;
 use crate::report::html::HtmlReport;
 use crate::report::jsonl::{LineBatchWriter, write_line};
@@ -655,6 +655,12 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     // With only JSON Lines to write, the worker drops the record once it has
     // the line.
     let keep_record = !jsonl || wants_reason || outputs.baseline.is_some();
+    // When the summary is the only reader of whole records, the worker
+    // builds only the fields it reads.
+    let summary_only = outputs.summary.is_some()
+        && outputs.html.is_none()
+        && outputs.baseline.is_none()
+        && (outputs.records.is_none() || jsonl);
     for (path, id_name) in args.captures.iter().zip(&id_names) {
         let total_bytes = std::fs::metadata(path)
             .ok()
@@ -678,7 +684,9 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             let judgement = policy.judge(&flow);
             let id_digits = flow_id_hex(id_name, &flow);
             let id = std::str::from_utf8(&id_digits).expect("hex digits are ASCII");
-            let localized_reason = (lang != Lang::En && wants_reason).then(|| {
+            // A summary shows the reason of an unexpected flow only.
+            let shows_reason = !summary_only || judgement.verdict == Verdict::Unexpected;
+            let localized_reason = (lang != Lang::En && wants_reason && shows_reason).then(|| {
                 policy
                     .localized_reason_text(&judgement.reason, lang)
                     .to_string()
@@ -696,9 +704,15 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
                 line
             });
             let record = keep_record.then(|| {
-                let reason = policy.read_reason_text(&judgement.reason, str::to_string);
-                let mut record =
-                    flow_record(&flow, &source, judged_with_reason(&judgement, reason));
+                let reason = match shows_reason {
+                    true => policy.read_reason_text(&judgement.reason, str::to_string),
+                    false => String::new(),
+                };
+                let judged = judged_with_reason(&judgement, reason);
+                if summary_only {
+                    return Box::new(summary_record(&flow, id, judged));
+                }
+                let mut record = flow_record(&flow, &source, judged);
                 record.flow_id = id.to_string();
                 Box::new(record)
             });

@@ -698,3 +698,23 @@ fn max_flows_out_of_range_is_usage_error() {
     let output = run(&["analyze", "--max-flows", "1", capture], EN);
     assert_exit(&output, 0);
 }
+
+#[test]
+fn zero_reassembly_limits_are_usage_errors() {
+    // With nothing reassembled, every TCP flow would look payload-free
+    // (`none`), which every rule accepts: SSH on 443 would pass as HTTPS.
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let capture = capture.to_str().unwrap();
+    for option in ["--reassembly-budget", "--max-reassembly-mib"] {
+        let output = run(&["analyze", option, "0", capture], JA);
+        assert_exit(&output, 2);
+        assert!(output.stdout.is_empty(), "{option}");
+        assert!(
+            stderr(&output).contains("1 から 4294967295 までの整数を指定してください"),
+            "{option}: {}",
+            stderr(&output)
+        );
+        let output = run(&["analyze", option, "1", capture], EN);
+        assert_exit(&output, 0);
+    }
+}

@@ -165,8 +165,12 @@ pub struct EngineArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = flow_default::DEFAULT_UDP_IDLE_TIMEOUT.as_secs() as u32)]
     pub udp_timeout: u32,
 
-    /// Bytes of each direction reassembled for the fingerprints
-    #[arg(long, value_name = "BYTES", default_value_t = flow_default::DEFAULT_REASSEMBLY_BUDGET as u32)]
+    // With 0 no payload byte would reach the fingerprints, so every TCP flow
+    // would look payload-free (`none`), which every rule accepts.
+    /// Bytes of each direction reassembled for the fingerprints (1 to
+    /// 4294967295)
+    #[arg(long, value_name = "BYTES", default_value_t = flow_default::DEFAULT_REASSEMBLY_BUDGET as u32,
+          value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(1..=u64::from(u32::MAX)))]
     pub reassembly_budget: u32,
 
     /// Maximum number of flows tracked at once, over all threads (1 to
@@ -176,8 +180,9 @@ pub struct EngineArgs {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=u64::from(u32::MAX)))]
     pub max_flows: usize,
 
-    /// Maximum memory for reassembly buffers, in MiB
-    #[arg(long, value_name = "MIB", default_value_t = flow_default::DEFAULT_REASSEMBLY_MEMORY_CAP / MIB)]
+    /// Maximum memory for reassembly buffers, in MiB (1 to 4294967295)
+    #[arg(long, value_name = "MIB", default_value_t = flow_default::DEFAULT_REASSEMBLY_MEMORY_CAP / MIB,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=u64::from(u32::MAX)))]
     pub max_reassembly_mib: usize,
 
     /// Seconds an incomplete IP datagram waits for its fragments

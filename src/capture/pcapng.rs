@@ -318,16 +318,16 @@ impl TsScale {
         }
     }
 
-    /// Returns `units` in nanoseconds, rounded down, saturating at `i64::MAX`.
+    /// Returns `units` in nanoseconds, rounded down. The result stays below
+    /// 2^64 * 10^9, so it fits an `i128` too.
     #[inline]
-    fn nanos(self, units: u64) -> i64 {
-        let nanos: u128 = match self {
+    fn nanos(self, units: u64) -> u128 {
+        match self {
             TsScale::Multiply(factor) => u128::from(units) * u128::from(factor),
             TsScale::Divide(divisor) => u128::from(units / divisor),
             TsScale::Shift(n) => (u128::from(units) * 1_000_000_000) >> n,
             TsScale::Zero => 0,
-        };
-        i64::try_from(nanos).unwrap_or(i64::MAX)
+        }
     }
 }
 
@@ -337,13 +337,17 @@ struct Interface {
     link: LinkType,
     snaplen: u32,
     scale: TsScale,
-    offset_nanos: i64,
+    offset_nanos: i128,
 }
 
 impl Interface {
+    /// Returns the time of a count of `units`. The offset applies before the
+    /// result is clamped to the `i64` nanoseconds of [`Timestamp`] (years 1677
+    /// to 2262), so a negative offset brings a large count back into range.
     #[inline]
     fn timestamp(&self, units: u64) -> Timestamp {
-        Timestamp(self.scale.nanos(units).saturating_add(self.offset_nanos))
+        let nanos = self.scale.nanos(units) as i128 + self.offset_nanos;
+        Timestamp(nanos.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
     }
 }
 
@@ -722,9 +726,7 @@ impl PcapngDecoder {
             link: description.link,
             snaplen: description.snaplen,
             scale: TsScale::new(settings.resolution),
-            offset_nanos: settings
-                .offset_secs
-                .saturating_mul(Timestamp::NANOS_PER_SEC),
+            offset_nanos: i128::from(settings.offset_secs) * i128::from(Timestamp::NANOS_PER_SEC),
         });
         stats.add_interface(InterfaceInfo {
             section: stats.sections.saturating_sub(1),
@@ -1062,7 +1064,7 @@ mod tests {
         for (resolution, units, nanos) in cases {
             assert_eq!(
                 TsScale::new(resolution).nanos(units),
-                nanos,
+                nanos as u128,
                 "{resolution:?}"
             );
         }
@@ -1083,18 +1085,43 @@ mod tests {
         assert_eq!(TsScale::new(TsResolution::Binary(10)).nanos(1), 976_562);
     }
 
+    fn interface(resolution: TsResolution, offset_secs: i64) -> Interface {
+        Interface {
+            link: LinkType(1),
+            snaplen: 0,
+            scale: TsScale::new(resolution),
+            offset_nanos: i128::from(offset_secs) * 1_000_000_000,
+        }
+    }
+
     #[test]
     fn extreme_resolutions_saturate_without_panic() {
+        let most = u128::from(u64::MAX);
         assert_eq!(
             TsScale::new(TsResolution::Decimal(0)).nanos(u64::MAX),
-            i64::MAX
+            most * 1_000_000_000
         );
         assert_eq!(TsScale::new(TsResolution::Decimal(127)).nanos(u64::MAX), 0);
         assert_eq!(TsScale::new(TsResolution::Decimal(28)).nanos(u64::MAX), 1);
         assert_eq!(TsScale::new(TsResolution::Binary(127)).nanos(u64::MAX), 0);
         assert_eq!(
             TsScale::new(TsResolution::Binary(0)).nanos(u64::MAX),
-            i64::MAX
+            most * 1_000_000_000
+        );
+        let seconds = interface(TsResolution::Decimal(0), i64::MAX);
+        assert_eq!(seconds.timestamp(u64::MAX), Timestamp(i64::MAX));
+        let seconds = interface(TsResolution::Decimal(0), i64::MIN);
+        assert_eq!(seconds.timestamp(0), Timestamp(i64::MIN));
+    }
+
+    #[test]
+    fn offset_applies_before_clamp() {
+        // 10^16 µs is 10^10 s, past 2262; an offset of -8 * 10^9 s brings it
+        // to 2 * 10^9 s (2033).
+        let micros = interface(TsResolution::Decimal(6), -8_000_000_000);
+        assert_eq!(
+            micros.timestamp(10_000_000_000_000_000),
+            Timestamp(2_000_000_000 * 1_000_000_000)
         );
     }
 

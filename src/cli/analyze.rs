@@ -122,8 +122,9 @@ fn judged_with_reason(judgement: &Judgement, reason: String) -> Judged {
 /// Returns the name that goes into flow ids for each input: its file name, or
 /// the path as given when two inputs share a file name, so that ids stay unique
 /// within a run and do not depend on the directory a capture is read from. A
-/// path given again gets its occurrence appended ("a.pcap#2"), so reading one
-/// file twice still gives distinct ids.
+/// path given again gets its occurrence appended ("a.pcap#2"), or the next
+/// free number when an input already has that name, so reading one file twice
+/// still gives distinct ids.
 pub fn id_names(inputs: &[std::path::PathBuf]) -> Vec<String> {
     let file_name = |path: &Path| {
         path.file_name()
@@ -146,22 +147,19 @@ pub fn id_names(inputs: &[std::path::PathBuf]) -> Vec<String> {
             }
         })
         .collect();
-    names
-        .iter()
-        .enumerate()
-        .map(|(index, name)| {
-            let occurrence = names[..index]
-                .iter()
-                .filter(|earlier| *earlier == name)
-                .count()
-                + 1;
-            if occurrence > 1 {
-                format!("{name}#{occurrence}")
-            } else {
-                name.clone()
-            }
-        })
-        .collect()
+    let mut assigned: Vec<String> = Vec::with_capacity(names.len());
+    for (index, name) in names.iter().enumerate() {
+        if !names[..index].contains(name) {
+            assigned.push(name.clone());
+            continue;
+        }
+        let free = (2..)
+            .map(|occurrence| format!("{name}#{occurrence}"))
+            .find(|candidate| !names.contains(candidate) && !assigned.contains(candidate))
+            .expect("an unbounded range has a free number");
+        assigned.push(free);
+    }
+    assigned
 }
 
 /// Returns a flow's id: 16 hex digits of a SHA-1 over the input's id name (see
@@ -1033,6 +1031,28 @@ mod tests {
         let mut bytes = Vec::new();
         BuiltRecordCodec.encode(built, &mut bytes);
         BuiltRecordCodec.decode(&bytes).unwrap()
+    }
+
+    #[test]
+    fn id_names_stay_unique() {
+        let paths = |names: &[&str]| -> Vec<PathBuf> { names.iter().map(PathBuf::from).collect() };
+        let cases: [(&[&str], &[&str]); 4] = [
+            (&["a.pcap"], &["a.pcap"]),
+            (&["d/a.pcap", "e/a.pcap"], &["d/a.pcap", "e/a.pcap"]),
+            (
+                &["a.pcap", "a.pcap", "a.pcap"],
+                &["a.pcap", "a.pcap#2", "a.pcap#3"],
+            ),
+            // A file named like a repeat's id keeps its name, and the repeat
+            // takes the next free number.
+            (
+                &["x.pcap", "x.pcap", "x.pcap#2"],
+                &["x.pcap", "x.pcap#3", "x.pcap#2"],
+            ),
+        ];
+        for (inputs, expected) in cases {
+            assert_eq!(id_names(&paths(inputs)), expected, "{inputs:?}");
+        }
     }
 
     #[test]

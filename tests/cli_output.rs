@@ -995,3 +995,57 @@ fn discover_without_flows_keeps_site_file() {
         "# written by hand\n"
     );
 }
+
+/// An output file stays as it was when no input can be read: a mistyped
+/// capture name must not empty the records of an earlier run.
+#[test]
+fn unreadable_inputs_leave_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let kept = b"{\"flow_id\":\"earlier run\"}\n";
+    let not_capture = dir.path().join("notes.pcap");
+    std::fs::write(&not_capture, "not a capture\n").unwrap();
+    let missing = dir.path().join("missing.pcap");
+    let inputs = [
+        ("missing file", missing.to_str().unwrap()),
+        ("file that is no capture", not_capture.to_str().unwrap()),
+        ("directory", dir.path().to_str().unwrap()),
+    ];
+    for format in ["jsonl", "csv", "summary"] {
+        for (what, input) in inputs {
+            let output_path = dir.path().join(format!("kept.{format}"));
+            std::fs::write(&output_path, kept).unwrap();
+            let output_text = output_path.to_str().unwrap();
+            let case = format!("{what}, --format {format}");
+            let output = run(
+                &["analyze", "--format", format, "-o", output_text, input],
+                "C",
+            );
+            assert_exit(&output, 2, &case);
+            assert!(
+                stderr(&output).contains(input),
+                "{case}: {}",
+                stderr(&output)
+            );
+            assert_eq!(std::fs::read(&output_path).unwrap(), kept, "{case}");
+        }
+    }
+
+    // One readable input among them replaces the file as before.
+    let output_path = dir.path().join("replaced.jsonl");
+    std::fs::write(&output_path, kept).unwrap();
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let output = run(
+        &[
+            "analyze",
+            "-o",
+            output_path.to_str().unwrap(),
+            missing.to_str().unwrap(),
+            &capture,
+        ],
+        "C",
+    );
+    assert_exit(&output, 2, "missing file and a capture");
+    let written = std::fs::read_to_string(&output_path).unwrap();
+    assert_eq!(written.lines().count(), 24, "{written}");
+    assert!(!written.contains("earlier run"));
+}

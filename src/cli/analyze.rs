@@ -375,6 +375,21 @@ fn open_output(
     }
 }
 
+/// Returns false when `path` is sure not to open as a capture: it is missing,
+/// a directory, or a regular file whose header exflow rejects. Standard input
+/// and other files that are not regular (pipes, devices) may open: reading
+/// their header to find out would take it from the real reading.
+fn input_may_open(path: &Path) -> bool {
+    if path.as_os_str() == "-" {
+        return true;
+    }
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() => crate::capture::reader::open_stream(path).is_ok(),
+        Ok(metadata) => !metadata.is_dir(),
+        Err(_) => false,
+    }
+}
+
 /// Everything a run writes besides the error messages: the records, the
 /// summary, the HTML report, and what `--fail-on` looks for.
 struct Outputs {
@@ -612,7 +627,10 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     // Buffers of the record lines, built on the worker threads and given back
     // by the writer.
     let line_pool = LinePool::default();
-    let records = if format == FormatArg::Summary {
+    // When no input can be read, an output file is left as it was: a
+    // mistyped capture name must not empty the records of an earlier run.
+    let some_input_opens = args.captures.iter().any(|path| input_may_open(path));
+    let records = if format == FormatArg::Summary || (!some_input_opens && to_file) {
         None
     } else {
         let output = match open_output(args.output.as_deref(), lang, format == FormatArg::Csv) {
@@ -775,7 +793,9 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             status = Status::Error;
         }
     }
-    if let Some(summary) = &outputs.summary {
+    if let Some(summary) = &outputs.summary
+        && (some_input_opens || !(matches!(summary_target, SummaryTarget::Output) && to_file))
+    {
         let color = match summary_target {
             SummaryTarget::Output if to_file => false,
             _ => stdout_wants_color(),

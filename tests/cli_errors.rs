@@ -700,12 +700,21 @@ fn max_flows_out_of_range_is_usage_error() {
 }
 
 #[test]
-fn zero_reassembly_limits_are_usage_errors() {
+fn zero_engine_limits_are_usage_errors() {
     // With nothing reassembled, every TCP flow would look payload-free
-    // (`none`), which every rule accepts: SSH on 443 would pass as HTTPS.
+    // (`none`), which every rule accepts: SSH on 443 would pass as HTTPS. A
+    // timeout of 0 would end a flow at its next packet (Zeek reads 0 as no
+    // timeout), and a fragment cap of 0 would drop every fragmented datagram.
     let capture = repo_path("captures/exchange-edge.pcap");
     let capture = capture.to_str().unwrap();
-    for option in ["--reassembly-budget", "--max-reassembly-mib"] {
+    for option in [
+        "--reassembly-budget",
+        "--max-reassembly-mib",
+        "--tcp-timeout",
+        "--udp-timeout",
+        "--fragment-timeout",
+        "--max-fragment-mib",
+    ] {
         let output = run(&["analyze", option, "0", capture], JA);
         assert_exit(&output, 2);
         assert!(output.stdout.is_empty(), "{option}");

@@ -157,12 +157,16 @@ pub struct EngineArgs {
     #[arg(long)]
     pub vlan_in_key: bool,
 
-    /// Seconds without a packet before a TCP flow ends, by capture time
-    #[arg(long, value_name = "SECONDS", default_value_t = flow_default::DEFAULT_TCP_IDLE_TIMEOUT.as_secs() as u32)]
+    /// Seconds without a packet before a TCP flow ends, by capture time (1 to
+    /// 4294967295)
+    #[arg(long, value_name = "SECONDS", default_value_t = flow_default::DEFAULT_TCP_IDLE_TIMEOUT.as_secs() as u32,
+          value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(1..=u64::from(u32::MAX)))]
     pub tcp_timeout: u32,
 
-    /// Seconds without a packet before a UDP flow ends, by capture time
-    #[arg(long, value_name = "SECONDS", default_value_t = flow_default::DEFAULT_UDP_IDLE_TIMEOUT.as_secs() as u32)]
+    /// Seconds without a packet before a UDP flow ends, by capture time (1 to
+    /// 4294967295)
+    #[arg(long, value_name = "SECONDS", default_value_t = flow_default::DEFAULT_UDP_IDLE_TIMEOUT.as_secs() as u32,
+          value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(1..=u64::from(u32::MAX)))]
     pub udp_timeout: u32,
 
     // With 0 no payload byte would reach the fingerprints, so every TCP flow
@@ -185,12 +189,16 @@ pub struct EngineArgs {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=u64::from(u32::MAX)))]
     pub max_reassembly_mib: usize,
 
-    /// Seconds an incomplete IP datagram waits for its fragments
-    #[arg(long, value_name = "SECONDS", default_value_t = DecoderConfig::default().fragment_timeout.as_secs() as u32)]
+    /// Seconds an incomplete IP datagram waits for its fragments (1 to
+    /// 4294967295)
+    #[arg(long, value_name = "SECONDS", default_value_t = DecoderConfig::default().fragment_timeout.as_secs() as u32,
+          value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(1..=u64::from(u32::MAX)))]
     pub fragment_timeout: u32,
 
-    /// Maximum memory for IP fragments waiting for reassembly, in MiB
-    #[arg(long, value_name = "MIB", default_value_t = DecoderConfig::default().max_fragment_memory / MIB)]
+    /// Maximum memory for IP fragments waiting for reassembly, in MiB (1 to
+    /// 4294967295)
+    #[arg(long, value_name = "MIB", default_value_t = DecoderConfig::default().max_fragment_memory / MIB,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=u64::from(u32::MAX)))]
     pub max_fragment_mib: usize,
 
     /// Keep tunnelled traffic (IP-in-IP, GRE, VXLAN, Geneve, GTP-U, Teredo) as

@@ -91,29 +91,37 @@ fn shipped_captures() -> Vec<PathBuf> {
     files
 }
 
-#[test]
-fn lines_match_records_on_captures() {
+/// Passes every flow of the shipped captures and the corpus to `visit`, with
+/// its input's name as records give it and as flow ids use it.
+fn each_shipped_flow(mut visit: impl FnMut(&FinishedFlow, &str, &str)) {
     let config = AnalyzeConfig {
         decoder: DecoderConfig::default(),
         flows: FlowConfig::default(),
         threads: 1,
         filter: None,
     };
-    let policies = policies();
-    let mut flows_checked = 0;
-    let mut verdicts = std::collections::BTreeSet::new();
     for path in shipped_captures() {
         let outcome = pipeline::analyze_input(&path, &config, &mut ());
         let source = path.display().to_string();
         let id_name = path.file_name().unwrap().to_string_lossy().into_owned();
         for flow in &outcome.flows {
-            for policy in &policies {
-                assert_same_line(policy, flow, &source, &id_name);
-                verdicts.insert(policy.judge(flow).verdict.as_str());
-            }
-            flows_checked += 1;
+            visit(flow, &source, &id_name);
         }
     }
+}
+
+#[test]
+fn lines_match_records_on_captures() {
+    let policies = policies();
+    let mut flows_checked = 0;
+    let mut verdicts = std::collections::BTreeSet::new();
+    each_shipped_flow(|flow, source, id_name| {
+        for policy in &policies {
+            assert_same_line(policy, flow, source, id_name);
+            verdicts.insert(policy.judge(flow).verdict.as_str());
+        }
+        flows_checked += 1;
+    });
     // The corpus contains thousands of flows, so far fewer means it was not read.
     assert!(flows_checked > 2000, "only {flows_checked} flows checked");
     assert!(verdicts.len() >= 2, "verdicts seen: {verdicts:?}");
@@ -124,12 +132,6 @@ fn lines_match_records_on_captures() {
 /// record must give the same summary, overflow of a small row cap included.
 #[test]
 fn summary_records_give_same_summary() {
-    let config = AnalyzeConfig {
-        decoder: DecoderConfig::default(),
-        flows: FlowConfig::default(),
-        threads: 1,
-        filter: None,
-    };
     let policies = policies();
     let new_aggregators = || {
         [
@@ -140,34 +142,29 @@ fn summary_records_give_same_summary() {
     let mut full: Vec<_> = policies.iter().map(|_| new_aggregators()).collect();
     let mut lean: Vec<_> = policies.iter().map(|_| new_aggregators()).collect();
     let mut unexpected = 0;
-    for path in shipped_captures() {
-        let outcome = pipeline::analyze_input(&path, &config, &mut ());
-        let source = path.display().to_string();
-        let id_name = path.file_name().unwrap().to_string_lossy().into_owned();
-        for flow in &outcome.flows {
-            for (index, policy) in policies.iter().enumerate() {
-                let judgement = policy.judge(flow);
-                let id = flow_id(&id_name, flow);
-                let mut record = flow_record(flow, &source, judged(&judgement));
-                record.flow_id = id.clone();
-                // The summary shows the reason of unexpected flows only, so
-                // analyze leaves the others' reason out.
-                let mut lean_judged = judged(&judgement);
-                if lean_judged.verdict == "unexpected" {
-                    unexpected += 1;
-                } else {
-                    lean_judged.reason.clear();
-                }
-                let lean_record = summary_record(flow, &id, lean_judged);
-                for aggregator in &mut full[index] {
-                    aggregator.add(&record, &record.reason);
-                }
-                for aggregator in &mut lean[index] {
-                    aggregator.add(&lean_record, &lean_record.reason);
-                }
+    each_shipped_flow(|flow, source, id_name| {
+        for (index, policy) in policies.iter().enumerate() {
+            let judgement = policy.judge(flow);
+            let id = flow_id(id_name, flow);
+            let mut record = flow_record(flow, source, judged(&judgement));
+            record.flow_id = id.clone();
+            // The summary shows the reason of unexpected flows only, so
+            // analyze leaves the others' reason out.
+            let mut lean_judged = judged(&judgement);
+            if lean_judged.verdict == "unexpected" {
+                unexpected += 1;
+            } else {
+                lean_judged.reason.clear();
+            }
+            let lean_record = summary_record(flow, &id, lean_judged);
+            for aggregator in &mut full[index] {
+                aggregator.add(&record, &record.reason);
+            }
+            for aggregator in &mut lean[index] {
+                aggregator.add(&lean_record, &lean_record.reason);
             }
         }
-    }
+    });
     assert!(unexpected > 40, "only {unexpected} unexpected flows");
     for (full, lean) in full.iter().zip(&lean) {
         for (full, lean) in full.iter().zip(lean) {

@@ -424,7 +424,7 @@ mod tests {
             "a.pcap",
         ]);
         assert!(
-            text.starts_with("エラー: '99999999999' は '--tcp-timeout <SECONDS>' に指定できません: 0 から 4294967295 までの整数を指定してください"),
+            text.starts_with("エラー: '99999999999' は '--tcp-timeout <SECONDS>' に指定できません: 1 から 4294967295 までの整数を指定してください"),
             "{text}"
         );
         let text = japanese_error(&["exflow", "analyze", "--threads=-2", "a.pcap"]);

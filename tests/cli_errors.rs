@@ -727,3 +727,66 @@ fn zero_engine_limits_are_usage_errors() {
         assert_exit(&output, 0);
     }
 }
+
+/// A pcapng timestamp past 2262 cannot be held in 64 bits of nanoseconds. The
+/// frame is still read, with the latest time that fits, and the run reports
+/// the file, the count and the first record's offset.
+#[test]
+fn out_of_range_timestamps_are_reported() {
+    let dir = TempDir::new().unwrap();
+    let frames = ethernet_frames();
+    let (last, earlier) = frames.split_last().unwrap();
+    let mut writer = PcapngWriter::new();
+    writer
+        .section(Order::Little)
+        .interface(LinkType::ETHERNET, 262_144, None, None);
+    for frame in earlier {
+        let micros = (frame.ts.0 / 1_000) as u64;
+        writer.enhanced_packet(0, micros, &frame.data, frame.orig_len);
+    }
+    let offset = writer.bytes().len();
+    // Microseconds since 1970: about 584,000 centuries.
+    writer.enhanced_packet(0, u64::MAX, &last.data, last.orig_len);
+    let path = write_file(&dir, "far-future.pcapng", &writer.bytes());
+
+    let intact_pairs: Vec<(u32, &OwnedFrame)> = frames.iter().map(|frame| (0, frame)).collect();
+    let intact = write_file(
+        &dir,
+        "intact.pcapng",
+        &pcapng_file(&[LinkType::ETHERNET], &intact_pairs),
+    );
+    let expected = run(&["analyze", "--format", "jsonl", &intact], EN);
+    assert_exit(&expected, 0);
+
+    for (lang, text) in [
+        (
+            EN,
+            format!(
+                "frames with timestamps outside the years 1677 to 2262, set to the nearer end: 1; the first at byte offset {offset}"
+            ),
+        ),
+        (
+            JA,
+            format!(
+                "タイムスタンプが 1677 年から 2262 年の範囲外のフレーム 1 個を、近い方の端の時刻にしました (最初はバイト オフセット {offset})"
+            ),
+        ),
+    ] {
+        let output = run(&["analyze", "--format", "jsonl", &path], lang);
+        assert_exit(&output, 2);
+        assert_eq!(stderr(&output), format!("exflow: {path}: {text}\n"));
+        // The last frame, centuries after its flow's other packets, starts a
+        // flow of its own.
+        let records = stdout(&output);
+        assert_eq!(
+            records.lines().count(),
+            stdout(&expected).lines().count() + 1,
+            "{records}"
+        );
+        let far = records.lines().last().unwrap();
+        assert!(
+            far.contains("\"ts_start\":\"2262-04-11T23:47:16.854775Z\""),
+            "{far}"
+        );
+    }
+}

@@ -341,13 +341,15 @@ struct Interface {
 }
 
 impl Interface {
-    /// Returns the time of a count of `units`. The offset applies before the
-    /// result is clamped to the `i64` nanoseconds of [`Timestamp`] (years 1677
-    /// to 2262), so a negative offset brings a large count back into range.
+    /// Returns the time of a count of `units`, and whether it was clamped.
+    /// The offset applies before the result is clamped to the `i64`
+    /// nanoseconds of [`Timestamp`] (years 1677 to 2262), so a negative offset
+    /// brings a large count back into range.
     #[inline]
-    fn timestamp(&self, units: u64) -> Timestamp {
+    fn timestamp(&self, units: u64) -> (Timestamp, bool) {
         let nanos = self.scale.nanos(units) as i128 + self.offset_nanos;
-        Timestamp(nanos.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+        let clamped = nanos.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+        (Timestamp(clamped as i64), clamped != nanos)
     }
 }
 
@@ -768,7 +770,10 @@ impl PcapngDecoder {
         } else {
             data
         };
-        let ts = interface.timestamp(header.ts_units);
+        let (ts, clamped) = interface.timestamp(header.ts_units);
+        if clamped {
+            stats.add_clamped_timestamp(span.offset);
+        }
         self.last_ts = ts;
         *frame = Frame {
             ts,
@@ -1109,9 +1114,9 @@ mod tests {
             most * 1_000_000_000
         );
         let seconds = interface(TsResolution::Decimal(0), i64::MAX);
-        assert_eq!(seconds.timestamp(u64::MAX), Timestamp(i64::MAX));
+        assert_eq!(seconds.timestamp(u64::MAX), (Timestamp(i64::MAX), true));
         let seconds = interface(TsResolution::Decimal(0), i64::MIN);
-        assert_eq!(seconds.timestamp(0), Timestamp(i64::MIN));
+        assert_eq!(seconds.timestamp(0), (Timestamp(i64::MIN), true));
     }
 
     #[test]
@@ -1121,7 +1126,7 @@ mod tests {
         let micros = interface(TsResolution::Decimal(6), -8_000_000_000);
         assert_eq!(
             micros.timestamp(10_000_000_000_000_000),
-            Timestamp(2_000_000_000 * 1_000_000_000)
+            (Timestamp(2_000_000_000 * 1_000_000_000), false)
         );
     }
 

@@ -185,6 +185,11 @@ pub struct CaptureStats {
     pub corrupt_bytes: u64,
     /// The first [`MAX_CORRUPT_NOTES`] corrupt blocks.
     pub corrupt_notes: Vec<CorruptBlock>,
+    /// Frames whose timestamp lay outside the years 1677 to 2262, the range of
+    /// a [`Timestamp`], and was set to the nearer end.
+    pub timestamps_clamped: u64,
+    /// The byte offset of the first such frame's record.
+    pub first_clamped_offset: Option<u64>,
 }
 
 impl CaptureStats {
@@ -205,7 +210,17 @@ impl CaptureStats {
             corrupt_blocks: 0,
             corrupt_bytes: 0,
             corrupt_notes: Vec::new(),
+            timestamps_clamped: 0,
+            first_clamped_offset: None,
         }
+    }
+
+    /// Counts a frame, at the record at byte `offset`, whose timestamp was
+    /// clamped to the range of [`Timestamp`].
+    #[cold]
+    pub(crate) fn add_clamped_timestamp(&mut self, offset: u64) {
+        self.timestamps_clamped += 1;
+        self.first_clamped_offset.get_or_insert(offset);
     }
 
     /// Counts a frame yielded with `len` captured bytes.

@@ -982,6 +982,14 @@ pub(super) fn report_input_problems(
             problem(None, messages::sections_unlisted(lang, unlisted));
         }
         damaged |= capture.sections_skipped > 0;
+
+        if let Some(offset) = capture.first_clamped_offset {
+            problem(
+                Some(offset),
+                messages::timestamps_clamped(lang, capture.timestamps_clamped, offset),
+            );
+            damaged = true;
+        }
     }
     for (link, frames) in &outcome.unsupported_frames {
         problem(

@@ -171,6 +171,19 @@ pub fn section_skipped(lang: Lang, offset: u64, version: Unsupported) -> String 
     )
 }
 
+/// Renders the count of frames whose timestamps were clamped to the range a
+/// timestamp holds, with the byte offset of the first.
+pub fn timestamps_clamped(lang: Lang, count: u64, offset: u64) -> String {
+    message(
+        lang,
+        "error.capture.timestamps_clamped",
+        &[
+            ("count", &count.to_string()),
+            ("offset", &offset.to_string()),
+        ],
+    )
+}
+
 /// Renders the count of skipped sections beyond those listed one by one.
 pub fn sections_unlisted(lang: Lang, count: u64) -> String {
     message(

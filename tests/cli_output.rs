@@ -1005,28 +1005,58 @@ fn unreadable_inputs_leave_output_file() {
     let not_capture = dir.path().join("notes.pcap");
     std::fs::write(&not_capture, "not a capture\n").unwrap();
     let missing = dir.path().join("missing.pcap");
+    // Standard input and devices are found not to be captures only when
+    // read, as the run goes.
     let inputs = [
-        ("missing file", missing.to_str().unwrap()),
-        ("file that is no capture", not_capture.to_str().unwrap()),
-        ("directory", dir.path().to_str().unwrap()),
+        (
+            "missing file",
+            missing.to_str().unwrap(),
+            missing.to_str().unwrap(),
+        ),
+        (
+            "file that is no capture",
+            not_capture.to_str().unwrap(),
+            not_capture.to_str().unwrap(),
+        ),
+        (
+            "directory",
+            dir.path().to_str().unwrap(),
+            dir.path().to_str().unwrap(),
+        ),
+        ("empty device", "/dev/null", "/dev/null"),
+        ("standard input that is no capture", "-", "standard input"),
     ];
+    let report_path = dir.path().join("kept.html");
+    let report_text = report_path.to_str().unwrap();
     for format in ["jsonl", "csv", "summary"] {
-        for (what, input) in inputs {
+        for (what, input, named) in inputs {
             let output_path = dir.path().join(format!("kept.{format}"));
             std::fs::write(&output_path, kept).unwrap();
+            std::fs::write(&report_path, kept).unwrap();
             let output_text = output_path.to_str().unwrap();
             let case = format!("{what}, --format {format}");
-            let output = run(
-                &["analyze", "--format", format, "-o", output_text, input],
-                "C",
-            );
+            let args = [
+                "analyze",
+                "--format",
+                format,
+                "-o",
+                output_text,
+                "--report",
+                report_text,
+                input,
+            ];
+            let output = exflow(&args, "C")
+                .stdin(std::fs::File::open(&not_capture).unwrap())
+                .output()
+                .unwrap();
             assert_exit(&output, 2, &case);
             assert!(
-                stderr(&output).contains(input),
+                stderr(&output).contains(named),
                 "{case}: {}",
                 stderr(&output)
             );
             assert_eq!(std::fs::read(&output_path).unwrap(), kept, "{case}");
+            assert_eq!(std::fs::read(&report_path).unwrap(), kept, "{case}: report");
         }
     }
 

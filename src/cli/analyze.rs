@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use sha1::{Digest, Sha1};
 
+use super::pending_file::{self, PendingControl};
 use super::{AnalyzeArgs, EngineArgs, FormatArg, VerdictArg};
 use crate::decode::DecoderConfig;
 use crate::filter::Filter;
@@ -349,6 +350,30 @@ fn future_place(path: &Path) -> Option<std::path::PathBuf> {
     Some(std::fs::canonicalize(folder).ok()?.join(path.file_name()?))
 }
 
+/// Opens `-o FILE` as a [`pending_file`], which keeps its old content until
+/// an input is read, or standard output for none or "-". The buffer and the
+/// errors are as with [`open_output`].
+fn open_records_output(
+    path: Option<&Path>,
+    lang: Lang,
+    buffered: bool,
+) -> Result<(Box<dyn Write + Send>, Option<PendingControl>), Status> {
+    let Some(path) = path.filter(|path| path.as_os_str() != "-") else {
+        return open_output(None, lang, buffered).map(|output| (output, None));
+    };
+    match pending_file::open(path) {
+        Ok((file, control)) if buffered => Ok((Box::new(BufWriter::new(file)), Some(control))),
+        Ok((file, control)) => Ok((Box::new(file), Some(control))),
+        Err(error) => {
+            stderr_line!(
+                "exflow: {}",
+                messages::output_open_failed(lang, path, &error)
+            );
+            Err(Status::Error)
+        }
+    }
+}
+
 /// Opens `-o FILE`, or standard output for none or "-", with a buffer unless
 /// the caller writes in large batches itself. On failure, prints the error
 /// and returns the exit status.
@@ -372,21 +397,6 @@ fn open_output(
             stderr_line!("exflow: {message}");
             Err(Status::Error)
         }
-    }
-}
-
-/// Returns false when `path` is sure not to open as a capture: it is missing,
-/// a directory, or a regular file whose header exflow rejects. Standard input
-/// and other files that are not regular (pipes, devices) may open: reading
-/// their header to find out would take it from the real reading.
-fn input_may_open(path: &Path) -> bool {
-    if path.as_os_str() == "-" {
-        return true;
-    }
-    match std::fs::metadata(path) {
-        Ok(metadata) if metadata.is_file() => crate::capture::reader::open_stream(path).is_ok(),
-        Ok(metadata) => !metadata.is_dir(),
-        Err(_) => false,
     }
 }
 
@@ -587,7 +597,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     };
     // The report file is created before any input is read, so that a path
     // that cannot be written fails at once rather than after a long run.
-    let report_file = match args.report.as_deref().map(File::create).transpose() {
+    let report_file = match args.report.as_deref().map(pending_file::open).transpose() {
         Ok(file) => file,
         Err(error) => {
             let path = args.report.as_deref().unwrap_or(Path::new(""));
@@ -629,12 +639,16 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     let line_pool = LinePool::default();
     // When no input can be read, an output file is left as it was: a
     // mistyped capture name must not empty the records of an earlier run.
-    let some_input_opens = args.captures.iter().any(|path| input_may_open(path));
-    let records = if format == FormatArg::Summary || (!some_input_opens && to_file) {
+    let mut records_control = None;
+    let records = if format == FormatArg::Summary {
         None
     } else {
-        let output = match open_output(args.output.as_deref(), lang, format == FormatArg::Csv) {
-            Ok(output) => output,
+        let buffered = format == FormatArg::Csv;
+        let output = match open_records_output(args.output.as_deref(), lang, buffered) {
+            Ok((output, control)) => {
+                records_control = control;
+                output
+            }
             Err(status) => return status,
         };
         Some(match format {
@@ -665,6 +679,9 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
 
     let mut stats = RunStats::default();
     let mut status = Status::Success;
+    // Whether some input opened with a link type exflow decodes. Until one
+    // does, the output files keep their old content.
+    let mut input_read = false;
     let id_names = id_names(&args.captures);
     let jsonl = matches!(outputs.records, Some(RecordWriter::Jsonl(_)));
     let wants_reason = outputs.summary.is_some() || outputs.html.is_some();
@@ -761,6 +778,8 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
                 outputs.status_so_far(status),
             );
         }
+        input_read |= outcome.capture.is_some()
+            && !matches!(outcome.error, Some(InputError::UnsupportedLink { .. }));
         outcome.add_to(&mut stats);
         stay_on_one_thread_after_rejection(&outcome, &mut config, lang, quiet);
         warn_records_kept_in_memory(&outcome, lang, quiet);
@@ -770,7 +789,20 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
     }
     stats.elapsed_secs = started.elapsed().as_secs_f64();
 
+    if let Some(control) = &records_control
+        && let Err(error) = control.settle(input_read)
+    {
+        let status = outputs.status_so_far(status);
+        return output_failed(error, args.output.as_deref(), lang, status);
+    }
+    if let Some((_, control)) = &report_file
+        && let Err(error) = control.settle(input_read)
+    {
+        let status = outputs.status_so_far(status);
+        return output_failed(error, args.report.as_deref(), lang, status);
+    }
     if let Some(records) = &mut outputs.records
+        && input_read
         && let Err(error) = records.finish()
     {
         return output_failed(
@@ -780,7 +812,9 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             outputs.status_so_far(status),
         );
     }
-    if let (Some(html), Some(file), Some(path)) = (&outputs.html, report_file, &args.report) {
+    if let (Some(html), Some((file, _)), Some(path), true) =
+        (&outputs.html, report_file, &args.report, input_read)
+    {
         let mut writer = BufWriter::new(file);
         let written = html
             .write(&mut writer, &stats, lang)
@@ -794,7 +828,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         }
     }
     if let Some(summary) = &outputs.summary
-        && (some_input_opens || !(matches!(summary_target, SummaryTarget::Output) && to_file))
+        && (input_read || !(matches!(summary_target, SummaryTarget::Output) && to_file))
     {
         let color = match summary_target {
             SummaryTarget::Output if to_file => false,

@@ -17,6 +17,7 @@ mod discover;
 mod help_text;
 #[cfg(feature = "live")]
 mod live;
+mod pending_file;
 mod rules;
 mod stdout;
 mod usage_error;

@@ -715,10 +715,16 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         };
         let build = |flow: FinishedFlow| {
             let judgement = policy.judge(&flow);
-            let id_digits = flow_id_hex(id_name, &flow);
-            let id = std::str::from_utf8(&id_digits).expect("hex digits are ASCII");
+            // A summary names only the unexpected flows of its examples, so a
+            // summary-only run hashes no other flow's id.
+            let unexpected = judgement.verdict == Verdict::Unexpected;
+            let id_digits =
+                (jsonl || !summary_only || unexpected).then(|| flow_id_hex(id_name, &flow));
+            let id = id_digits.as_ref().map_or("", |digits| {
+                std::str::from_utf8(digits).expect("hex digits are ASCII")
+            });
             // A summary shows the reason of an unexpected flow only.
-            let shows_reason = !summary_only || judgement.verdict == Verdict::Unexpected;
+            let shows_reason = !summary_only || unexpected;
             let localized_reason = (lang != Lang::En && wants_reason && shows_reason).then(|| {
                 policy
                     .localized_reason_text(&judgement.reason, lang)

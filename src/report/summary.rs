@@ -19,7 +19,7 @@
 //! out-of-scope flows, where Windows RPC and similar services pick a fresh port
 //! per connection; an `unexpected` row always keeps its exact port.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use super::record::FlowRecord;
 
@@ -194,7 +194,10 @@ struct RowCounts {
 #[derive(Clone, Debug)]
 pub struct SummaryAggregator {
     max_rows: usize,
-    rows: [BTreeMap<RowKey, RowCounts>; 3],
+    /// Rows by key. [`SummaryAggregator::summary`] sorts them, so the map's
+    /// order does not matter, and hashing a key costs less than the string
+    /// comparisons of a search tree.
+    rows: [HashMap<RowKey, RowCounts, ahash::RandomState>; 3],
     totals: [VerdictTotals; 3],
     invalid_verdicts: u64,
 }

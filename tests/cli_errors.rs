@@ -703,8 +703,9 @@ fn max_flows_out_of_range_is_usage_error() {
 fn zero_engine_limits_are_usage_errors() {
     // With nothing reassembled, every TCP flow would look payload-free
     // (`none`), which every rule accepts: SSH on 443 would pass as HTTPS. A
-    // timeout of 0 would end a flow at its next packet (Zeek reads 0 as no
-    // timeout), and a fragment cap of 0 would drop every fragmented datagram.
+    // timeout of 0 would end a flow at its next packet, where a user may
+    // expect no timeout, and a fragment cap of 0 would drop every fragmented
+    // datagram.
     let capture = repo_path("captures/exchange-edge.pcap");
     let capture = capture.to_str().unwrap();
     for option in [
@@ -745,7 +746,7 @@ fn out_of_range_timestamps_are_reported() {
         writer.enhanced_packet(0, micros, &frame.data, frame.orig_len);
     }
     let offset = writer.bytes().len();
-    // Microseconds since 1970: about 584,000 centuries.
+    // Microseconds since 1970: about 585,000 years.
     writer.enhanced_packet(0, u64::MAX, &last.data, last.orig_len);
     let path = write_file(&dir, "far-future.pcapng", &writer.bytes());
 

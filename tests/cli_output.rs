@@ -1001,7 +1001,7 @@ fn discover_without_flows_keeps_site_file() {
 #[test]
 fn unreadable_inputs_leave_output_file() {
     let dir = tempfile::tempdir().unwrap();
-    let kept = b"{\"flow_id\":\"earlier run\"}\n";
+    let earlier_records = b"{\"flow_id\":\"earlier run\"}\n";
     let not_capture = dir.path().join("notes.pcap");
     std::fs::write(&not_capture, "not a capture\n").unwrap();
     let missing = dir.path().join("missing.pcap");
@@ -1031,8 +1031,8 @@ fn unreadable_inputs_leave_output_file() {
     for format in ["jsonl", "csv", "summary"] {
         for (what, input, named) in inputs {
             let output_path = dir.path().join(format!("kept.{format}"));
-            std::fs::write(&output_path, kept).unwrap();
-            std::fs::write(&report_path, kept).unwrap();
+            std::fs::write(&output_path, earlier_records).unwrap();
+            std::fs::write(&report_path, earlier_records).unwrap();
             let output_text = output_path.to_str().unwrap();
             let case = format!("{what}, --format {format}");
             let args = [
@@ -1055,14 +1055,22 @@ fn unreadable_inputs_leave_output_file() {
                 "{case}: {}",
                 stderr(&output)
             );
-            assert_eq!(std::fs::read(&output_path).unwrap(), kept, "{case}");
-            assert_eq!(std::fs::read(&report_path).unwrap(), kept, "{case}: report");
+            assert_eq!(
+                std::fs::read(&output_path).unwrap(),
+                earlier_records,
+                "{case}"
+            );
+            assert_eq!(
+                std::fs::read(&report_path).unwrap(),
+                earlier_records,
+                "{case}: report"
+            );
         }
     }
 
     // One readable input among them replaces the file as before.
     let output_path = dir.path().join("replaced.jsonl");
-    std::fs::write(&output_path, kept).unwrap();
+    std::fs::write(&output_path, earlier_records).unwrap();
     let capture = repo_path("captures/exchange-edge.pcap");
     let output = run(
         &[

@@ -54,8 +54,8 @@ fn assert_same_line(policy: &Policy, flow: &FinishedFlow, source: &str, id_name:
         String::from_utf8_lossy(&expected)
     );
 
-    // The policy's sentence cache holds both languages side by side; each
-    // lookup must give the sentence of the language asked for.
+    // The policy's sentence cache keeps both languages side by side, so each
+    // lookup must give the sentence of the requested language.
     for lang in [Lang::Ja, Lang::En] {
         assert_eq!(
             *policy.localized_reason_text(&judgement.reason, lang),

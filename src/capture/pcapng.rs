@@ -1101,17 +1101,17 @@ mod tests {
 
     #[test]
     fn extreme_resolutions_saturate_without_panic() {
-        let most = u128::from(u64::MAX);
+        let max_units = u128::from(u64::MAX);
         assert_eq!(
             TsScale::new(TsResolution::Decimal(0)).nanos(u64::MAX),
-            most * 1_000_000_000
+            max_units * 1_000_000_000
         );
         assert_eq!(TsScale::new(TsResolution::Decimal(127)).nanos(u64::MAX), 0);
         assert_eq!(TsScale::new(TsResolution::Decimal(28)).nanos(u64::MAX), 1);
         assert_eq!(TsScale::new(TsResolution::Binary(127)).nanos(u64::MAX), 0);
         assert_eq!(
             TsScale::new(TsResolution::Binary(0)).nanos(u64::MAX),
-            most * 1_000_000_000
+            max_units * 1_000_000_000
         );
         let seconds = interface(TsResolution::Decimal(0), i64::MAX);
         assert_eq!(seconds.timestamp(u64::MAX), (Timestamp(i64::MAX), true));

@@ -818,8 +818,9 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             outputs.status_so_far(status),
         );
     }
-    if let (Some(html), Some((file, _)), Some(path), true) =
-        (&outputs.html, report_file, &args.report, input_read)
+    if input_read
+        && let (Some(html), Some((file, _)), Some(path)) =
+            (&outputs.html, report_file, &args.report)
     {
         let mut writer = BufWriter::new(file);
         let written = html

@@ -3,9 +3,9 @@
 //!
 //! `-o FILE` and `--report FILE` are opened before any input is read, so that
 //! a path that cannot be written fails at once. Opening does not empty the
-//! file. It is emptied at its first write, or by [`PendingControl::start`]
-//! once an input has been read. After [`PendingControl::abandon`], when no
-//! input could be read, writes are dropped and the file stays as it was.
+//! file. It is emptied at its first write, or by [`PendingControl::settle`]
+//! once an input has been read. When no input could be read, `settle` leaves
+//! the file as it was and drops any later write.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Write};
@@ -94,13 +94,13 @@ impl PendingControl {
 
     /// Empties the file unless a write already did, so that a run that read an
     /// input but found no flow leaves an empty file.
-    pub fn start(&self) -> io::Result<()> {
+    fn start(&self) -> io::Result<()> {
         self.shared.begin().map(|_| ())
     }
 
     /// Leaves the file as it was: later writes, such as a buffer flushed when
     /// it is dropped, are dropped too. A file already started stays started.
-    pub fn abandon(&self) {
+    fn abandon(&self) {
         let _ = self.shared.state.compare_exchange(
             WAITING,
             ABANDONED,

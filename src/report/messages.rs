@@ -171,8 +171,8 @@ pub fn section_skipped(lang: Lang, offset: u64, version: Unsupported) -> String 
     )
 }
 
-/// Renders the count of frames whose timestamps were clamped to the range a
-/// timestamp holds, with the byte offset of the first.
+/// Renders the count of frames whose timestamps were clamped to the range of
+/// a timestamp, with the byte offset of the first.
 pub fn timestamps_clamped(lang: Lang, count: u64, offset: u64) -> String {
     message(
         lang,

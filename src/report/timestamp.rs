@@ -74,7 +74,7 @@ mod tests {
     use time::OffsetDateTime;
     use time::macros::format_description;
 
-    /// The same text from the `time` crate, whose range holds every i64 of
+    /// The same text from the `time` crate, whose range covers every i64 of
     /// nanoseconds.
     fn format_timestamp(ts: Timestamp) -> String {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.0))

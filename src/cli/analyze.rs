@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 
 use std::time::Instant;
 
-use sha1::{Digest, Sha1};
-
 use super::pending_file::{self, PendingControl};
 use super::{AnalyzeArgs, EngineArgs, FormatArg, VerdictArg};
 use crate::decode::DecoderConfig;
@@ -19,6 +17,7 @@ use crate::policy::{Judgement, Policy, Verdict};
 use crate::report::baseline::{Baseline, BaselineDiff, Comparison};
 use crate::report::build::{Judged, flow_record, summary_record};
 use crate::report::csv::CsvWriter;
+use crate::report::flow_id::FlowIds;
 use crate::report::html::HtmlReport;
 use crate::report::jsonl::{LineBatchWriter, write_line};
 use crate::report::line::{LINE_CAPACITY, LineFields, write_record_line};
@@ -164,30 +163,14 @@ pub fn id_names(inputs: &[std::path::PathBuf]) -> Vec<String> {
 }
 
 /// Returns a flow's id: 16 hex digits of a SHA-1 over the input's id name (see
-/// [`id_names`]), the offset of the flow's first packet in the input and its
-/// start time. The same input gives the same ids on every run and machine.
+/// [`id_names`]), the offset of the flow's first packet and its start time
+/// ([`FlowIds`]). The same input gives the same ids on every run and machine.
 pub fn flow_id(id_name: &str, flow: &FinishedFlow) -> String {
-    flow_id_hex(id_name, flow)
+    FlowIds::new(id_name)
+        .hex(flow)
         .iter()
         .map(|&digit| char::from(digit))
         .collect()
-}
-
-/// Returns the digits of [`flow_id`] as ASCII bytes, without allocating.
-pub fn flow_id_hex(id_name: &str, flow: &FinishedFlow) -> [u8; 16] {
-    let mut hasher = Sha1::new();
-    hasher.update(id_name.as_bytes());
-    hasher.update([0]);
-    hasher.update(flow.first_offset.to_le_bytes());
-    hasher.update(flow.ts_start.0.to_le_bytes());
-    let digest = hasher.finalize();
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = [0u8; 16];
-    for (pair, byte) in id.chunks_exact_mut(2).zip(&digest[..8]) {
-        pair[0] = HEX[usize::from(byte >> 4)];
-        pair[1] = HEX[usize::from(byte & 0x0f)];
-    }
-    id
 }
 
 /// Rejects a list of inputs that names standard input ("-") more than once,
@@ -713,13 +696,13 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             true => crate::capture::reader::STDIN_NAME.to_string(),
             false => path.display().to_string(),
         };
+        let flow_ids = FlowIds::new(id_name);
         let build = |flow: FinishedFlow| {
             let judgement = policy.judge(&flow);
             // A summary names only the unexpected flows of its examples, so a
             // summary-only run hashes no other flow's id.
             let unexpected = judgement.verdict == Verdict::Unexpected;
-            let id_digits =
-                (jsonl || !summary_only || unexpected).then(|| flow_id_hex(id_name, &flow));
+            let id_digits = (jsonl || !summary_only || unexpected).then(|| flow_ids.hex(&flow));
             let id = id_digits.as_ref().map_or("", |digits| {
                 std::str::from_utf8(digits).expect("hex digits are ASCII")
             });

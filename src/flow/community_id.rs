@@ -104,7 +104,7 @@ fn community_id_v1_digest(
 }
 
 /// The SHA-1 chaining value before the first block (FIPS 180-4, 5.3.1).
-const SHA1_INITIAL_STATE: [u32; 5] = [
+pub(crate) const SHA1_INITIAL_STATE: [u32; 5] = [
     0x6745_2301,
     0xefcd_ab89,
     0x98ba_dcfe,

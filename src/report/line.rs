@@ -141,12 +141,22 @@ fn endpoint(out: &mut Vec<u8>, address: SocketAddr, roles: RoleSet) {
     out.extend_from_slice(b"{\"ip\":\"");
     match address.ip() {
         IpAddr::V4(ip) => {
+            // Each octet's text is copied whole from a table, then the line is
+            // cut back to the address's length.
+            let mut text = [0u8; 16];
+            let mut len = 0;
             for (index, octet) in ip.octets().into_iter().enumerate() {
                 if index > 0 {
-                    out.push(b'.');
+                    text[len] = b'.';
+                    len += 1;
                 }
-                integer(out, octet);
+                let (digits, digit_count) = OCTETS[usize::from(octet)];
+                text[len..len + 3].copy_from_slice(&digits);
+                len += usize::from(digit_count);
             }
+            let start = out.len();
+            out.extend_from_slice(&text);
+            out.truncate(start + len);
         }
         // Formatting into a Vec returns no error, so the result is dropped.
         IpAddr::V6(ip) => {
@@ -164,6 +174,26 @@ fn endpoint(out: &mut Vec<u8>, address: SocketAddr, roles: RoleSet) {
     }
     out.extend_from_slice(b"]}");
 }
+
+/// The decimal text of every octet, padded to three bytes, and its length.
+const OCTETS: [([u8; 3], u8); 256] = {
+    let mut octets = [([0u8; 3], 0u8); 256];
+    let mut n = 0;
+    while n < 256 {
+        let (hundreds, tens, ones) = (
+            b'0' + (n / 100) as u8,
+            b'0' + (n / 10 % 10) as u8,
+            b'0' + (n % 10) as u8,
+        );
+        octets[n] = match n {
+            0..=9 => ([ones, 0, 0], 1),
+            10..=99 => ([tens, ones, 0], 2),
+            _ => ([hundreds, tens, ones], 3),
+        };
+        n += 1;
+    }
+    octets
+};
 
 fn tls(out: &mut Vec<u8>, app: &AppInfo) {
     let tls = app.tls.as_deref();
@@ -364,6 +394,21 @@ mod tests {
         for micros in [i64::MAX / 1_000, 999_999_999_999_999, 123_000_000] {
             let (fast, plain) = both(micros);
             assert_eq!(fast, plain, "{micros} µs");
+        }
+    }
+
+    #[test]
+    fn ipv4_text_matches_display_for_every_octet() {
+        for octet in 0..=255u8 {
+            for ip in [
+                std::net::Ipv4Addr::new(octet, 0, 255, octet),
+                std::net::Ipv4Addr::new(9, octet, octet, 100),
+            ] {
+                let mut out = Vec::new();
+                endpoint(&mut out, SocketAddr::from((ip, 7)), RoleSet::default());
+                let expected = format!("{{\"ip\":\"{ip}\",\"port\":7,\"roles\":[]}}");
+                assert_eq!(String::from_utf8(out).unwrap(), expected);
+            }
         }
     }
 

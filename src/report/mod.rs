@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod build;
 pub mod csv;
 pub mod escape;
+pub mod flow_id;
 pub mod html;
 pub mod jsonl;
 pub mod line;

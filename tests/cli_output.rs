@@ -1087,3 +1087,37 @@ fn unreadable_inputs_leave_output_file() {
     assert_eq!(written.lines().count(), 24, "{written}");
     assert!(!written.contains("earlier run"));
 }
+
+#[test]
+fn fail_on_any_of_several_verdicts() {
+    // Every flow of the clients capture is allowed under its site file; the
+    // Edge capture has unexpected and out-of-scope flows.
+    let clients = repo_path("captures/exchange-clients.pcapng");
+    let clients_site = repo_path("captures/exchange-clients.site.toml");
+    let edge = repo_path("captures/exchange-edge.pcap");
+    let edge_site = repo_path("captures/exchange-edge.site.toml");
+    let cases: [(&str, &str, &[&str], i32); 5] = [
+        (
+            &clients,
+            &clients_site,
+            &["--fail-on=unexpected,out_of_scope"],
+            0,
+        ),
+        (
+            &clients,
+            &clients_site,
+            &["--fail-on", "unexpected", "--fail-on", "allowed"],
+            1,
+        ),
+        (&edge, &edge_site, &["--fail-on", "out_of_scope"], 1),
+        (&edge, &edge_site, &["--fail-on", "allowed,out_of_scope"], 1),
+        (&edge, &edge_site, &[], 0),
+    ];
+    for (capture, site, fail_on, status) in cases {
+        let mut args = vec!["analyze", capture, "--site", site, "-o", "/dev/null"];
+        args.extend_from_slice(fail_on);
+        let output = run(&args, EN);
+        assert_exit(&output, status, &format!("{fail_on:?} on {capture}"));
+        assert_eq!(stderr(&output), "", "{fail_on:?}");
+    }
+}

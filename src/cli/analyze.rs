@@ -389,7 +389,7 @@ struct Outputs {
     records: Option<RecordWriter>,
     summary: Option<SummaryAggregator>,
     html: Option<HtmlReport>,
-    fail_on: Option<VerdictArg>,
+    fail_on: Vec<VerdictArg>,
     failed_on: bool,
     baseline: Option<Comparison>,
 }
@@ -496,8 +496,10 @@ impl Outputs {
     }
 
     fn add(&mut self, mut built: BuiltRecord) -> io::Result<()> {
-        if let Some(fail_on) = self.fail_on
-            && verdict_matches(built.verdict, fail_on)
+        if self
+            .fail_on
+            .iter()
+            .any(|&wanted| verdict_matches(built.verdict, wanted))
         {
             self.failed_on = true;
         }
@@ -646,7 +648,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         records,
         summary: (!matches!(summary_target, SummaryTarget::None)).then(SummaryAggregator::new),
         html: args.report.is_some().then(HtmlReport::new),
-        fail_on: args.fail_on,
+        fail_on: args.fail_on.clone(),
         failed_on: false,
         baseline,
     };

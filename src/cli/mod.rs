@@ -234,9 +234,16 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
 
-    /// Exit with status 1 when any flow has this verdict
-    #[arg(long, value_enum, value_name = "VERDICT")]
-    pub fail_on: Option<VerdictArg>,
+    /// Exit with status 1 when any flow has this verdict; repeat the option or
+    /// separate verdicts with commas for several
+    #[arg(
+        long,
+        value_enum,
+        value_name = "VERDICT",
+        value_delimiter = ',',
+        action = clap::ArgAction::Append
+    )]
+    pub fail_on: Vec<VerdictArg>,
 
     /// Write a self-contained HTML report with the flow map to a file (not `-`)
     #[arg(long, value_name = "FILE.html")]
@@ -661,7 +668,7 @@ mod tests {
         };
         assert_eq!(args.captures.len(), 2);
         assert_eq!(args.format, Some(FormatArg::Jsonl));
-        assert_eq!(args.fail_on, Some(VerdictArg::Unexpected));
+        assert_eq!(args.fail_on, [VerdictArg::Unexpected]);
         assert_eq!(cli.lang, Some(LangArg::Ja));
     }
 
@@ -672,6 +679,44 @@ mod tests {
         let Command::Analyze(args) = cli.command else {
             panic!("expected analyze");
         };
-        assert_eq!(args.fail_on, Some(VerdictArg::OutOfScope));
+        assert_eq!(args.fail_on, [VerdictArg::OutOfScope]);
+    }
+
+    #[test]
+    fn fail_on_takes_several_verdicts() {
+        let parse = |words: &[&str]| {
+            let cli = Cli::try_parse_from(words).unwrap();
+            let Command::Analyze(args) = cli.command else {
+                panic!("expected analyze");
+            };
+            args.fail_on
+        };
+        let both = [VerdictArg::Unexpected, VerdictArg::OutOfScope];
+        let repeated = [
+            "exflow",
+            "analyze",
+            "--fail-on",
+            "unexpected",
+            "--fail-on",
+            "out_of_scope",
+            "x.pcap",
+        ];
+        assert_eq!(parse(&repeated), both);
+        let listed = [
+            "exflow",
+            "analyze",
+            "--fail-on=unexpected,out_of_scope",
+            "x.pcap",
+        ];
+        assert_eq!(parse(&listed), both);
+        assert_eq!(parse(&["exflow", "analyze", "x.pcap"]), []);
+        let unknown = [
+            "exflow",
+            "analyze",
+            "--fail-on",
+            "unexpected,bogus",
+            "x.pcap",
+        ];
+        assert!(Cli::try_parse_from(unknown).is_err());
     }
 }

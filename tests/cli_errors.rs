@@ -716,14 +716,22 @@ fn zero_engine_limits_are_usage_errors() {
         "--fragment-timeout",
         "--max-fragment-mib",
     ] {
-        let output = run(&["analyze", option, "0", capture], JA);
-        assert_exit(&output, 2);
-        assert!(output.stdout.is_empty(), "{option}");
-        assert!(
-            stderr(&output).contains("1 から 4294967295 までの整数を指定してください"),
-            "{option}: {}",
-            stderr(&output)
-        );
+        // Negative and overlong numbers get the range too, not a parse error.
+        for value in [
+            "0",
+            "-1",
+            "4294967296",
+            "99999999999999999999999999999999999999999",
+        ] {
+            let output = run(&["analyze", &format!("{option}={value}"), capture], JA);
+            assert_exit(&output, 2);
+            assert!(output.stdout.is_empty(), "{option}={value}");
+            assert!(
+                stderr(&output).contains("1 から 4294967295 までの整数を指定してください"),
+                "{option}={value}: {}",
+                stderr(&output)
+            );
+        }
         let output = run(&["analyze", option, "1", capture], EN);
         assert_exit(&output, 0);
     }

@@ -428,6 +428,11 @@ mod tests {
             "{text}"
         );
         let text = japanese_error(&["exflow", "analyze", "--threads=-2", "a.pcap"]);
+        assert!(
+            text.contains("1 から 1024 までの整数を指定してください"),
+            "{text}"
+        );
+        let text = japanese_error(&["exflow", "analyze", "--threads=2.5", "a.pcap"]);
         assert!(text.contains("整数ではありません"), "{text}");
         let text = japanese_error(&["exflow", "analyze", "--threads", "-2", "a.pcap"]);
         assert!(

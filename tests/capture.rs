@@ -569,6 +569,38 @@ fn simple_packet_length_is_smallest_of_three() {
     assert_eq!(outcome.frames[0].orig_len, 1500);
 }
 
+/// A simple packet block has no time of its own and takes the last enhanced
+/// packet block's. After a clamped one it carries the clamped time, so it is
+/// counted with the clamped frames; after an in-range one it is not.
+#[test]
+fn simple_packets_after_clamped_time_are_counted() {
+    let data = &corpus_frames("ndpi__smtp.pcap")[3].data;
+    let mut writer = PcapngWriter::new();
+    writer.section(Order::Little);
+    writer.interface(LinkType::ETHERNET, 0, None, None);
+    writer.simple_packet(data, data.len() as u32);
+    let first_clamped = writer.len() as u64;
+    // Microseconds since 1970: about 585,000 years, past the range.
+    writer.enhanced_packet(0, u64::MAX, data, data.len() as u32);
+    writer.simple_packet(data, data.len() as u32);
+    writer.simple_packet(data, data.len() as u32);
+    writer.enhanced_packet(0, 1_000_000, data, data.len() as u32);
+    writer.simple_packet(data, data.len() as u32);
+
+    let outcome = read_slice(&writer.bytes(), "clamped").unwrap();
+
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    assert_eq!(outcome.frames.len(), 6);
+    let clamped_frames = outcome
+        .frames
+        .iter()
+        .filter(|frame| frame.ts == Timestamp(i64::MAX))
+        .count();
+    assert_eq!(clamped_frames, 3);
+    assert_eq!(outcome.stats.timestamps_clamped, 3);
+    assert_eq!(outcome.stats.first_clamped_offset, Some(first_clamped));
+}
+
 #[test]
 fn unsupported_section_version_is_skipped() {
     let frames = corpus_frames("ndpi__smtp.pcap");

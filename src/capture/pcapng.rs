@@ -406,6 +406,9 @@ pub(crate) struct PcapngDecoder {
     /// Timestamp of the last enhanced or obsolete packet block, which simple
     /// packet blocks inherit.
     last_ts: Timestamp,
+    /// Whether `last_ts` was clamped, so that the simple packet blocks that
+    /// inherit it are counted as clamped too.
+    last_ts_clamped: bool,
     resync: Option<Resync>,
 }
 
@@ -442,6 +445,7 @@ impl PcapngDecoder {
             skipping_section: false,
             interfaces: Vec::new(),
             last_ts: Timestamp::default(),
+            last_ts_clamped: false,
             resync: None,
         };
         let stats = CaptureStats::new(CaptureFormat::Pcapng { byte_order });
@@ -775,6 +779,7 @@ impl PcapngDecoder {
             stats.add_clamped_timestamp(span.offset);
         }
         self.last_ts = ts;
+        self.last_ts_clamped = clamped;
         *frame = Frame {
             ts,
             link: interface.link,
@@ -812,6 +817,9 @@ impl PcapngDecoder {
             captured = captured.min(interface.snaplen as usize);
         }
         let data = rest.get(..captured).unwrap_or(rest);
+        if self.last_ts_clamped {
+            stats.add_clamped_timestamp(span.offset);
+        }
         *frame = Frame {
             ts: self.last_ts,
             link: interface.link,

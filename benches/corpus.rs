@@ -13,6 +13,11 @@
 //! a temporary folder. `EXFLOW_BENCH_THREADS` (default 1 and 2) lists the
 //! thread counts of the throughput and packet-path runs, separated by commas.
 //!
+//! A last run keeps every finished flow in memory and times the parts of a
+//! record on its own, per flow: the judgement, the flow id, and the record
+//! line with its Community ID. It runs after the peak memory is read, since
+//! the flows it keeps would count there.
+//!
 //! The throughput runs go through `pipeline::analyze_input_with` as `exflow
 //! analyze --format jsonl` does: each flow is judged and written into its
 //! record line, and the lines are counted instead of written. The
@@ -38,6 +43,7 @@ use exflow::flow::{FinishedFlow, FlowConfig};
 use exflow::pipeline::engine::Engine;
 use exflow::pipeline::{AnalyzeConfig, FlowSink, analyze_input_with};
 use exflow::policy::Policy;
+use exflow::report::flow_id::FlowIds;
 use exflow::report::line::{LINE_CAPACITY, LineFields, write_record_line};
 use hdrhistogram::Histogram;
 
@@ -77,6 +83,69 @@ fn record_line(policy: &Policy, source: &str, flow: &FinishedFlow) -> Vec<u8> {
         write_record_line(&mut line, flow, &judgement, &fields);
     });
     line
+}
+
+/// Times the parts of a record, per flow, over every flow of the capture
+/// kept in memory. The flows are read from memory rather than from a flow
+/// table's hot slot, so each part includes some cache misses that the
+/// pipeline does not have.
+fn record_parts(path: &Path, policy: &Policy) {
+    let config = AnalyzeConfig {
+        decoder: DecoderConfig::default(),
+        flows: FlowConfig::default(),
+        threads: 1,
+        filter: None,
+    };
+    let build = |flow: FinishedFlow| flow;
+    let mut flows = Vec::new();
+    let mut emit = |flow| {
+        flows.push(flow);
+        Ok(())
+    };
+    let mut sink = FlowSink {
+        build: &build,
+        emit: &mut emit,
+        codec: None,
+        max_in_memory: usize::MAX,
+    };
+    analyze_input_with(path, &config, &mut (), &mut sink);
+    let source = path.display().to_string();
+    let per_flow = |started: Instant| started.elapsed().as_nanos() as f64 / flows.len() as f64;
+
+    let started = Instant::now();
+    for flow in &flows {
+        black_box(policy.judge(black_box(flow)));
+    }
+    let judge = per_flow(started);
+
+    let ids = FlowIds::new(&source);
+    let started = Instant::now();
+    for flow in &flows {
+        black_box(ids.hex(black_box(flow)));
+    }
+    let id = per_flow(started);
+
+    let judgements: Vec<_> = flows.iter().map(|flow| policy.judge(flow)).collect();
+    let mut line = Vec::with_capacity(LINE_CAPACITY);
+    let started = Instant::now();
+    for (flow, judgement) in flows.iter().zip(&judgements) {
+        line.clear();
+        policy.read_reason_text(&judgement.reason, |reason| {
+            let fields = LineFields {
+                flow_id: "0123456789abcdef",
+                source: &source,
+                reason,
+            };
+            write_record_line(&mut line, flow, judgement, &fields);
+        });
+        black_box(&line);
+    }
+    let line_nanos = per_flow(started);
+    println!(
+        "record parts per flow ({} flows): judgement {judge:.0} ns, flow id {id:.0} ns, \
+         line with Community ID {line_nanos:.0} ns",
+        flows.len()
+    );
 }
 
 /// Returns the peak resident set of this process, in MiB (Linux only).
@@ -226,4 +295,5 @@ fn main() {
         Some(mib) => println!("peak resident memory of the benchmark process: {mib:.0} MiB"),
         None => println!("peak resident memory: not available on this system"),
     }
+    record_parts(&path, &policy);
 }

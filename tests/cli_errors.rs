@@ -799,3 +799,94 @@ fn out_of_range_timestamps_are_reported() {
         );
     }
 }
+
+/// Returns a little-endian classic pcap file with every record cut to
+/// `snaplen` captured bytes, as `tcpdump -s SNAPLEN` would have written it,
+/// and the number of records that were cut.
+fn cut_to_snaplen(bytes: &[u8], snaplen: u32) -> (Vec<u8>, usize) {
+    assert_eq!(bytes[..4], [0xd4, 0xc3, 0xb2, 0xa1], "a little-endian pcap");
+    let mut out = bytes[..24].to_vec();
+    out[16..20].copy_from_slice(&snaplen.to_le_bytes());
+    let mut cut = 0;
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let captured = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap());
+        let kept = captured.min(snaplen);
+        cut += usize::from(kept < captured);
+        out.extend_from_slice(&bytes[at..at + 8]);
+        out.extend_from_slice(&kept.to_le_bytes());
+        out.extend_from_slice(&bytes[at + 12..at + 16]);
+        let data = at + 16;
+        out.extend_from_slice(&bytes[data..data + kept as usize]);
+        at = data + captured as usize;
+    }
+    (out, cut)
+}
+
+/// A capture whose snapshot length cut the payload leaves the probes with a
+/// few bytes of each packet, so its flows come out `unknown` and the rules
+/// judge an unrecognised protocol. The run says so once per input, names
+/// the counts, and still writes every record with status 0.
+#[test]
+fn cut_payload_is_warned_about() {
+    let dir = TempDir::new().unwrap();
+    let original = std::fs::read(repo_path("captures/exchange-edge.pcap")).unwrap();
+    let site = repo_path("captures/exchange-edge.site.toml");
+    let site = site.to_str().unwrap();
+    let (bytes, cut_frames) = cut_to_snaplen(&original, 68);
+    let path = write_file(&dir, "cut.pcap", &bytes);
+
+    let output = run(&["analyze", "--site", site, "--format", "jsonl", &path], EN);
+    assert_exit(&output, 0);
+    let records: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let cut_unknown = records
+        .iter()
+        .filter(|record| record["app"] == "unknown" && record["missed_bytes"].as_u64() > Some(0))
+        .count();
+    assert!(cut_unknown > 0);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "exflow: warning: {path}: the capture's snapshot length cut frames short \
+             ({cut_frames}), and flows whose payload was cut show app `unknown` ({cut_unknown}), \
+             which the rules judge as an unrecognised protocol; capture whole packets (for \
+             example tcpdump -s 0) to check protocols\n"
+        )
+    );
+    let japanese = run(&["analyze", "--site", site, "--format", "jsonl", &path], JA);
+    assert!(
+        stderr(&japanese).contains(&format!(
+            "キャプチャのスナップショット長で {cut_frames} 個のフレームが途中で切れています"
+        )),
+        "{}",
+        stderr(&japanese)
+    );
+    assert_eq!(stdout(&japanese).lines().count(), records.len());
+
+    let quiet = run(
+        &["analyze", "-q", "--site", site, "--format", "jsonl", &path],
+        EN,
+    );
+    assert_exit(&quiet, 0);
+    assert_eq!(stderr(&quiet), "");
+
+    // The whole capture: same flows, no warning.
+    let whole = repo_path("captures/exchange-edge.pcap");
+    let whole = run(
+        &[
+            "analyze",
+            "--site",
+            site,
+            "--format",
+            "jsonl",
+            whole.to_str().unwrap(),
+        ],
+        EN,
+    );
+    assert_exit(&whole, 0);
+    assert_eq!(stderr(&whole), "");
+    assert_eq!(stdout(&whole).lines().count(), records.len());
+}

@@ -4,12 +4,14 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::pending_file::{self, PendingControl};
 use super::{AnalyzeArgs, EngineArgs, FormatArg, VerdictArg};
 use crate::decode::DecoderConfig;
 use crate::filter::Filter;
+use crate::fingerprint::App;
 use crate::flow::{FinishedFlow, FlowConfig};
 use crate::i18n::{Lang, message};
 use crate::pipeline::{self, AnalyzeConfig, InputError, InputOutcome};
@@ -699,7 +701,11 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             false => path.display().to_string(),
         };
         let flow_ids = FlowIds::new(id_name);
+        let cut_unknown = AtomicU64::new(0);
         let build = |flow: FinishedFlow| {
+            if flow.app.app == App::Unknown && flow.missed_bytes > 0 {
+                cut_unknown.fetch_add(1, Ordering::Relaxed);
+            }
             let judgement = policy.judge(&flow);
             // A summary names only the unexpected flows of its examples, so a
             // summary-only run hashes no other flow's id.
@@ -774,6 +780,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         outcome.add_to(&mut stats);
         stay_on_one_thread_after_rejection(&outcome, &mut config, lang, quiet);
         warn_records_kept_in_memory(&outcome, lang, quiet);
+        warn_payload_cut(&outcome, cut_unknown.load(Ordering::Relaxed), lang, quiet);
         if report_input_problems(&outcome, Some(&mut stats), lang) {
             status = Status::Error;
         }
@@ -942,6 +949,27 @@ pub(super) fn stay_on_one_thread_after_rejection(
 
 /// Warns that the records waiting for their turn could not go to a temporary
 /// file and stayed in memory. The records are complete, so the status stays.
+/// Warns when the snapshot length cut frames of the input short and flows
+/// whose payload was cut came out `unknown`. The rules then judge an
+/// unrecognised protocol, a verdict caused by the capture, not the traffic.
+fn warn_payload_cut(outcome: &InputOutcome, cut_unknown: u64, lang: Lang, quiet: bool) {
+    let cut_frames = outcome.frames_cut_by_snaplen();
+    if quiet || cut_frames == 0 || cut_unknown == 0 {
+        return;
+    }
+    let input = messages::input_name(lang, &outcome.source);
+    let warning = message(
+        lang,
+        "cli.warning.payload_cut",
+        &[
+            ("input", &input),
+            ("frames", &cut_frames.to_string()),
+            ("flows", &cut_unknown.to_string()),
+        ],
+    );
+    stderr_line!("exflow: {}", crate::report::escape::terminal_text(&warning));
+}
+
 fn warn_records_kept_in_memory(outcome: &InputOutcome, lang: Lang, quiet: bool) {
     let Some(error) = &outcome.spill_error else {
         return;

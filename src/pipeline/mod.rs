@@ -347,6 +347,15 @@ fn settle<T>(
 }
 
 impl InputOutcome {
+    /// Returns the frames that the snapshot length cut shorter than the
+    /// packet on the wire, through the payload or the headers.
+    pub fn frames_cut_by_snaplen(&self) -> u64 {
+        use crate::decode::SkipReason;
+
+        let decode = &self.decode;
+        decode.truncated + decode.skipped(SkipReason::TruncatedHeader)
+    }
+
     /// Adds this input's counters to the run statistics.
     pub fn add_to(&self, stats: &mut RunStats) {
         use crate::decode::SkipReason;
@@ -358,10 +367,7 @@ impl InputOutcome {
             stats.add(StatKey::CorruptBlocksSkipped, capture.corrupt_blocks);
         }
         let decode = &self.decode;
-        stats.add(
-            StatKey::TruncatedBySnaplen,
-            decode.truncated + decode.skipped(SkipReason::TruncatedHeader),
-        );
+        stats.add(StatKey::TruncatedBySnaplen, self.frames_cut_by_snaplen());
         stats.add(StatKey::PacketsDecoded, decode.packets);
         stats.add(StatKey::DecodeErrors, decode.total_errors());
         let checksums = decode.bad_checksums;

@@ -873,20 +873,32 @@ fn cut_payload_is_warned_about() {
     assert_exit(&quiet, 0);
     assert_eq!(stderr(&quiet), "");
 
+    // Discovery finds no protocol in those flows to infer a role from.
+    let proposed = dir.path().join("site.toml");
+    let discover = run(&["discover", "-o", proposed.to_str().unwrap(), &path], EN);
+    assert_exit(&discover, 0);
+    assert!(
+        stderr(&discover).starts_with(&format!(
+            "exflow: warning: {path}: the capture's snapshot length cut frames short \
+             ({cut_frames}), and flows whose payload was cut show app `unknown` \
+             ({cut_unknown}), which gives no protocol to infer a role from"
+        )),
+        "{}",
+        stderr(&discover)
+    );
+
     // The whole capture: same flows, no warning.
     let whole = repo_path("captures/exchange-edge.pcap");
-    let whole = run(
-        &[
-            "analyze",
-            "--site",
-            site,
-            "--format",
-            "jsonl",
-            whole.to_str().unwrap(),
-        ],
-        EN,
+    let whole = whole.to_str().unwrap();
+    let analyzed = run(&["analyze", "--site", site, "--format", "jsonl", whole], EN);
+    assert_exit(&analyzed, 0);
+    assert_eq!(stderr(&analyzed), "");
+    assert_eq!(stdout(&analyzed).lines().count(), records.len());
+    let discover = run(&["discover", "-o", proposed.to_str().unwrap(), whole], EN);
+    assert_exit(&discover, 0);
+    assert!(
+        !stderr(&discover).contains("warning"),
+        "{}",
+        stderr(&discover)
     );
-    assert_exit(&whole, 0);
-    assert_eq!(stderr(&whole), "");
-    assert_eq!(stdout(&whole).lines().count(), records.len());
 }

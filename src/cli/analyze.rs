@@ -780,7 +780,14 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         outcome.add_to(&mut stats);
         stay_on_one_thread_after_rejection(&outcome, &mut config, lang, quiet);
         warn_records_kept_in_memory(&outcome, lang, quiet);
-        warn_payload_cut(&outcome, cut_unknown.load(Ordering::Relaxed), lang, quiet);
+        let cut_unknown = cut_unknown.load(Ordering::Relaxed);
+        warn_payload_cut(
+            &outcome,
+            cut_unknown,
+            "cli.warning.payload_cut",
+            lang,
+            quiet,
+        );
         if report_input_problems(&outcome, Some(&mut stats), lang) {
             status = Status::Error;
         }
@@ -949,10 +956,18 @@ pub(super) fn stay_on_one_thread_after_rejection(
 
 /// Warns that the records waiting for their turn could not go to a temporary
 /// file and stayed in memory. The records are complete, so the status stays.
-/// Warns when the snapshot length cut frames of the input short and flows
-/// whose payload was cut came out `unknown`. The rules then judge an
-/// unrecognised protocol, a verdict caused by the capture, not the traffic.
-fn warn_payload_cut(outcome: &InputOutcome, cut_unknown: u64, lang: Lang, quiet: bool) {
+/// Warns, with the message `key`, when the snapshot length cut frames of the
+/// input short and `cut_unknown` flows whose payload was cut came out
+/// `unknown`. The rules then judge an unrecognised protocol, and discovery
+/// finds no protocol to infer a role from: both caused by the capture, not
+/// the traffic.
+pub(super) fn warn_payload_cut(
+    outcome: &InputOutcome,
+    cut_unknown: u64,
+    key: &str,
+    lang: Lang,
+    quiet: bool,
+) {
     let cut_frames = outcome.frames_cut_by_snaplen();
     if quiet || cut_frames == 0 || cut_unknown == 0 {
         return;
@@ -960,7 +975,7 @@ fn warn_payload_cut(outcome: &InputOutcome, cut_unknown: u64, lang: Lang, quiet:
     let input = messages::input_name(lang, &outcome.source);
     let warning = message(
         lang,
-        "cli.warning.payload_cut",
+        key,
         &[
             ("input", &input),
             ("frames", &cut_frames.to_string()),

@@ -12,9 +12,10 @@ use ipnet::IpNet;
 use super::DiscoverArgs;
 use super::analyze::{
     Status, check_outputs, engine_configs, output_file, report_input_problems,
-    stay_on_one_thread_after_rejection, worker_threads,
+    stay_on_one_thread_after_rejection, warn_payload_cut, worker_threads,
 };
 use crate::discover::{Discovery, DiscoveryConfig, Inventory};
+use crate::fingerprint::App;
 use crate::i18n::{Lang, message};
 use crate::pipeline::{self, AnalyzeConfig};
 use crate::report::messages;
@@ -52,6 +53,13 @@ pub fn run(args: &DiscoverArgs, lang: Lang, quiet: bool) -> Status {
         for flow in &outcome.flows {
             discovery.add(flow);
         }
+        let cut_unknown = outcome
+            .flows
+            .iter()
+            .filter(|flow| flow.app.app == App::Unknown && flow.missed_bytes > 0)
+            .count();
+        let key = "cli.warning.payload_cut_discover";
+        warn_payload_cut(&outcome, cut_unknown as u64, key, lang, quiet);
         stay_on_one_thread_after_rejection(&outcome, &mut config, lang, quiet);
         if report_input_problems(&outcome, None, lang) {
             status = Status::Error;

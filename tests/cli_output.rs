@@ -1121,3 +1121,60 @@ fn fail_on_any_of_several_verdicts() {
         assert_eq!(stderr(&output), "", "{fail_on:?}");
     }
 }
+
+/// With `--fail-on`, `--baseline` or `--report`, a reader that closes the
+/// pipe does not end the run: the exit status, the comparison and the report
+/// still cover every flow. Here the only unexpected flows are in the last
+/// input, long after the pipe closed.
+#[test]
+fn closed_pipe_still_judges_every_flow() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let many = many_flows_capture();
+    let edge = repo_path("captures/exchange-edge.pcap");
+    let site = repo_path("captures/exchange-edge.site.toml");
+    let inputs = [
+        "analyze",
+        many.as_str(),
+        edge.as_str(),
+        "--site",
+        site.as_str(),
+    ];
+
+    let mut args = inputs.to_vec();
+    args.extend(["--fail-on", "unexpected"]);
+    let output = run_to_closed_pipe(&args);
+    assert_exit(&output, 1, "--fail-on");
+    assert_eq!(stderr(&output), "", "--fail-on");
+
+    let baseline = dir.path().join("edge.jsonl");
+    let baseline = baseline.to_str().unwrap();
+    let written = run(&["analyze", &edge, "--site", &site, "-o", baseline], EN);
+    assert_exit(&written, 0, "baseline run");
+    let mut args = inputs.to_vec();
+    args.extend(["--baseline", baseline]);
+    let output = run_to_closed_pipe(&args);
+    assert_exit(&output, 1, "--baseline");
+    // The records went to the closed pipe, so the comparison is on standard
+    // error, and it counts every flow of both inputs.
+    let full = run(&args, EN);
+    assert_exit(&full, 1, "--baseline without a pipe");
+    assert_eq!(stderr(&output), stderr(&full));
+    assert!(
+        stderr(&output).contains(" added, 0 removed, 24 unchanged"),
+        "{}",
+        stderr(&output)
+    );
+
+    let report = dir.path().join("report.html");
+    let report = report.to_str().unwrap();
+    let mut args = inputs.to_vec();
+    args.extend(["--report", report]);
+    let output = run_to_closed_pipe(&args);
+    assert_exit(&output, 0, "--report");
+    let html = std::fs::read_to_string(report).unwrap();
+    // The Edge server takes part only in flows of the last input.
+    assert!(
+        html.contains("172.16.50.5"),
+        "the report lacks the last input"
+    );
+}

@@ -394,6 +394,9 @@ struct Outputs {
     fail_on: Vec<VerdictArg>,
     failed_on: bool,
     baseline: Option<Comparison>,
+    /// Set when the reader of the records closed the pipe and the run went
+    /// on without them.
+    records_closed: bool,
 }
 
 /// A flow built into its record on the thread that tracked it.
@@ -497,6 +500,12 @@ impl Outputs {
         }
     }
 
+    /// Returns true when something besides the records depends on every
+    /// flow: `--fail-on`, `--baseline` or `--report`.
+    fn needs_every_flow(&self) -> bool {
+        !self.fail_on.is_empty() || self.baseline.is_some() || self.html.is_some()
+    }
+
     fn add(&mut self, mut built: BuiltRecord) -> io::Result<()> {
         if self
             .fail_on
@@ -505,8 +514,17 @@ impl Outputs {
         {
             self.failed_on = true;
         }
-        if let Some(records) = &mut self.records {
-            records.write(built.record.as_deref(), built.line.take())?;
+        if let Some(records) = &mut self.records
+            && let Err(error) = records.write(built.record.as_deref(), built.line.take())
+        {
+            // The reader of the records has gone (`| head`). When the exit
+            // status, the comparison or the report still depend on every
+            // flow, the run goes on without records; otherwise it ends here.
+            if error.kind() != io::ErrorKind::BrokenPipe || !self.needs_every_flow() {
+                return Err(error);
+            }
+            self.records = None;
+            self.records_closed = true;
         }
         let Some(record) = &built.record else {
             return Ok(());
@@ -653,6 +671,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         fail_on: args.fail_on.clone(),
         failed_on: false,
         baseline,
+        records_closed: false,
     };
 
     let (decoder, flows) = engine_configs(&args.engine);
@@ -864,7 +883,7 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
         if !diff.is_empty() && status == Status::Success {
             status = Status::Findings;
         }
-        let records_on_stdout = outputs.records.is_some() && !to_file;
+        let records_on_stdout = (outputs.records.is_some() || outputs.records_closed) && !to_file;
         if let Err(error) = write_baseline_diff(&diff, records_on_stdout, quiet, lang) {
             return output_failed(error, None, lang, outputs.status_so_far(status));
         }
@@ -1088,8 +1107,9 @@ fn verdict_matches(verdict: Verdict, wanted: VerdictArg) -> bool {
 
 /// Handles a failure to write the output. A reader that closed the pipe
 /// (`exflow ... | head`) is not an error, so the run ends with `status`, the
-/// status of what was read and judged until then; flows after the break are
-/// never judged.
+/// status of what was read and judged until then. Flows after the break are
+/// never judged, unless `--fail-on`, `--baseline` or `--report` needs them
+/// (see [`Outputs::add`]).
 fn output_failed(error: io::Error, path: Option<&Path>, lang: Lang, status: Status) -> Status {
     if error.kind() == io::ErrorKind::BrokenPipe {
         return status;

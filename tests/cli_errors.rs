@@ -732,6 +732,27 @@ fn zero_engine_limits_are_usage_errors() {
                 stderr(&output)
             );
         }
+        // A negative number after a space is taken as the value, and the
+        // English message gives the range as the help does.
+        let output = run(&["analyze", option, "-1", capture], EN);
+        assert_exit(&output, 2);
+        assert!(
+            stderr(&output).contains(&format!("invalid value '-1' for '{option} <")),
+            "{option}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("expected a whole number from 1 to 4294967295"),
+            "{option}: {}",
+            stderr(&output)
+        );
+        let output = run(&["analyze", &format!("{option}=0x10"), capture], EN);
+        assert_exit(&output, 2);
+        assert!(
+            stderr(&output).contains("not a whole number"),
+            "{option}: {}",
+            stderr(&output)
+        );
         let output = run(&["analyze", option, "1", capture], EN);
         assert_exit(&output, 0);
     }

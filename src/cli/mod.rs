@@ -162,13 +162,13 @@ pub struct EngineArgs {
     /// Seconds without a packet before a TCP flow ends, by capture time (1 to
     /// 4294967295)
     #[arg(long, value_name = "SECONDS", default_value_t = flow_default::DEFAULT_TCP_IDLE_TIMEOUT.as_secs() as u32,
-          value_parser = whole_number::<u32>(1, u64::from(u32::MAX)))]
+          allow_negative_numbers = true, value_parser = whole_number::<u32>(1, u64::from(u32::MAX)))]
     pub tcp_timeout: u32,
 
     /// Seconds without a packet before a UDP flow ends, by capture time (1 to
     /// 4294967295)
     #[arg(long, value_name = "SECONDS", default_value_t = flow_default::DEFAULT_UDP_IDLE_TIMEOUT.as_secs() as u32,
-          value_parser = whole_number::<u32>(1, u64::from(u32::MAX)))]
+          allow_negative_numbers = true, value_parser = whole_number::<u32>(1, u64::from(u32::MAX)))]
     pub udp_timeout: u32,
 
     // With 0 no payload byte would reach the fingerprints, so every TCP flow
@@ -176,31 +176,31 @@ pub struct EngineArgs {
     /// Bytes of each direction reassembled for the fingerprints (1 to
     /// 4294967295)
     #[arg(long, value_name = "BYTES", default_value_t = flow_default::DEFAULT_REASSEMBLY_BUDGET as u32,
-          value_parser = whole_number::<u32>(1, u64::from(u32::MAX)))]
+          allow_negative_numbers = true, value_parser = whole_number::<u32>(1, u64::from(u32::MAX)))]
     pub reassembly_budget: u32,
 
     /// Maximum number of flows tracked at once, over all threads (1 to
     /// 4294967295); the oldest idle flows are evicted first. A flow takes about
     /// 320 bytes of memory before it carries payload
     #[arg(long, value_name = "FLOWS", default_value_t = flow_default::DEFAULT_MAX_FLOWS,
-          value_parser = whole_number::<usize>(1, u64::from(u32::MAX)))]
+          allow_negative_numbers = true, value_parser = whole_number::<usize>(1, u64::from(u32::MAX)))]
     pub max_flows: usize,
 
     /// Maximum memory for reassembly buffers, in MiB (1 to 4294967295)
     #[arg(long, value_name = "MIB", default_value_t = flow_default::DEFAULT_REASSEMBLY_MEMORY_CAP / MIB,
-          value_parser = whole_number::<usize>(1, u64::from(u32::MAX)))]
+          allow_negative_numbers = true, value_parser = whole_number::<usize>(1, u64::from(u32::MAX)))]
     pub max_reassembly_mib: usize,
 
     /// Seconds an incomplete IP datagram waits for its fragments (1 to
     /// 4294967295)
     #[arg(long, value_name = "SECONDS", default_value_t = DecoderConfig::default().fragment_timeout.as_secs() as u32,
-          value_parser = whole_number::<u32>(1, u64::from(u32::MAX)))]
+          allow_negative_numbers = true, value_parser = whole_number::<u32>(1, u64::from(u32::MAX)))]
     pub fragment_timeout: u32,
 
     /// Maximum memory for IP fragments waiting for reassembly, in MiB (1 to
     /// 4294967295)
     #[arg(long, value_name = "MIB", default_value_t = DecoderConfig::default().max_fragment_memory / MIB,
-          value_parser = whole_number::<usize>(1, u64::from(u32::MAX)))]
+          allow_negative_numbers = true, value_parser = whole_number::<usize>(1, u64::from(u32::MAX)))]
     pub max_fragment_mib: usize,
 
     /// Keep tunnelled traffic (IP-in-IP, GRE, VXLAN, Geneve, GTP-U, Teredo) as
@@ -255,7 +255,7 @@ pub struct AnalyzeArgs {
     pub baseline: Option<PathBuf>,
 
     /// Worker threads, 1 to 1024 [default: all cores]; the output is the same for any number
-    #[arg(long, value_name = "N", value_parser = threads_parser())]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = threads_parser())]
     pub threads: Option<usize>,
 
     /// Never draw a progress bar
@@ -290,12 +290,12 @@ pub struct LiveArgs {
 
     /// Bytes of each packet to capture
     #[arg(long, value_name = "BYTES", default_value_t = 262_144,
-          value_parser = whole_number::<u32>(64, 262_144))]
+          allow_negative_numbers = true, value_parser = whole_number::<u32>(64, 262_144))]
     pub snaplen: u32,
 
     /// Kernel capture buffer per interface, in MiB
     #[arg(long, value_name = "MIB", default_value_t = 32,
-          value_parser = whole_number::<u32>(1, 2047))]
+          allow_negative_numbers = true, value_parser = whole_number::<u32>(1, 2047))]
     pub buffer_size: u32,
 
     /// Capture only the packets addressed to this host (no promiscuous mode)
@@ -400,7 +400,7 @@ pub struct DiscoverArgs {
     pub internal: Vec<String>,
 
     /// Worker threads, 1 to 1024 [default: all cores]; the result is the same for any number
-    #[arg(long, value_name = "N", value_parser = threads_parser())]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = threads_parser())]
     pub threads: Option<usize>,
 
     #[command(flatten)]
@@ -420,29 +420,58 @@ fn threads_parser() -> impl clap::builder::TypedValueParser<Value = usize> {
 }
 
 /// Returns a parser of whole numbers from `min` to `max`. A whole number
-/// outside the range, a negative one included, is rejected with the range, as
-/// clap's ranged parsers word it ("VALUE is not in MIN..=MAX"), so that the
-/// usage error can name the range. Other text keeps the parse error.
+/// outside the range, even a negative or overlong one, is rejected with the
+/// range. Other text is rejected as not a whole number.
 fn whole_number<T>(min: u64, max: u64) -> impl clap::builder::TypedValueParser<Value = T>
 where
     T: TryFrom<u64> + Clone + Send + Sync + 'static,
 {
-    move |text: &str| -> Result<T, Box<dyn std::error::Error + Send + Sync>> {
-        let outside = || format!("{text} is not in {min}..={max}").into();
+    move |text: &str| -> Result<T, NumberError> {
         let value: i128 = match text.parse() {
             Ok(value) => value,
-            Err(error) => match error.kind() {
-                IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => return Err(outside()),
-                _ => return Err(error.into()),
-            },
+            Err(error) => {
+                return Err(match error.kind() {
+                    IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => {
+                        NumberError::OutOfRange { min, max }
+                    }
+                    IntErrorKind::Empty => NumberError::Empty,
+                    _ => NumberError::NotWhole,
+                });
+            }
         };
         u64::try_from(value)
             .ok()
             .filter(|value| (min..=max).contains(value))
             .and_then(|value| T::try_from(value).ok())
-            .ok_or_else(outside)
+            .ok_or(NumberError::OutOfRange { min, max })
     }
 }
+
+/// The reason a numeric option's value was rejected, which the usage error
+/// shows in the user's language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NumberError {
+    /// Text that is not a whole number in decimal digits.
+    NotWhole,
+    /// An empty value.
+    Empty,
+    /// A whole number outside `min..=max`.
+    OutOfRange { min: u64, max: u64 },
+}
+
+impl std::fmt::Display for NumberError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NumberError::NotWhole => f.write_str("not a whole number"),
+            NumberError::Empty => f.write_str("the value is empty"),
+            NumberError::OutOfRange { min, max } => {
+                write!(f, "expected a whole number from {min} to {max}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for NumberError {}
 
 /// Parses the command line, runs the command and returns its exit status.
 pub fn main() -> ExitCode {

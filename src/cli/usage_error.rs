@@ -246,6 +246,17 @@ fn validation_reason(error: &clap::Error, lang: Lang) -> String {
     let Some(source) = std::error::Error::source(error) else {
         return message(lang, "cli.usage.invalid_value", &[]);
     };
+    if let Some(number) = source.downcast_ref::<super::NumberError>() {
+        return match *number {
+            super::NumberError::NotWhole => message(lang, "cli.usage.int_invalid_digit", &[]),
+            super::NumberError::Empty => message(lang, "cli.usage.int_empty", &[]),
+            super::NumberError::OutOfRange { min, max } => message(
+                lang,
+                "cli.usage.int_range",
+                &[("min", &min.to_string()), ("max", &max.to_string())],
+            ),
+        };
+    }
     if let Some(parse) = source.downcast_ref::<ParseIntError>() {
         let key = match parse.kind() {
             IntErrorKind::Empty => "cli.usage.int_empty",
@@ -434,11 +445,14 @@ mod tests {
         );
         let text = japanese_error(&["exflow", "analyze", "--threads=2.5", "a.pcap"]);
         assert!(text.contains("整数ではありません"), "{text}");
+        // A negative number after a space is the option's value too.
         let text = japanese_error(&["exflow", "analyze", "--threads", "-2", "a.pcap"]);
         assert!(
-            text.contains("ヒント: '-2' を値として渡すには '-- -2' と書いてください"),
+            text.starts_with("エラー: '-2' は '--threads <N>' に指定できません: 1 から 1024 までの整数を指定してください"),
             "{text}"
         );
+        let text = japanese_error(&["exflow", "analyze", "--tcp-timeout=", "a.pcap"]);
+        assert!(text.contains("値が空です"), "{text}");
     }
 
     #[test]

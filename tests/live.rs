@@ -1487,6 +1487,14 @@ fn missing_interface_is_named() {
         "{}",
         stderr(&output)
     );
+    // In Japanese too, as every error message.
+    let output = exflow(&["live", "--lang", "ja", "-i", "exflow-none0"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("インターフェイス exflow-none0 が見つかりません"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

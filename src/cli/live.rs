@@ -28,7 +28,7 @@ use crossbeam_channel::RecvTimeoutError;
 use super::analyze::{Status, check_outputs, engine_configs, flow_id, judged, output_file};
 use super::{FormatArg, LiveArgs};
 use crate::capture::live::{
-    InterfaceCounters, LiveCapture, LiveOptions, MAX_INTERFACES, interface_of_offset,
+    InterfaceCounters, LiveCapture, LiveError, LiveOptions, MAX_INTERFACES, interface_of_offset,
 };
 use crate::i18n::{Lang, message};
 use crate::pipeline::live::run::{LiveMessage, LiveRun};
@@ -38,7 +38,7 @@ use crate::report::build::flow_record;
 use crate::report::messages;
 use crate::report::summary::text::{group_digits, human_bytes};
 use output::{LiveFormat, RecordSink, StatsRecord};
-use privileges::{DEFAULT_USER, Identity, drop_privileges};
+use privileges::{DEFAULT_USER, Identity, PrivilegeError, drop_privileges};
 
 /// How long the main thread waits for a record before it looks at signals,
 /// statistics and drops again.
@@ -94,7 +94,7 @@ pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
     };
 
     // Everything that needs privileges: the interfaces, then the output.
-    let Some(captures) = open_interfaces(args) else {
+    let Some(captures) = open_interfaces(args, lang) else {
         return Status::Error;
     };
     let sink = match RecordSink::open(args.output.as_deref(), format) {
@@ -142,7 +142,7 @@ pub fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
     let run = match LiveRun::start(captures, engine) {
         Ok(run) => run,
         Err(error) => {
-            stderr_line!("exflow: {error}");
+            report_start_error(lang, &error);
             return Status::Error;
         }
     };
@@ -181,7 +181,7 @@ fn interface_count_valid(args: &LiveArgs, lang: Lang) -> bool {
 
 /// Opens every `-i` interface with the capture options of `args`. Returns
 /// `None` after printing the first failure.
-fn open_interfaces(args: &LiveArgs) -> Option<Vec<LiveCapture>> {
+fn open_interfaces(args: &LiveArgs, lang: Lang) -> Option<Vec<LiveCapture>> {
     let options = LiveOptions {
         filter: args.filter.clone(),
         snaplen: args.snaplen,
@@ -195,7 +195,7 @@ fn open_interfaces(args: &LiveArgs) -> Option<Vec<LiveCapture>> {
         match LiveCapture::open(name, index as u8, &options) {
             Ok(capture) => captures.push(capture),
             Err(error) => {
-                stderr_line!("exflow: {error}");
+                stderr_line!("exflow: {}", live_error(lang, &error));
                 return None;
             }
         }
@@ -210,7 +210,7 @@ fn become_user(args: &LiveArgs, lang: Lang, quiet: bool) -> Option<Identity> {
     let identity = match drop_privileges(user) {
         Ok(identity) => identity,
         Err(error) => {
-            stderr_line!("exflow: {error}");
+            stderr_line!("exflow: {}", privilege_error(lang, &error));
             return None;
         }
     };
@@ -298,7 +298,7 @@ fn finish(run: LiveRun, writer: &mut Writer, status: Status) -> Status {
     let outcome = run.stop(&mut |message| writer.message(message));
     let mut status = status;
     if let Some(error) = &outcome.error {
-        stderr_line!("exflow: {error}");
+        stderr_line!("exflow: {}", live_error(writer.lang, error));
         status = Status::Error;
     }
     writer.interfaces = outcome.interfaces.clone();
@@ -638,6 +638,89 @@ fn report_output_error(lang: Lang, path: &str, error: &io::Error) {
     );
 }
 
+/// Prints why the capture thread did not start.
+fn report_start_error(lang: Lang, error: &io::Error) {
+    let error = messages::io_error(lang, error);
+    stderr_line!(
+        "exflow: {}",
+        message(lang, "live.error.start", &[("error", &error)])
+    );
+}
+
+/// Renders an error of an interface in `lang`. The details from libpcap stay
+/// as libpcap words them.
+fn live_error(lang: Lang, error: &LiveError) -> String {
+    if lang == Lang::En {
+        return error.to_string();
+    }
+    match error {
+        LiveError::InterfaceNotFound { interface } => message(
+            lang,
+            "live.error.interface_not_found",
+            &[("interface", interface)],
+        ),
+        LiveError::PermissionDenied { interface, detail } => message(
+            lang,
+            "live.error.permission_denied",
+            &[("interface", interface), ("detail", detail)],
+        ),
+        LiveError::InvalidFilter {
+            interface,
+            filter,
+            detail,
+        } => message(
+            lang,
+            "live.error.invalid_filter",
+            &[
+                ("interface", interface),
+                ("filter", filter),
+                ("detail", detail),
+            ],
+        ),
+        LiveError::UnsupportedLink { interface, link } => message(
+            lang,
+            "live.error.unsupported_link",
+            &[("interface", interface), ("link", &link.to_string())],
+        ),
+        LiveError::Open { interface, detail } => message(
+            lang,
+            "live.error.open",
+            &[("interface", interface), ("detail", detail)],
+        ),
+        LiveError::Read { interface, detail } => message(
+            lang,
+            "live.error.read",
+            &[("interface", interface), ("detail", detail)],
+        ),
+    }
+}
+
+/// Renders a failure to switch to the unprivileged user in `lang`.
+fn privilege_error(lang: Lang, error: &PrivilegeError) -> String {
+    if lang == Lang::En {
+        return error.to_string();
+    }
+    match error {
+        PrivilegeError::UserNotFound { user } => {
+            message(lang, "live.error.user_not_found", &[("user", user)])
+        }
+        PrivilegeError::Lookup { user, source } => message(
+            lang,
+            "live.error.user_lookup",
+            &[("user", user), ("error", &source.to_string())],
+        ),
+        PrivilegeError::Switch { user, call, source } => message(
+            lang,
+            "live.error.user_switch",
+            &[
+                ("user", user),
+                ("call", call),
+                ("error", &source.to_string()),
+            ],
+        ),
+    }
+}
+
 /// Formats nanoseconds as microseconds with one decimal.
 fn micros(nanos: u64) -> String {
     format!("{:.1} µs", nanos as f64 / 1000.0)
@@ -653,6 +736,70 @@ mod tests {
             kernel_drops,
             interface_drops,
         }
+    }
+
+    #[test]
+    fn live_errors_in_japanese() {
+        let interface = || "eth9".to_string();
+        let detail = || "libpcap detail".to_string();
+        let cases = [
+            (
+                LiveError::InterfaceNotFound {
+                    interface: interface(),
+                },
+                "インターフェイス eth9 が見つかりません",
+            ),
+            (
+                LiveError::PermissionDenied {
+                    interface: interface(),
+                    detail: detail(),
+                },
+                "eth9 でキャプチャする権限がありません (libpcap detail)",
+            ),
+            (
+                LiveError::InvalidFilter {
+                    interface: interface(),
+                    filter: "tcp port".to_string(),
+                    detail: detail(),
+                },
+                "eth9 のキャプチャ フィルター \"tcp port\" が正しくありません: libpcap detail",
+            ),
+            (
+                LiveError::UnsupportedLink {
+                    interface: interface(),
+                    link: crate::capture::LinkType(147),
+                },
+                "eth9: ",
+            ),
+            (
+                LiveError::Open {
+                    interface: interface(),
+                    detail: detail(),
+                },
+                "eth9 を開けませんでした: libpcap detail",
+            ),
+            (
+                LiveError::Read {
+                    interface: interface(),
+                    detail: detail(),
+                },
+                "eth9 からの読み込みに失敗しました: libpcap detail",
+            ),
+        ];
+        for (error, expected) in cases {
+            let japanese = live_error(Lang::Ja, &error);
+            assert!(japanese.starts_with(expected), "{japanese}");
+            assert_ne!(japanese, error.to_string());
+            assert_eq!(live_error(Lang::En, &error), error.to_string());
+        }
+        let missing = PrivilegeError::UserNotFound {
+            user: "nobody9".to_string(),
+        };
+        assert_eq!(
+            privilege_error(Lang::Ja, &missing),
+            "ユーザー nobody9 が見つかりません。--user で既存の非特権ユーザーを指定してください"
+        );
+        assert_eq!(privilege_error(Lang::En, &missing), missing.to_string());
     }
 
     #[test]

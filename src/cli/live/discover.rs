@@ -22,7 +22,8 @@ use super::super::analyze::Status;
 use super::super::discover::{SiteOutput, parse_internal, print_summary, report_write_error};
 use super::{
     DropWatch, POLL_INTERVAL, Signals, become_user, describe_filter, describe_interfaces,
-    interface_count_valid, live_engine, open_interfaces, print_drop_warning,
+    interface_count_valid, live_engine, live_error, open_interfaces, print_drop_warning,
+    report_start_error,
 };
 use crate::discover::{Discovery, DiscoveryConfig};
 use crate::i18n::{Lang, message};
@@ -78,7 +79,7 @@ pub(super) fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
     };
 
     // Everything that needs privileges: the interfaces, then the output.
-    let Some(captures) = open_interfaces(args) else {
+    let Some(captures) = open_interfaces(args, lang) else {
         return Status::Error;
     };
     let output = match SiteOutput::open(args.output.as_deref()) {
@@ -127,7 +128,7 @@ pub(super) fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
     let run = match LiveRun::start(captures, engine) {
         Ok(run) => run,
         Err(error) => {
-            stderr_line!("exflow: {error}");
+            report_start_error(lang, &error);
             return Status::Error;
         }
     };
@@ -151,7 +152,7 @@ pub(super) fn run(args: &LiveArgs, lang: Lang, quiet: bool) -> Status {
         Ending::Window | Ending::Signal => Status::Success,
     };
     if let Some(error) = &outcome.error {
-        stderr_line!("exflow: {error}");
+        stderr_line!("exflow: {}", live_error(lang, error));
         status = Status::Error;
     }
     if !quiet {

@@ -27,12 +27,12 @@ const BROKEN_FILES: &[(&str, usize, &str)] = &[
     (
         "derived__smtp_truncated_midpacket.pcap",
         40,
-        "truncated packet record at byte offset 21740: header says 1506 bytes, 753 remain",
+        "truncated packet record at byte offset 21740: length in its header: 1506, bytes left: 753",
     ),
     (
         "derived__smtps_pcapng_truncated.pcapng",
         2,
-        "truncated enhanced packet block at byte offset 312: header says 604 bytes, 516 remain",
+        "truncated enhanced packet block at byte offset 312: length in its header: 604, bytes left: 516",
     ),
 ];
 

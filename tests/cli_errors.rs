@@ -213,7 +213,7 @@ fn capture_cut_inside_magic_is_truncated() {
                 stderr(&output),
                 format!(
                     "exflow: {path}: truncated {header} at byte offset 0: \
-                     its header needs {needed} bytes, {len} remain\n"
+                     its header needs {needed} bytes, bytes left: {len}\n"
                 )
             );
         }
@@ -306,7 +306,7 @@ fn truncated_capture_keeps_flows_and_says_where() {
         stderr(&output),
         format!(
             "exflow: {path}: truncated packet record at byte offset {offset}: \
-             header says {captured} bytes, {} remain\n",
+             length in its header: {captured}, bytes left: {}\n",
             captured - 10
         )
     );

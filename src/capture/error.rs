@@ -97,8 +97,8 @@ fn not_capture_message(first_bytes: &[u8]) -> String {
 
 fn truncation_detail(part: TruncatedPart, needed: u64, present: u64) -> String {
     match part {
-        TruncatedPart::Header => format!("its header needs {needed} bytes, {present} remain"),
-        TruncatedPart::Body => format!("header says {needed} bytes, {present} remain"),
+        TruncatedPart::Header => format!("its header needs {needed} bytes, bytes left: {present}"),
+        TruncatedPart::Body => format!("length in its header: {needed}, bytes left: {present}"),
     }
 }
 
@@ -213,7 +213,7 @@ impl fmt::Display for Problem {
             ),
             Problem::BlockLengthBeyondInput { length, remaining } => write!(
                 f,
-                "block total length {length} runs past the end of the input ({remaining} bytes remain)"
+                "block total length {length} runs past the end of the input (bytes left: {remaining})"
             ),
             Problem::ByteOrderMagicInvalid { value } => {
                 write!(f, "byte-order magic 0x{value:08x} is not 0x1a2b3c4d")
@@ -231,7 +231,7 @@ impl fmt::Display for Problem {
             }
             Problem::OptionOverrun { code, length, room } => write!(
                 f,
-                "option {code} of length {length} runs past the end of the options ({room} bytes remain)"
+                "option {code} of length {length} runs past the end of the options (bytes left: {room})"
             ),
             Problem::OptionLengthInvalid { code, length } => {
                 write!(f, "option {code} has invalid length {length}")
@@ -284,7 +284,7 @@ mod tests {
 
         assert_eq!(
             error.to_string(),
-            "captures/x.pcap: truncated packet record at byte offset 1234: header says 1514 bytes, 700 remain"
+            "captures/x.pcap: truncated packet record at byte offset 1234: length in its header: 1514, bytes left: 700"
         );
         assert_eq!(error.offset(), Some(1234));
     }

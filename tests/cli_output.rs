@@ -578,7 +578,12 @@ fn closed_pipe_keeps_analyze_status() {
             &capture,
         ]);
         assert_exit(&output, 1, format);
-        assert_eq!(stderr(&output), "", "{format}");
+        // With --fail-on every flow is judged, after the pipe closed too.
+        assert_eq!(
+            stderr(&output),
+            "exflow: flows that --fail-on matched: out_of_scope: 1994\n",
+            "{format}"
+        );
     }
 
     // An input that cannot be read, before the records that fill the pipe.
@@ -1096,30 +1101,70 @@ fn fail_on_any_of_several_verdicts() {
     let clients_site = repo_path("captures/exchange-clients.site.toml");
     let edge = repo_path("captures/exchange-edge.pcap");
     let edge_site = repo_path("captures/exchange-edge.site.toml");
-    let cases: [(&str, &str, &[&str], i32); 5] = [
+    // The run names the counts of the verdicts that matched.
+    let matched = "exflow: flows that --fail-on matched:";
+    let cases: [(&str, &str, &[&str], i32, &str); 5] = [
         (
             &clients,
             &clients_site,
             &["--fail-on=unexpected,out_of_scope"],
             0,
+            "",
         ),
         (
             &clients,
             &clients_site,
             &["--fail-on", "unexpected", "--fail-on", "allowed"],
             1,
+            " allowed: 12",
         ),
-        (&edge, &edge_site, &["--fail-on", "out_of_scope"], 1),
-        (&edge, &edge_site, &["--fail-on", "allowed,out_of_scope"], 1),
-        (&edge, &edge_site, &[], 0),
+        (
+            &edge,
+            &edge_site,
+            &["--fail-on", "out_of_scope"],
+            1,
+            " out_of_scope: 2",
+        ),
+        (
+            &edge,
+            &edge_site,
+            &["--fail-on", "allowed,out_of_scope"],
+            1,
+            " allowed: 13, out_of_scope: 2",
+        ),
+        (&edge, &edge_site, &[], 0, ""),
     ];
-    for (capture, site, fail_on, status) in cases {
+    for (capture, site, fail_on, status, counts) in cases {
         let mut args = vec!["analyze", capture, "--site", site, "-o", "/dev/null"];
         args.extend_from_slice(fail_on);
         let output = run(&args, EN);
         assert_exit(&output, status, &format!("{fail_on:?} on {capture}"));
-        assert_eq!(stderr(&output), "", "{fail_on:?}");
+        let expected = match status {
+            0 => String::new(),
+            _ => format!("{matched}{counts}\n"),
+        };
+        assert_eq!(stderr(&output), expected, "{fail_on:?}");
+        // -q leaves the status alone and prints nothing.
+        args.push("-q");
+        let output = run(&args, EN);
+        assert_exit(&output, status, &format!("{fail_on:?} -q"));
+        assert_eq!(stderr(&output), "", "{fail_on:?} -q");
     }
+    let japanese = [
+        "analyze",
+        &edge,
+        "--site",
+        &edge_site,
+        "--fail-on",
+        "unexpected",
+        "-o",
+        "/dev/null",
+    ];
+    let output = run(&japanese, "ja_JP.UTF-8");
+    assert_eq!(
+        stderr(&output),
+        "exflow: --fail-on に該当したフロー: unexpected: 9\n"
+    );
 }
 
 /// With `--fail-on`, `--baseline` or `--report`, a reader that closes the
@@ -1144,7 +1189,11 @@ fn closed_pipe_still_judges_every_flow() {
     args.extend(["--fail-on", "unexpected"]);
     let output = run_to_closed_pipe(&args);
     assert_exit(&output, 1, "--fail-on");
-    assert_eq!(stderr(&output), "", "--fail-on");
+    assert_eq!(
+        stderr(&output),
+        "exflow: flows that --fail-on matched: unexpected: 9\n",
+        "--fail-on"
+    );
 
     let baseline = dir.path().join("edge.jsonl");
     let baseline = baseline.to_str().unwrap();

@@ -888,7 +888,35 @@ pub fn run(args: &AnalyzeArgs, lang: Lang, quiet: bool) -> Status {
             return output_failed(error, None, lang, outputs.status_so_far(status));
         }
     }
+    if outputs.failed_on && !quiet {
+        report_fail_on_matches(&outputs.fail_on, &stats, lang);
+    }
     outputs.status_so_far(status)
+}
+
+/// Prints how many flows have each verdict that `--fail-on` names, so that
+/// a log shows why a gate failed.
+fn report_fail_on_matches(fail_on: &[VerdictArg], stats: &RunStats, lang: Lang) {
+    let mut counts = Vec::new();
+    for (wanted, verdict) in [
+        (VerdictArg::Allowed, Verdict::Allowed),
+        (VerdictArg::Unexpected, Verdict::Unexpected),
+        (VerdictArg::OutOfScope, Verdict::OutOfScope),
+    ] {
+        let count = stats.get(verdict_stat(verdict));
+        if fail_on.contains(&wanted) && count > 0 {
+            counts.push(format!("{}: {count}", verdict.as_str()));
+        }
+    }
+    let separator = match lang {
+        Lang::En => ", ".to_string(),
+        _ => message(lang, "cli.help.value_separator", &[]),
+    };
+    let counts = counts.join(&separator);
+    stderr_line!(
+        "exflow: {}",
+        message(lang, "cli.fail_on.matched", &[("counts", &counts)])
+    );
 }
 
 /// Reads `--baseline FILE`. On failure, prints the error and returns the exit

@@ -923,3 +923,58 @@ fn cut_payload_is_warned_about() {
         stderr(&discover)
     );
 }
+
+/// A summary whose run could not read all of its input says so in its first
+/// lines, since its counts cover only what was read; a clean run's does not.
+#[test]
+fn summary_headline_names_errors() {
+    let capture = repo_path("captures/exchange-edge.pcap");
+    let capture = capture.to_str().unwrap();
+    let headline = |output: &Output| {
+        let text = stdout(output);
+        let first: Vec<&str> = text.lines().take_while(|line| !line.is_empty()).collect();
+        first.join(" ")
+    };
+
+    let output = run(
+        &[
+            "analyze",
+            "--format",
+            "summary",
+            capture,
+            "/nonexistent.pcap",
+        ],
+        EN,
+    );
+    assert_exit(&output, 2);
+    let first = headline(&output);
+    assert!(first.starts_with("exflow summary: 24 flows on "), "{first}");
+    assert!(
+        first.ends_with("Errors: 1, listed at the end; the counts cover only what was read."),
+        "{first}"
+    );
+
+    let output = run(
+        &[
+            "analyze",
+            "--format",
+            "summary",
+            capture,
+            "/nonexistent.pcap",
+        ],
+        JA,
+    );
+    assert!(
+        headline(&output).contains("エラーが 1 件あります (末尾に示します)"),
+        "{}",
+        headline(&output)
+    );
+
+    let output = run(&["analyze", "--format", "summary", capture], EN);
+    assert_exit(&output, 0);
+    assert!(
+        !headline(&output).contains("Errors"),
+        "{}",
+        headline(&output)
+    );
+}

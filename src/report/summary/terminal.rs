@@ -123,7 +123,7 @@ pub fn write_summary<W: Write + ?Sized>(
     };
     let mut lines = Vec::new();
 
-    title_lines(&mut lines, summary, &options, &palette);
+    title_lines(&mut lines, summary, stats, &options, &palette);
     for verdict in Verdict::ALL {
         lines.push(String::new());
         section_lines(&mut lines, summary, verdict, &options, &palette);
@@ -152,6 +152,7 @@ pub fn write_summary<W: Write + ?Sized>(
 fn title_lines(
     lines: &mut Vec<String>,
     summary: &Summary,
+    stats: &RunStats,
     options: &SummaryOptions,
     palette: &Palette,
 ) {
@@ -173,6 +174,19 @@ fn title_lines(
             lang,
             "report.summary.attention",
             &counts(lang, unexpected.rows as u64, unexpected.flows),
+        ));
+    }
+    // Errors go into the headline, because the counts cover only what was
+    // read.
+    if stats.error_count() > 0 {
+        if !title.ends_with('。') {
+            title.push(' ');
+        }
+        let count = text::group_digits(stats.error_count());
+        title.push_str(&message(
+            lang,
+            "report.summary.errors",
+            &[("count", &count)],
         ));
     }
     for line in wrap(&title, options.width) {

@@ -69,6 +69,17 @@ fn capture_path(dir: &Path) -> PathBuf {
     path
 }
 
+/// Returns the settings of `exflow analyze` without options, on `threads`
+/// threads.
+fn default_config(threads: usize) -> AnalyzeConfig<'static> {
+    AnalyzeConfig {
+        decoder: DecoderConfig::default(),
+        flows: FlowConfig::default(),
+        threads,
+        filter: None,
+    }
+}
+
 /// Builds a flow's JSON Lines line as `exflow analyze` does.
 fn record_line(policy: &Policy, source: &str, flow: &FinishedFlow) -> Vec<u8> {
     let judgement = policy.judge(flow);
@@ -90,12 +101,7 @@ fn record_line(policy: &Policy, source: &str, flow: &FinishedFlow) -> Vec<u8> {
 /// table's hot slot, so each part includes some cache misses that the
 /// pipeline does not have.
 fn record_parts(path: &Path, policy: &Policy) {
-    let config = AnalyzeConfig {
-        decoder: DecoderConfig::default(),
-        flows: FlowConfig::default(),
-        threads: 1,
-        filter: None,
-    };
+    let config = default_config(1);
     let build = |flow: FinishedFlow| flow;
     let mut flows = Vec::new();
     let mut emit = |flow| {
@@ -157,12 +163,7 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 fn throughput(path: &Path, policy: &Policy, threads: usize) {
-    let config = AnalyzeConfig {
-        decoder: DecoderConfig::default(),
-        flows: FlowConfig::default(),
-        threads,
-        filter: None,
-    };
+    let config = default_config(threads);
     let source = path.display().to_string();
     let build = |flow: FinishedFlow| record_line(policy, &source, &flow);
     let (mut lines, mut line_bytes) = (0u64, 0u64);
@@ -198,12 +199,7 @@ fn throughput(path: &Path, policy: &Policy, threads: usize) {
 /// that the time is that of the packet path: capture walk, decoder, flow
 /// tables, fingerprints and output order, without records.
 fn packet_path(path: &Path, threads: usize) {
-    let config = AnalyzeConfig {
-        decoder: DecoderConfig::default(),
-        flows: FlowConfig::default(),
-        threads,
-        filter: None,
-    };
+    let config = default_config(threads);
     let build = |flow: FinishedFlow| flow.ts_start;
     let mut flows = 0u64;
     let mut emit = |start| {

@@ -978,3 +978,31 @@ fn summary_headline_names_errors() {
         headline(&output)
     );
 }
+
+/// `exflow man COMMAND` prints that command's page; an unknown command is a
+/// usage error that names it, in both languages.
+#[test]
+fn man_pages_by_command() {
+    let output = run(&["man", "rules", "check"], EN);
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains(".TH exflow-rules-check 1"),
+        "{}",
+        stdout(&output)
+    );
+
+    let output = run(&["man", "bogus"], EN);
+    assert_exit(&output, 2);
+    assert!(output.stdout.is_empty());
+    assert!(
+        stderr(&output).starts_with("exflow: no manual page for 'bogus'"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(&["man", "bogus"], JA);
+    assert!(
+        stderr(&output).starts_with("exflow: 'bogus' のマニュアル ページはありません"),
+        "{}",
+        stderr(&output)
+    );
+}

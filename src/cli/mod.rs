@@ -114,8 +114,8 @@ pub enum Command {
     Discover(DiscoverArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
-    /// Print the manual page (roff) on standard output
-    Man,
+    /// Print a manual page (roff) on standard output
+    Man(ManArgs),
 }
 
 /// Output format of flow records.
@@ -473,6 +473,27 @@ impl std::fmt::Display for NumberError {
 
 impl std::error::Error for NumberError {}
 
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Command whose page to print, such as `analyze` or `rules check`
+    /// (default: the page of exflow itself)
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// Returns the command whose manual page `path` names (`["rules", "check"]`
+/// for `exflow-rules-check`), or exflow itself for an empty path; `None`
+/// when no such command exists.
+fn man_page_command(lang: Lang, path: &[String]) -> Option<clap::Command> {
+    let mut command = help_text::command(lang);
+    // Building gives each subcommand its page name, `exflow-analyze`.
+    command.build();
+    for name in path {
+        command = command.find_subcommand(name)?.clone();
+    }
+    Some(command)
+}
+
 /// Parses the command line, runs the command and returns its exit status.
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -505,17 +526,30 @@ pub fn main() -> ExitCode {
                 Err(status) => status,
             }
         }
-        Command::Man => {
+        Command::Man(args) => {
             // NOTE: clap_mangen writes the section headings (NAME, SYNOPSIS,
             // OPTIONS) in English; with --lang ja only the texts are Japanese.
-            let mut page = Vec::new();
-            let written = clap_mangen::Man::new(help_text::command(lang))
-                .render(&mut page)
-                .map_err(|error| write_failed(&error, lang))
-                .and_then(|()| write_stdout(&page, lang));
-            match written {
-                Ok(()) => Status::Success,
-                Err(status) => status,
+            match man_page_command(lang, &args.command) {
+                Some(page) => {
+                    let mut text = Vec::new();
+                    let source = format!("exflow {}", env!("CARGO_PKG_VERSION"));
+                    let written = clap_mangen::Man::new(page)
+                        .source(source)
+                        .render(&mut text)
+                        .map_err(|error| write_failed(&error, lang))
+                        .and_then(|()| write_stdout(&text, lang));
+                    match written {
+                        Ok(()) => Status::Success,
+                        Err(status) => status,
+                    }
+                }
+                None => {
+                    let name = args.command.join(" ");
+                    let text =
+                        crate::i18n::message(lang, "cli.error.man_unknown", &[("command", &name)]);
+                    stderr_line!("exflow: {text}");
+                    Status::Error
+                }
             }
         }
         #[cfg(feature = "live")]
@@ -692,7 +726,7 @@ mod tests {
     fn parse_from_reads_both_languages() {
         for lang in [Lang::En, Lang::Ja] {
             let cli = parse_from(os_args(&["exflow", "--lang", "ja", "man"]), lang).unwrap();
-            assert!(matches!(cli.command, Command::Man));
+            assert!(matches!(cli.command, Command::Man(_)));
             assert_eq!(cli.lang, Some(LangArg::Ja));
         }
     }
@@ -773,5 +807,33 @@ mod tests {
             "x.pcap",
         ];
         assert!(Cli::try_parse_from(unknown).is_err());
+    }
+
+    #[test]
+    fn man_pages_exist_for_subcommands() {
+        let name = |path: &[&str]| {
+            let path: Vec<String> = path.iter().map(ToString::to_string).collect();
+            man_page_command(Lang::En, &path).map(|command| {
+                command
+                    .get_display_name()
+                    .unwrap_or(command.get_name())
+                    .to_string()
+            })
+        };
+        assert_eq!(name(&[]).as_deref(), Some("exflow"));
+        assert_eq!(name(&["analyze"]).as_deref(), Some("exflow-analyze"));
+        assert_eq!(
+            name(&["rules", "check"]).as_deref(),
+            Some("exflow-rules-check")
+        );
+        assert_eq!(name(&["bogus"]), None);
+        assert_eq!(name(&["analyze", "check"]), None);
+
+        let page = man_page_command(Lang::En, &["analyze".to_string()]).unwrap();
+        let mut text = Vec::new();
+        clap_mangen::Man::new(page).render(&mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains(".TH exflow-analyze 1"), "{text}");
+        assert!(text.contains("\\-\\-fail\\-on"), "{text}");
     }
 }

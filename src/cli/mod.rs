@@ -314,11 +314,13 @@ pub struct LiveArgs {
     pub user: Option<String>,
 
     /// Seconds between interim records of a flow that stays open; 0 writes none
-    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 300,
+          allow_negative_numbers = true, value_parser = whole_number::<u32>(0, u64::from(u32::MAX)))]
     pub interim_interval: u32,
 
     /// Seconds between statistics records and lines; 0 writes them only at exit
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          allow_negative_numbers = true, value_parser = whole_number::<u32>(0, u64::from(u32::MAX)))]
     pub stats_interval: u32,
 
     /// Write no flow records: propose a site file from the roles hosts play

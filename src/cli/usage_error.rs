@@ -8,7 +8,6 @@
 //! and where to read more.
 
 use std::fmt::Write as _;
-use std::num::{IntErrorKind, ParseIntError};
 
 use clap::builder::{StyledStr, Styles};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -240,8 +239,8 @@ fn conflict(error: &clap::Error, lang: Lang, quoted: &dyn Fn(&str) -> String) ->
     ))
 }
 
-/// Says why a value parser rejected `value`: the integer parsers' reasons in
-/// `lang`, any other reason in the parser's English.
+/// Returns why a value parser rejected the value: the reasons of the numeric
+/// options' parser in `lang`, any other reason in the parser's English.
 fn validation_reason(error: &clap::Error, lang: Lang) -> String {
     let Some(source) = std::error::Error::source(error) else {
         return message(lang, "cli.usage.invalid_value", &[]);
@@ -257,27 +256,7 @@ fn validation_reason(error: &clap::Error, lang: Lang) -> String {
             ),
         };
     }
-    if let Some(parse) = source.downcast_ref::<ParseIntError>() {
-        let key = match parse.kind() {
-            IntErrorKind::Empty => "cli.usage.int_empty",
-            IntErrorKind::InvalidDigit => "cli.usage.int_invalid_digit",
-            IntErrorKind::PosOverflow => "cli.usage.int_too_large",
-            IntErrorKind::NegOverflow => "cli.usage.int_too_small",
-            IntErrorKind::Zero => "cli.usage.int_zero",
-            _ => return source.to_string(),
-        };
-        return message(lang, key, &[]);
-    }
-
-    // clap's ranged integer parsers report "VALUE is not in MIN..=MAX".
-    let text = source.to_string();
-    let range = text
-        .split_once(" is not in ")
-        .and_then(|(_, range)| range.split_once("..="));
-    match range {
-        Some((min, max)) => message(lang, "cli.usage.int_range", &[("min", min), ("max", max)]),
-        None => text,
-    }
+    source.to_string()
 }
 
 /// Returns the tips clap attached to the error, in `lang`.
@@ -453,6 +432,11 @@ mod tests {
         );
         let text = japanese_error(&["exflow", "analyze", "--tcp-timeout=", "a.pcap"]);
         assert!(text.contains("値が空です"), "{text}");
+        let text = japanese_error(&["exflow", "live", "-i", "lo", "--stats-interval", "-1"]);
+        assert!(
+            text.contains("0 から 4294967295 までの整数を指定してください"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -846,8 +846,8 @@ fn cut_to_snaplen(bytes: &[u8], snaplen: u32) -> (Vec<u8>, usize) {
 
 /// A capture whose snapshot length cut the payload leaves the probes with a
 /// few bytes of each packet, so its flows come out `unknown` and the rules
-/// judge an unrecognised protocol. The run says so once per input, names
-/// the counts, and still writes every record with status 0.
+/// judge an unrecognised protocol. The run warns once per input with the
+/// counts, and still writes every record with status 0.
 #[test]
 fn cut_payload_is_warned_about() {
     let dir = TempDir::new().unwrap();
@@ -924,8 +924,9 @@ fn cut_payload_is_warned_about() {
     );
 }
 
-/// A summary whose run could not read all of its input says so in its first
-/// lines, since its counts cover only what was read; a clean run's does not.
+/// A summary whose run could not read all of its input names the errors in
+/// its first lines, because its counts cover only what was read. A clean
+/// run's summary does not.
 #[test]
 fn summary_headline_names_errors() {
     let capture = repo_path("captures/exchange-edge.pcap");
@@ -936,16 +937,14 @@ fn summary_headline_names_errors() {
         first.join(" ")
     };
 
-    let output = run(
-        &[
-            "analyze",
-            "--format",
-            "summary",
-            capture,
-            "/nonexistent.pcap",
-        ],
-        EN,
-    );
+    let with_error = [
+        "analyze",
+        "--format",
+        "summary",
+        capture,
+        "/nonexistent.pcap",
+    ];
+    let output = run(&with_error, EN);
     assert_exit(&output, 2);
     let first = headline(&output);
     assert!(first.starts_with("exflow summary: 24 flows on "), "{first}");
@@ -954,16 +953,7 @@ fn summary_headline_names_errors() {
         "{first}"
     );
 
-    let output = run(
-        &[
-            "analyze",
-            "--format",
-            "summary",
-            capture,
-            "/nonexistent.pcap",
-        ],
-        JA,
-    );
+    let output = run(&with_error, JA);
     assert!(
         headline(&output).contains("エラーが 1 件あります (末尾に示します)"),
         "{}",

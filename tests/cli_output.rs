@@ -1101,6 +1101,7 @@ fn fail_on_any_of_several_verdicts() {
     let clients_site = repo_path("captures/exchange-clients.site.toml");
     let edge = repo_path("captures/exchange-edge.pcap");
     let edge_site = repo_path("captures/exchange-edge.site.toml");
+
     // The run names the counts of the verdicts that matched.
     let matched = "exflow: flows that --fail-on matched:";
     let cases: [(&str, &str, &[&str], i32, &str); 5] = [
@@ -1134,6 +1135,7 @@ fn fail_on_any_of_several_verdicts() {
         ),
         (&edge, &edge_site, &[], 0, ""),
     ];
+
     for (capture, site, fail_on, status, counts) in cases {
         let mut args = vec!["analyze", capture, "--site", site, "-o", "/dev/null"];
         args.extend_from_slice(fail_on);
@@ -1144,12 +1146,14 @@ fn fail_on_any_of_several_verdicts() {
             _ => format!("{matched}{counts}\n"),
         };
         assert_eq!(stderr(&output), expected, "{fail_on:?}");
+
         // -q leaves the status alone and prints nothing.
         args.push("-q");
         let output = run(&args, EN);
         assert_exit(&output, status, &format!("{fail_on:?} -q"));
         assert_eq!(stderr(&output), "", "{fail_on:?} -q");
     }
+
     let japanese = [
         "analyze",
         &edge,

@@ -519,7 +519,7 @@ impl Outputs {
         {
             // The reader of the records has gone (`| head`). When the exit
             // status, the comparison or the report still depend on every
-            // flow, the run goes on without records; otherwise it ends here.
+            // flow, the run goes on without records. Otherwise it ends here.
             if error.kind() != io::ErrorKind::BrokenPipe || !self.needs_every_flow() {
                 return Err(error);
             }

@@ -398,7 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn ipv4_text_matches_display_for_every_octet() {
+    fn ipv4_octets_match_display() {
         for octet in 0..=255u8 {
             for ip in [
                 std::net::Ipv4Addr::new(octet, 0, 255, octet),
